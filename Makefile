@@ -1,0 +1,66 @@
+# BUS/RT reference implementation.
+#   make          build every library and program into build/
+#   make test     install missing Debian packages, build, run every test suite
+#   make run      start the broker on $(RUN_ADDR) in the foreground
+# Every test runs twice: a normal build, and one under ASan+UBSan.
+
+CC      ?= gcc
+B       := build
+WARN    := -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wconversion \
+           -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+CPPFLAGS_ALL := -D_POSIX_C_SOURCE=200809L -Iref/include
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+RUN_ADDR ?= /tmp/busrt.sock
+
+# The two build variants: normal objects in build/obj, sanitized in build/san.
+VARIANTS := obj san
+FLAGS_obj := $(CFLAGS)
+FLAGS_san := -O1 -g $(SAN)
+
+CORE_SRC   := ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
+              ref/src/core/rpcproto.c ref/src/common/errstr.c
+CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
+UNIT_TESTS := test_vectors test_core
+TEST_LIBS  := -lcmocka -ljansson
+
+.PHONY: all test unit deps run clean
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a) \
+     $(foreach v,$(VARIANTS),$(foreach t,$(UNIT_TESTS),$(B)/$(v)/tests/$(t)))
+
+deps:
+	@sh scripts/ensure-deps.sh
+
+# One rule set per variant: objects, the core library, unit test binaries.
+define variant_rules
+$(B)/$(1)/%.o: %.c $(CORE_HDR)
+	@mkdir -p $$(@D)
+	$$(CC) $(WARN) $(FLAGS_$(1)) $(CPPFLAGS_ALL) -c $$< -o $$@
+
+$(B)/$(1)/libbusrtcore.a: $(CORE_SRC:%.c=$(B)/$(1)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(B)/$(1)/tests/%: $(B)/$(1)/ref/tests/%.o $(B)/$(1)/libbusrtcore.a
+	@mkdir -p $$(@D)
+	$$(CC) $(FLAGS_$(1)) $$^ $(TEST_LIBS) -o $$@
+endef
+$(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
+
+unit: all
+	@set -e; for v in $(VARIANTS); do for t in $(UNIT_TESTS); do \
+	  echo "== unit ($$v): $$t"; ./$(B)/$$v/tests/$$t; done; done
+
+test: deps
+	$(MAKE) unit
+	@echo "make test: all suites passed"
+
+run:
+	@if [ -x $(B)/busrtd ]; then exec ./$(B)/busrtd -B $(RUN_ADDR); \
+	 else echo "make run: the broker is not built yet (build/busrtd missing)"; fi
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,115 @@
+/* UTF-8 validation per RFC 3629 section 4 (spec section 8).
+ *
+ * The logic specification is the RFC's table of well-formed byte
+ * sequences; the code checks one sequence at a time against the same
+ * table. */
+#include "busrt/utf8.h"
+
+/*@ predicate in(integer x, integer lo, integer hi) = lo <= x <= hi;
+
+    // Length of the well-formed sequence starting at s[i], or 0 when the
+    // bytes at i do not start one (RFC 3629, UTF8-char).
+    logic integer seq_len(uint8_t *s, integer i, integer n) =
+      in(s[i], 0x00, 0x7F) ? 1 :
+      in(s[i], 0xC2, 0xDF) ?
+        (n - i >= 2 && in(s[i+1], 0x80, 0xBF) ? 2 : 0) :
+      s[i] == 0xE0 ?
+        (n - i >= 3 && in(s[i+1], 0xA0, 0xBF) && in(s[i+2], 0x80, 0xBF)
+         ? 3 : 0) :
+      (in(s[i], 0xE1, 0xEC) || in(s[i], 0xEE, 0xEF)) ?
+        (n - i >= 3 && in(s[i+1], 0x80, 0xBF) && in(s[i+2], 0x80, 0xBF)
+         ? 3 : 0) :
+      s[i] == 0xED ?
+        (n - i >= 3 && in(s[i+1], 0x80, 0x9F) && in(s[i+2], 0x80, 0xBF)
+         ? 3 : 0) :
+      s[i] == 0xF0 ?
+        (n - i >= 4 && in(s[i+1], 0x90, 0xBF) && in(s[i+2], 0x80, 0xBF) &&
+         in(s[i+3], 0x80, 0xBF) ? 4 : 0) :
+      in(s[i], 0xF1, 0xF3) ?
+        (n - i >= 4 && in(s[i+1], 0x80, 0xBF) && in(s[i+2], 0x80, 0xBF) &&
+         in(s[i+3], 0x80, 0xBF) ? 4 : 0) :
+      s[i] == 0xF4 ?
+        (n - i >= 4 && in(s[i+1], 0x80, 0x8F) && in(s[i+2], 0x80, 0xBF) &&
+         in(s[i+3], 0x80, 0xBF) ? 4 : 0) :
+      0;
+
+    // s[i, n) is a sequence of well-formed characters. Decreases on n - i.
+    predicate utf8_from{L}(uint8_t *s, integer i, integer n) =
+      i >= n ||
+      (seq_len(s, i, n) > 0 && utf8_from(s, i + seq_len(s, i, n), n));
+
+    predicate utf8_valid{L}(uint8_t *s, integer n) = utf8_from(s, 0, n);
+*/
+
+/*@ requires \valid_read(s + (0 .. n - 1));
+    requires i < n;
+    assigns \nothing;
+    ensures \result == seq_len(s, i, n);
+    ensures 0 <= \result <= 4;
+*/
+static size_t utf8_seq_len(const uint8_t *s, size_t n, size_t i)
+{
+    const uint8_t c = s[i];
+    const size_t left = n - i;
+    uint8_t lo = 0x80u; /* range of the second byte */
+    uint8_t hi = 0xBFu;
+    size_t want;
+
+    if (c <= 0x7Fu) {
+        return 1u;
+    } else if (c >= 0xC2u && c <= 0xDFu) {
+        want = 2u;
+    } else if (c >= 0xE0u && c <= 0xEFu) {
+        want = 3u;
+        if (c == 0xE0u) {
+            lo = 0xA0u;
+        } else if (c == 0xEDu) {
+            hi = 0x9Fu;
+        }
+    } else if (c >= 0xF0u && c <= 0xF4u) {
+        want = 4u;
+        if (c == 0xF0u) {
+            lo = 0x90u;
+        } else if (c == 0xF4u) {
+            hi = 0x8Fu;
+        }
+    } else {
+        return 0u;
+    }
+    if (left < want) {
+        return 0u;
+    }
+    if (s[i + 1u] < lo || s[i + 1u] > hi) {
+        return 0u;
+    }
+    if (want >= 3u && (s[i + 2u] < 0x80u || s[i + 2u] > 0xBFu)) {
+        return 0u;
+    }
+    if (want == 4u && (s[i + 3u] < 0x80u || s[i + 3u] > 0xBFu)) {
+        return 0u;
+    }
+    return want;
+}
+
+/*@ requires \valid_read(s + (0 .. len - 1));
+    assigns \nothing;
+    ensures \result == 1 <==> utf8_valid(s, len);
+    ensures \result == 0 || \result == 1;
+*/
+int busrt_utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    /*@ loop invariant 0 <= i <= len;
+        loop invariant utf8_valid(s, len) <==> utf8_from(s, i, len);
+        loop assigns i;
+        loop variant len - i;
+    */
+    while (i < len) {
+        size_t k = utf8_seq_len(s, len, i);
+        if (k == 0u) {
+            return 0;
+        }
+        i += k;
+    }
+    return 1;
+}
