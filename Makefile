@@ -24,7 +24,7 @@ CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 UNIT_TESTS := test_vectors test_core
 TEST_LIBS  := -lcmocka -ljansson
 
-.PHONY: all test unit deps run clean
+.PHONY: all test unit deps run clean vectors-check
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -54,7 +54,11 @@ unit: all
 	@set -e; for v in $(VARIANTS); do for t in $(UNIT_TESTS); do \
 	  echo "== unit ($$v): $$t"; ./$(B)/$$v/tests/$$t; done; done
 
+vectors-check:
+	python3 spec/vectors/gen.py --check
+
 test: deps
+	$(MAKE) vectors-check
 	$(MAKE) unit
 	@echo "make test: all suites passed"
 
