@@ -21,6 +21,9 @@ FLAGS_san := -O1 -g $(SAN)
 CORE_SRC   := ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
               ref/src/core/rpcproto.c ref/src/common/errstr.c
 CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
+BROKER_SRC := $(wildcard ref/src/broker/*.c)
+BROKER_HDR := $(wildcard ref/src/broker/*.h)
+BROKER_LIBS := -lmsgpackc
 UNIT_TESTS := test_vectors test_core
 TEST_LIBS  := -lcmocka -ljansson
 
@@ -28,7 +31,7 @@ TEST_LIBS  := -lcmocka -ljansson
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a) \
+all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a $(B)/$(v)/busrtd) $(B)/busrtd \
      $(foreach v,$(VARIANTS),$(foreach t,$(UNIT_TESTS),$(B)/$(v)/tests/$(t)))
 
 deps:
@@ -36,7 +39,7 @@ deps:
 
 # One rule set per variant: objects, the core library, unit test binaries.
 define variant_rules
-$(B)/$(1)/%.o: %.c $(CORE_HDR)
+$(B)/$(1)/%.o: %.c $(CORE_HDR) $(BROKER_HDR)
 	@mkdir -p $$(@D)
 	$$(CC) $(WARN) $(FLAGS_$(1)) $(CPPFLAGS_ALL) -c $$< -o $$@
 
@@ -44,11 +47,18 @@ $(B)/$(1)/libbusrtcore.a: $(CORE_SRC:%.c=$(B)/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
+$(B)/$(1)/busrtd: $(BROKER_SRC:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libbusrtcore.a
+	$$(CC) $(FLAGS_$(1)) $$^ $(BROKER_LIBS) -o $$@
+
 $(B)/$(1)/tests/%: $(B)/$(1)/ref/tests/%.o $(B)/$(1)/libbusrtcore.a
 	@mkdir -p $$(@D)
 	$$(CC) $(FLAGS_$(1)) $$^ $(TEST_LIBS) -o $$@
 endef
 $(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
+
+# The programs users run are the normal (non-sanitized) builds.
+$(B)/busrtd: $(B)/obj/busrtd
+	cp $< $@
 
 unit: all
 	@set -e; for v in $(VARIANTS); do for t in $(UNIT_TESTS); do \

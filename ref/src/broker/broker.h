@@ -1,0 +1,153 @@
+/* Broker state shared by the modules of busrtd.
+ *
+ * A frame's path: loop.c reads bytes -> conn.c parses them with the proved
+ * core (ref/src/core) -> router.c resolves receivers through index.c ->
+ * outq.c queues shared frame buffers -> conn.c writes them out. */
+#ifndef BUSRTD_BROKER_H
+#define BUSRTD_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bmap.h"
+#include "busrt/frame.h"
+#include "config.h"
+#include "index.h"
+#include "outq.h"
+
+enum client_kind { KIND_UNIX, KIND_TCP, KIND_INTERNAL };
+
+enum conn_state {
+    ST_GREETING, /* waiting for the client's EB 01 00 */
+    ST_NAMELEN,  /* waiting for the u16 name length */
+    ST_NAME,     /* waiting for the name bytes */
+    ST_HEADER,   /* registered, waiting for a 9-byte frame header */
+    ST_BODY,     /* waiting for the body of the current frame */
+};
+
+struct client {
+    uint64_t id; /* unique per broker run; also the index key */
+    int fd;      /* -1 for internal clients */
+    enum client_kind kind;
+    enum conn_state st;
+    int dead;       /* scheduled for close at the end of this loop turn */
+    int registered; /* in the registry and indexes */
+    char source[64]; /* peer address text for TCP, "" otherwise */
+    int port;
+
+    uint8_t *name; /* owned, NUL-terminated for logging */
+    size_t name_len;
+    size_t primary_len;
+    struct client *primary;   /* NULL for a primary */
+    struct client *secondary; /* first secondary (primaries only) */
+    struct client *next_secondary;
+
+    /* input: a read buffer; bodies larger than it go to a separate buffer */
+    uint8_t *in;
+    size_t in_cap, in_start, in_end;
+    uint8_t *big;   /* body or name being collected, when larger than in */
+    size_t big_len, big_have;
+    size_t need;    /* bytes the current state waits for */
+    struct busrt_client_header hdr;
+    int64_t read_deadline; /* monotonic ns */
+
+    /* output */
+    struct outq q;
+    int64_t write_stalled_since; /* 0 when the last write made progress */
+    int want_flush;
+    struct client *next_flush;
+
+    /* subscriptions and exclusions: pattern string -> owned copy */
+    struct bmap subs;
+    struct bmap excls;
+    uint64_t mark; /* routing generation that already selected this client */
+
+    uint64_t r_frames, r_bytes, w_frames, w_bytes;
+    struct client *prev, *next; /* all clients */
+};
+
+struct listener {
+    int fd;
+    enum client_kind kind; /* KIND_UNIX or KIND_TCP */
+    char *path;            /* UNIX socket path to unlink on exit, or NULL */
+    const char *addr;
+};
+
+struct fifo;
+struct event;
+
+struct broker {
+    struct config cfg;
+    struct listener *listeners;
+    size_t nlisteners;
+    struct fifo *fifo;
+
+    struct client *clients; /* list of all clients, internal ones included */
+    size_t nconns;          /* socket clients */
+    size_t nhandshakes;     /* socket clients not yet registered */
+    struct client *internal; /* ".broker" */
+    struct client *flush_list;
+    uint64_t next_id;
+    uint64_t gen; /* routing generation, for de-duplication */
+
+    struct bmap names; /* registered name -> client */
+    struct topic_index topics;
+    struct name_index bnames;
+
+    struct event *events, **events_tail; /* pending announcements */
+    struct client **rcpt; /* receivers of the frame being routed */
+    size_t nrcpt, rcpt_cap;
+
+    int64_t started_ns;     /* monotonic */
+    int64_t started_wall_s; /* for uptime */
+    int64_t next_keepalive;
+    uint64_t r_frames, r_bytes, w_frames, w_bytes;
+    volatile int stop;
+};
+
+int64_t now_ns(void);
+uint64_t wall_ns(void);
+
+/* conn.c */
+struct client *client_new(struct broker *b, int fd, enum client_kind kind);
+void client_kill(struct broker *b, struct client *c, const char *why);
+/* Queues the broker's greeting; the handshake then runs in the loop. */
+int client_start(struct broker *b, struct client *c);
+void client_destroy(struct broker *b, struct client *c);
+int client_on_readable(struct broker *b, struct client *c);
+void client_flush(struct broker *b, struct client *c);
+void client_mark_flush(struct broker *b, struct client *c);
+const char *client_label(const struct client *c);
+
+/* Queues a shared frame on c. Returns 0, or -1 when c's queue is full: the
+ * caller decides (the router drops c). */
+int client_enqueue(struct broker *b, struct client *c, struct outbuf *f, int realtime);
+
+/* registry.c */
+int registry_add(struct broker *b, struct client *c, uint8_t *code);
+void registry_remove(struct broker *b, struct client *c);
+struct client *registry_get(struct broker *b, const uint8_t *name, size_t len);
+
+/* router.c */
+void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, size_t len);
+/* Publishes from the internal client (announcements, FIFO, shutdown). */
+void router_publish_internal(struct broker *b, const char *topic, const uint8_t *payload,
+                             size_t len);
+void router_send_internal(struct broker *b, const uint8_t *target, size_t tlen,
+                          const uint8_t *payload, size_t len);
+/* Queues a frame from `from` to c; drops c when its queue is full. Returns
+ * 0 when queued. */
+int router_deliver(struct broker *b, struct client *c, struct outbuf *f, int realtime);
+struct outbuf *router_build(uint8_t kind, int realtime, const struct client *from,
+                            const uint8_t *topic, size_t topic_len,
+                            const uint8_t *payload, size_t payload_len);
+
+/* coreapi.c: the internal client's RPC methods and announcements */
+void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payload,
+                    size_t len);
+void coreapi_announce(struct broker *b, const struct client *c, int registered);
+/* Publishes queued reg/unreg announcements; called between frames. */
+void coreapi_flush_events(struct broker *b);
+void coreapi_shutdown(struct broker *b);
+
+#endif

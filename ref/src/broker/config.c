@@ -1,0 +1,190 @@
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "busrt/codes.h"
+
+void config_usage(void)
+{
+    printf(
+        "Usage: busrtd -B ADDR [-B ADDR ...] [OPTIONS]\n"
+        "BUS/RT v1 reference broker (single-threaded, select()-based).\n"
+        "\n"
+        "Listeners:\n"
+        "  -B ADDR                  listen on ADDR: a UNIX socket path (ends in .sock,\n"
+        "                           .socket or .ipc, or starts with /), HOST:PORT for TCP,\n"
+        "                           or fifo:PATH for the line-command FIFO; repeatable\n"
+        "Process:\n"
+        "  -P, --pid-file FILE      write the process id to FILE, removed on exit\n"
+        "  -D, --daemonize          detach and run in the background\n"
+        "  --verbose                log debug events too\n"
+        "  --log-syslog             log to syslog instead of stderr\n"
+        "  -w, --workers N          accepted for compatibility; ignored (one thread)\n"
+        "Protocol:\n"
+        "  --force-register         a duplicate name replaces the older connection\n"
+        "  -t, --timeout SECONDS    I/O timeout, decimals allowed (default 5)\n"
+        "  --buf-size BYTES         read buffer per client (default 16384)\n"
+        "  --buf-ttl MICROSECONDS   longest delay of a non-realtime write (default 10)\n"
+        "Limits:\n"
+        "  --queue-size FRAMES      outgoing queue per client (default 8192)\n"
+        "  --queue-bytes BYTES      outgoing queue bytes per client (default 67108864)\n"
+        "  --payload-size-limit BYTES  largest frame body accepted (default 16777216)\n"
+        "  --max-clients N          connected clients, handshakes included (default 1000)\n"
+        "  --max-name-len BYTES     longest client name (default 1024, at most 65535)\n"
+        "  --max-topic-len BYTES    longest subscription or exclusion pattern (default 4096)\n"
+        "  --max-subscriptions N    subscriptions per client (default 65536)\n"
+        "  --max-exclusions N       exclusions per client (default 1024)\n"
+        "  --max-handshakes N       connections still in the handshake (default 256)\n"
+        "Other:\n"
+        "  -h, --help               show this help and exit\n"
+        "  -V, --version            show the version and exit\n"
+        "\n"
+        "Exit status: 0 after SIGINT/SIGTERM or --help/--version; 1 on a start-up\n"
+        "failure (listener, pid file); 2 on a bad option.\n");
+}
+
+static void defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->timeout_ns = 5000000000LL;
+    cfg->buf_size = 16384u;
+    cfg->buf_ttl_ns = 10000LL;
+    cfg->queue_size = 8192u;
+    cfg->queue_bytes = 64u * 1024u * 1024u;
+    cfg->payload_limit = 16u * 1024u * 1024u;
+    cfg->max_clients = 1000u;
+    cfg->max_name_len = 1024u;
+    cfg->max_topic_len = 4096u;
+    cfg->max_subscriptions = 65536u;
+    cfg->max_exclusions = 1024u;
+    cfg->max_handshakes = 256u;
+}
+
+static int parse_size(const char *opt, const char *s, size_t lo, size_t hi, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
+        fprintf(stderr, "busrtd: %s: '%s' is not an integer in [%zu, %zu]\n", opt, s,
+                lo, hi);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_seconds(const char *opt, const char *s, int64_t *out_ns)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0.01 ||
+        v > 86400.0) {
+        fprintf(stderr, "busrtd: %s: '%s' is not a number of seconds in [0.01, 86400]\n",
+                opt, s);
+        return -1;
+    }
+    *out_ns = (int64_t)(v * 1e9);
+    return 0;
+}
+
+/* Matches "--name VALUE", "--name=VALUE" or a short "-x VALUE". */
+static int takes(const char *arg, const char *lng, const char *shrt, int *i, int argc,
+                 char **argv, const char **val)
+{
+    size_t n = strlen(lng);
+    if (strncmp(arg, lng, n) == 0 && arg[n] == '=') {
+        *val = arg + n + 1;
+        return 1;
+    }
+    if (strcmp(arg, lng) != 0 && (shrt == NULL || strcmp(arg, shrt) != 0)) {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "busrtd: option %s needs a value\n", arg);
+        *val = NULL;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv)
+{
+    defaults(cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        size_t sz = 0;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            config_usage();
+            return 1;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("busrtd %s (BUS/RT wire protocol 1)\n", BUSRT_VERSION_STRING);
+            return 1;
+        } else if (strcmp(a, "-D") == 0 || strcmp(a, "--daemonize") == 0) {
+            cfg->daemonize = 1;
+        } else if (strcmp(a, "--verbose") == 0) {
+            cfg->verbose = 1;
+        } else if (strcmp(a, "--log-syslog") == 0) {
+            cfg->log_syslog = 1;
+        } else if (strcmp(a, "--force-register") == 0) {
+            cfg->force_register = 1;
+        } else if (takes(a, "--bind", "-B", &i, argc, argv, &v)) {
+            if (v == NULL) return -1;
+            if (cfg->nbinds == CONFIG_MAX_BINDS) {
+                fprintf(stderr, "busrtd: at most %d -B listeners\n", CONFIG_MAX_BINDS);
+                return -1;
+            }
+            cfg->binds[cfg->nbinds++] = v;
+        } else if (takes(a, "--pid-file", "-P", &i, argc, argv, &v)) {
+            if (v == NULL) return -1;
+            cfg->pidfile = v;
+        } else if (takes(a, "--workers", "-w", &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1u, 1024u, &sz) != 0) return -1;
+        } else if (takes(a, "--timeout", "-t", &i, argc, argv, &v)) {
+            if (v == NULL || parse_seconds(a, v, &cfg->timeout_ns) != 0) return -1;
+        } else if (takes(a, "--buf-size", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 64u, 64u * 1024u * 1024u, &cfg->buf_size) != 0)
+                return -1;
+        } else if (takes(a, "--buf-ttl", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 0u, 1000000u, &sz) != 0) return -1;
+            cfg->buf_ttl_ns = (int64_t)sz * 1000;
+        } else if (takes(a, "--queue-size", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1u, 1u << 24, &cfg->queue_size) != 0) return -1;
+        } else if (takes(a, "--queue-bytes", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1024u, (size_t)1 << 40, &cfg->queue_bytes) != 0)
+                return -1;
+        } else if (takes(a, "--payload-size-limit", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 0u, UINT32_MAX, &sz) != 0) return -1;
+            cfg->payload_limit = (uint32_t)sz;
+        } else if (takes(a, "--max-clients", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1u, 1000000u, &cfg->max_clients) != 0) return -1;
+        } else if (takes(a, "--max-name-len", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1u, BUSRT_NAME_MAX, &cfg->max_name_len) != 0)
+                return -1;
+        } else if (takes(a, "--max-topic-len", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1u, 1u << 24, &cfg->max_topic_len) != 0) return -1;
+        } else if (takes(a, "--max-subscriptions", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1u, 1u << 24, &cfg->max_subscriptions) != 0)
+                return -1;
+        } else if (takes(a, "--max-exclusions", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 0u, 1u << 20, &cfg->max_exclusions) != 0) return -1;
+        } else if (takes(a, "--max-handshakes", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_size(a, v, 1u, 1000000u, &cfg->max_handshakes) != 0) return -1;
+        } else {
+            fprintf(stderr, "busrtd: unknown option '%s' (see busrtd --help)\n", a);
+            return -1;
+        }
+    }
+    if (cfg->nbinds == 0) {
+        fprintf(stderr, "busrtd: no listener given; use -B ADDR (see busrtd --help)\n");
+        return -1;
+    }
+    return 0;
+}

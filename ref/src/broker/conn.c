@@ -1,0 +1,429 @@
+/* One client connection: the handshake and frame-reading state machine on
+ * top of the proved core decoders, and writing of its output queue. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "busrt/frame.h"
+#include "log.h"
+
+int64_t now_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t n);
+
+const char *client_label(const struct client *c)
+{
+    return c->name != NULL ? (const char *)c->name : "(unregistered)";
+}
+
+struct client *client_new(struct broker *b, int fd, enum client_kind kind)
+{
+    struct client *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->id = ++b->next_id;
+    c->fd = fd;
+    c->kind = kind;
+    c->st = ST_GREETING;
+    c->need = BUSRT_GREETING_LEN;
+    outq_init(&c->q, b->cfg.queue_size);
+    bmap_init(&c->subs);
+    bmap_init(&c->excls);
+    c->next = b->clients;
+    if (b->clients != NULL) {
+        b->clients->prev = c;
+    }
+    b->clients = c;
+    if (fd >= 0) {
+        b->nconns++;
+        b->nhandshakes++;
+        c->read_deadline = now_ns() + b->cfg.timeout_ns;
+    }
+    return c;
+}
+
+/* Schedules c for closing at the end of the loop turn; removes it from
+ * routing at once so nothing more is queued for it. */
+void client_kill(struct broker *b, struct client *c, const char *why)
+{
+    if (c->dead) {
+        return;
+    }
+    c->dead = 1;
+    if (c->registered) {
+        log_info("client %s disconnected: %s", client_label(c), why);
+    } else {
+        log_debug("connection %llu closed during handshake: %s",
+                  (unsigned long long)c->id, why);
+    }
+    registry_remove(b, c); /* also unlinks c from its primary */
+    struct client *s;
+    while ((s = c->secondary) != NULL) {
+        client_kill(b, s, "its primary disconnected");
+    }
+}
+
+int client_start(struct broker *b, struct client *c)
+{
+    uint8_t g[BUSRT_GREETING_LEN];
+    (void)busrt_greeting_encode(g, sizeof g);
+    return send_raw(b, c, g, sizeof g);
+}
+
+void client_destroy(struct broker *b, struct client *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        b->clients = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    if (c->fd >= 0) {
+        /* One last non-blocking write, so a refusal code or the frames
+         * queued before a drop still leave when the socket has room. */
+        struct iovec iov[64];
+        int n = outq_iov(&c->q, iov, 64);
+        if (n > 0) {
+            (void)writev(c->fd, iov, n);
+        }
+        (void)close(c->fd);
+        b->nconns--;
+        if (c->st < ST_HEADER) {
+            b->nhandshakes--;
+        }
+    }
+    outq_free(&c->q);
+    free(c->in);
+    free(c->big);
+    free(c->name);
+    free(c);
+}
+
+void client_mark_flush(struct broker *b, struct client *c)
+{
+    if (!c->want_flush && c->fd >= 0) {
+        c->want_flush = 1;
+        c->next_flush = b->flush_list;
+        b->flush_list = c;
+    }
+}
+
+int client_enqueue(struct broker *b, struct client *c, struct outbuf *f, int realtime)
+{
+    (void)realtime; /* every queued frame is flushed before select() */
+    if (c->dead || c->fd < 0) {
+        return 0;
+    }
+    if (outq_push(&c->q, f, b->cfg.queue_bytes) != 0) {
+        return -1;
+    }
+    client_mark_flush(b, c);
+    return 0;
+}
+
+/* Queues a short raw reply (handshake byte, ACK); kills c when impossible. */
+static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t n)
+{
+    struct outbuf *f = outbuf_new(n);
+    if (f == NULL) {
+        client_kill(b, c, "out of memory");
+        return -1;
+    }
+    memcpy(f->data, p, n);
+    int rc = client_enqueue(b, c, f, 1);
+    outbuf_unref(f);
+    if (rc != 0) {
+        client_kill(b, c, "output queue full");
+    }
+    return rc;
+}
+
+void client_flush(struct broker *b, struct client *c)
+{
+    struct iovec iov[64];
+    while (c->q.count > 0 && !c->dead) {
+        int n = outq_iov(&c->q, iov, 64);
+        ssize_t w = writev(c->fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (c->write_stalled_since == 0) {
+                    c->write_stalled_since = now_ns();
+                }
+                return;
+            }
+            client_kill(b, c, errno == EPIPE || errno == ECONNRESET
+                                  ? "peer closed the connection"
+                                  : "write error");
+            return;
+        }
+        size_t frames = outq_consume(&c->q, (size_t)w);
+        c->w_frames += frames;
+        c->w_bytes += (size_t)w;
+        b->w_frames += frames;
+        b->w_bytes += (size_t)w;
+        c->write_stalled_since = 0;
+    }
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+/* The bytes the current state waits for, contiguous: in the read buffer, or
+ * in c->big for items larger than it. NULL until all have arrived. */
+static const uint8_t *take(struct client *c)
+{
+    size_t avail = c->in_end - c->in_start;
+    if (c->big != NULL) {
+        size_t k = c->big_len - c->big_have;
+        if (k > avail) {
+            k = avail;
+        }
+        memcpy(c->big + c->big_have, c->in + c->in_start, k);
+        c->big_have += k;
+        c->in_start += k;
+        return c->big_have == c->big_len ? c->big : NULL;
+    }
+    if (avail >= c->need) {
+        const uint8_t *p = c->in + c->in_start;
+        c->in_start += c->need;
+        return p;
+    }
+    if (c->need > c->in_cap) {
+        /* c->need was checked against a configured limit before this. */
+        c->big = malloc(c->need);
+        if (c->big == NULL) {
+            return NULL;
+        }
+        c->big_len = c->need;
+        c->big_have = 0;
+        return take(c);
+    }
+    return NULL;
+}
+
+static void release_big(struct client *c)
+{
+    free(c->big);
+    c->big = NULL;
+    c->big_len = c->big_have = 0;
+}
+
+static void expect(struct broker *b, struct client *c, enum conn_state st, size_t need)
+{
+    c->st = st;
+    c->need = need;
+    int64_t t = b->cfg.timeout_ns;
+    if (st == ST_HEADER) {
+        t += t / 4; /* idle clients ping; allow 1.25 x timeout between frames */
+    }
+    c->read_deadline = now_ns() + t;
+}
+
+static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
+{
+    uint8_t code;
+    switch (c->st) {
+    case ST_GREETING:
+        if (busrt_greeting_decode(p, BUSRT_GREETING_LEN) != (int)BUSRT_GREETING_LEN) {
+            log_warn("connection %llu refused: %02x %02x %02x is not the BUS/RT v1 greeting",
+                     (unsigned long long)c->id, p[0], p[1], p[2]);
+            code = BUSRT_RC_NOT_SUPPORTED;
+            (void)send_raw(b, c, &code, 1);
+            client_kill(b, c, "unsupported greeting or protocol version");
+            return;
+        }
+        code = BUSRT_RC_OK;
+        if (send_raw(b, c, &code, 1) == 0) {
+            expect(b, c, ST_NAMELEN, BUSRT_NAME_LEN_FIELD);
+        }
+        return;
+    case ST_NAMELEN: {
+        uint16_t n = 0;
+        (void)busrt_name_len_decode(p, BUSRT_NAME_LEN_FIELD, &n);
+        if (n == 0) {
+            log_warn("connection %llu refused: empty client name", (unsigned long long)c->id);
+            code = BUSRT_RC_DATA;
+            (void)send_raw(b, c, &code, 1);
+            client_kill(b, c, "empty client name");
+            return;
+        }
+        if (n > b->cfg.max_name_len) {
+            code = BUSRT_RC_DATA;
+            (void)send_raw(b, c, &code, 1);
+            log_warn("connection %llu refused: name of %u bytes exceeds --max-name-len %zu",
+                     (unsigned long long)c->id, n, b->cfg.max_name_len);
+            client_kill(b, c, "name too long");
+            return;
+        }
+        expect(b, c, ST_NAME, n);
+        return;
+    }
+    case ST_NAME: {
+        int rc = busrt_name_check(p, c->need);
+        if (rc != 0) {
+            log_warn("connection %llu refused: %s", (unsigned long long)c->id,
+                     busrt_strerror(rc));
+            code = BUSRT_RC_DATA;
+            (void)send_raw(b, c, &code, 1);
+            client_kill(b, c, busrt_strerror(rc));
+            return;
+        }
+        c->name = malloc(c->need + 1u);
+        if (c->name == NULL) {
+            client_kill(b, c, "out of memory");
+            return;
+        }
+        memcpy(c->name, p, c->need);
+        c->name[c->need] = '\0';
+        c->name_len = c->need;
+        c->primary_len = busrt_name_primary_len(c->name, c->name_len);
+        if (registry_add(b, c, &code) != 0) {
+            log_warn("client %s refused: %s (code 0x%02x)", client_label(c),
+                     busrt_rc_str(code), code);
+            (void)send_raw(b, c, &code, 1);
+            client_kill(b, c, busrt_rc_str(code));
+            return;
+        }
+        b->nhandshakes--;
+        code = BUSRT_RC_OK;
+        if (send_raw(b, c, &code, 1) == 0) {
+            expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
+        }
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/* Parses and handles every complete item in the read buffer. */
+static void process_input(struct broker *b, struct client *c)
+{
+    while (!c->dead && !b->stop) {
+        const uint8_t *p = take(c);
+        if (p == NULL) {
+            if (c->big == NULL && c->need > c->in_cap) {
+                client_kill(b, c, "out of memory");
+            }
+            return;
+        }
+        if (c->st < ST_HEADER) {
+            handshake_step(b, c, p);
+        } else if (c->st == ST_HEADER) {
+            int rc = busrt_client_header_decode(p, BUSRT_CLIENT_HEADER_LEN,
+                                                b->cfg.payload_limit, &c->hdr);
+            if (rc == BUSRT_ERR_LIMIT) {
+                struct busrt_client_header big;
+                (void)busrt_client_header_decode(p, BUSRT_CLIENT_HEADER_LEN, UINT32_MAX,
+                                                 &big);
+                log_warn("client %s: frame body of %lu bytes exceeds "
+                         "--payload-size-limit %lu; closing",
+                         client_label(c), (unsigned long)big.body_len,
+                         (unsigned long)b->cfg.payload_limit);
+                client_kill(b, c, "frame too large");
+                return;
+            }
+            if (rc < 0) {
+                log_warn("client %s: %s (flags 0x%02x); closing", client_label(c),
+                         busrt_strerror(rc), p[4]);
+                client_kill(b, c, "invalid frame header");
+                return;
+            }
+            uint32_t blen = busrt_client_body_len(&c->hdr);
+            if (blen == 0u && c->hdr.op == BUSRT_OP_NOP && c->hdr.qos == 0u) {
+                c->r_frames++;
+                b->r_frames++;
+                expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN); /* ping */
+                continue;
+            }
+            if (blen == 0u) {
+                c->r_frames++;
+                b->r_frames++;
+                expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
+                router_dispatch(b, c, (const uint8_t *)"", 0);
+                continue;
+            }
+            expect(b, c, ST_BODY, blen);
+        } else {
+            size_t n = c->need;
+            c->r_frames++;
+            c->r_bytes += n;
+            b->r_frames++;
+            b->r_bytes += n;
+            expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
+            router_dispatch(b, c, p, n);
+            release_big(c);
+        }
+    }
+}
+
+/* Reads what the socket has and processes it. Returns 0, or -1 when c was
+ * killed. */
+int client_on_readable(struct broker *b, struct client *c)
+{
+    if (c->in == NULL) {
+        c->in_cap = b->cfg.buf_size;
+        c->in = malloc(c->in_cap);
+        if (c->in == NULL) {
+            client_kill(b, c, "out of memory");
+            return -1;
+        }
+    }
+    if (c->in_start == c->in_end) {
+        c->in_start = c->in_end = 0;
+    } else if (c->in_start > 0 && c->in_end == c->in_cap) {
+        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        c->in_end -= c->in_start;
+        c->in_start = 0;
+    }
+    ssize_t r;
+    do {
+        r = read(c->fd, c->in + c->in_end, c->in_cap - c->in_end);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return 0;
+        }
+        client_kill(b, c, "read error");
+        return -1;
+    }
+    if (r == 0) {
+        client_kill(b, c, "peer closed the connection");
+        return -1;
+    }
+    c->in_end += (size_t)r;
+    process_input(b, c);
+    if (c->dead) {
+        return -1;
+    }
+    /* A partial item must fit: compact when the buffer's tail is full. */
+    if (c->big == NULL && c->in_start > 0 && c->in_end - c->in_start < c->need &&
+        c->in_cap - c->in_start < c->need) {
+        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        c->in_end -= c->in_start;
+        c->in_start = 0;
+    }
+    return 0;
+}

@@ -1,0 +1,335 @@
+/* The internal client ".broker": core RPC methods and announcements, with
+ * msgpack bodies built and read by msgpack-c. */
+#include <msgpack.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "busrt/rpcproto.h"
+#include "log.h"
+
+#define AUTHOR "BUS/RT reference implementation contributors"
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    (void)msgpack_pack_str(pk, n);
+    (void)msgpack_pack_str_body(pk, s, n);
+}
+
+/* Sends an RPC frame (header + data) from .broker to c. */
+static void send_rpc(struct broker *b, struct client *to, const uint8_t *hdr, size_t hlen,
+                     const void *data, size_t dlen)
+{
+    uint8_t *payload = malloc(hlen + dlen + 1u);
+    if (payload == NULL) {
+        log_error("out of memory answering an RPC call from %s", client_label(to));
+        return;
+    }
+    memcpy(payload, hdr, hlen);
+    if (dlen > 0) {
+        memcpy(payload + hlen, data, dlen);
+    }
+    struct outbuf *f = router_build(BUSRT_KIND_MESSAGE, 0, b->internal, NULL, 0, payload,
+                                    hlen + dlen);
+    free(payload);
+    if (f == NULL) {
+        log_error("out of memory answering an RPC call from %s", client_label(to));
+        return;
+    }
+    (void)router_deliver(b, to, f, 0);
+    outbuf_unref(f);
+}
+
+static void reply(struct broker *b, struct client *to, uint32_t id, const void *d, size_t n)
+{
+    uint8_t hdr[5];
+    (void)busrt_rpc_reply_encode(id, hdr, sizeof hdr);
+    send_rpc(b, to, hdr, sizeof hdr, d, n);
+}
+
+static void reply_error(struct broker *b, struct client *to, uint32_t id, int16_t code,
+                        const char *msg)
+{
+    uint8_t hdr[7];
+    (void)busrt_rpc_error_encode(id, code, hdr, sizeof hdr);
+    send_rpc(b, to, hdr, sizeof hdr, msg, strlen(msg));
+}
+
+/* Params that carry nothing: absent, msgpack nil, or an empty map. */
+static int params_empty(const uint8_t *p, size_t n)
+{
+    return n == 0 || (n == 1 && (p[0] == 0xC0u || p[0] == 0x80u));
+}
+
+static int by_name(const void *x, const void *y)
+{
+    const struct client *a = *(struct client *const *)x;
+    const struct client *c = *(struct client *const *)y;
+    size_t n = a->name_len < c->name_len ? a->name_len : c->name_len;
+    int r = memcmp(a->name, c->name, n);
+    return r != 0 ? r : (a->name_len > c->name_len) - (a->name_len < c->name_len);
+}
+
+/* Reads the optional {"filter": REGEX} of client.list into a compiled
+ * regex. Returns 0 (with *has set when present), or -1 on bad params. */
+static int list_filter(const uint8_t *p, size_t n, regex_t *re, int *has)
+{
+    *has = 0;
+    if (params_empty(p, n)) {
+        return 0;
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = -1;
+    if (msgpack_unpack_next(&u, (const char *)p, n, &off) == MSGPACK_UNPACK_SUCCESS &&
+        off == n && u.data.type == MSGPACK_OBJECT_MAP) {
+        rc = 0;
+        for (uint32_t i = 0; i < u.data.via.map.size && rc == 0; i++) {
+            msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != 6 ||
+                memcmp(kv->key.via.str.ptr, "filter", 6) != 0 ||
+                kv->val.type != MSGPACK_OBJECT_STR || *has) {
+                rc = -1;
+                break;
+            }
+            char *pat = strndup(kv->val.via.str.ptr, kv->val.via.str.size);
+            if (pat == NULL || regcomp(re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
+                rc = -1;
+            } else {
+                *has = 1;
+            }
+            free(pat);
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+static void pack_client(msgpack_packer *pk, const struct client *c)
+{
+    size_t inst = 1;
+    for (const struct client *s = c->secondary; s != NULL; s = s->next_secondary) {
+        inst++;
+    }
+    (void)msgpack_pack_map(pk, 10);
+    pack_cstr(pk, "name");
+    (void)msgpack_pack_str(pk, c->name_len);
+    (void)msgpack_pack_str_body(pk, c->name, c->name_len);
+    pack_cstr(pk, "kind");
+    pack_cstr(pk, c->kind == KIND_TCP ? "tcp" : c->kind == KIND_UNIX ? "local_ipc" : "internal");
+    pack_cstr(pk, "source");
+    if (c->kind == KIND_TCP) {
+        pack_cstr(pk, c->source);
+    } else {
+        (void)msgpack_pack_nil(pk);
+    }
+    pack_cstr(pk, "port");
+    if (c->kind == KIND_TCP) {
+        (void)msgpack_pack_int(pk, c->port);
+    } else {
+        (void)msgpack_pack_nil(pk);
+    }
+    pack_cstr(pk, "r_frames");
+    (void)msgpack_pack_uint64(pk, c->r_frames);
+    pack_cstr(pk, "r_bytes");
+    (void)msgpack_pack_uint64(pk, c->r_bytes);
+    pack_cstr(pk, "w_frames");
+    (void)msgpack_pack_uint64(pk, c->w_frames);
+    pack_cstr(pk, "w_bytes");
+    (void)msgpack_pack_uint64(pk, c->w_bytes);
+    pack_cstr(pk, "queue");
+    (void)msgpack_pack_uint64(pk, c->q.count);
+    pack_cstr(pk, "instances");
+    (void)msgpack_pack_uint64(pk, inst);
+}
+
+static int client_list(struct broker *b, const uint8_t *params, size_t plen,
+                       msgpack_packer *pk)
+{
+    regex_t re;
+    int has = 0;
+    if (list_filter(params, plen, &re, &has) != 0) {
+        return -1;
+    }
+    size_t n = 0, cap = 64;
+    const struct client **v = malloc(cap * sizeof *v);
+    for (const struct client *c = b->clients; v != NULL && c != NULL; c = c->next) {
+        if (!c->registered || c->primary != NULL ||
+            (has && regexec(&re, (const char *)c->name, 0, NULL, 0) != 0)) {
+            continue;
+        }
+        if (n == cap) {
+            const struct client **nv = realloc(v, 2u * cap * sizeof *nv);
+            if (nv == NULL) {
+                free(v);
+                v = NULL;
+                break;
+            }
+            v = nv;
+            cap *= 2u;
+        }
+        v[n++] = c;
+    }
+    if (has) {
+        regfree(&re);
+    }
+    if (v == NULL) {
+        return -2;
+    }
+    qsort(v, n, sizeof *v, by_name);
+    (void)msgpack_pack_map(pk, 1);
+    pack_cstr(pk, "clients");
+    (void)msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        pack_client(pk, v[i]);
+    }
+    free(v);
+    return 0;
+}
+
+void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payload,
+                    size_t len)
+{
+    struct busrt_rpc_header h;
+    if (busrt_rpc_decode(payload, len, &h) != 0 || h.kind != BUSRT_RPC_REQUEST) {
+        return; /* notifications, replies and non-RPC payloads are ignored */
+    }
+    const uint8_t *m = payload + h.method.off;
+    const uint8_t *params = payload + h.data.off;
+    const size_t mlen = h.method.len, plen = h.data.len;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int16_t err = 0;
+    const char *errmsg = NULL;
+#define IS(s) (mlen == sizeof(s) - 1u && memcmp(m, s, mlen) == 0)
+    if (IS("benchmark.test")) {
+        if (plen > 0) {
+            (void)msgpack_sbuffer_write(&sb, (const char *)params, plen);
+        }
+    } else if (IS("test") || IS("info") || IS("stats")) {
+        if (!params_empty(params, plen)) {
+            err = BUSRT_RPC_E_INVALID_PARAMS;
+            errmsg = "this method takes no params";
+        } else if (IS("test")) {
+            (void)msgpack_pack_map(&pk, 1);
+            pack_cstr(&pk, "ok");
+            (void)msgpack_pack_true(&pk);
+        } else if (IS("info")) {
+            (void)msgpack_pack_map(&pk, 2);
+            pack_cstr(&pk, "author");
+            pack_cstr(&pk, AUTHOR);
+            pack_cstr(&pk, "version");
+            pack_cstr(&pk, BUSRT_VERSION_STRING);
+        } else {
+            (void)msgpack_pack_map(&pk, 5);
+            pack_cstr(&pk, "uptime");
+            (void)msgpack_pack_uint64(&pk, (uint64_t)((now_ns() - b->started_ns) / 1000000000LL));
+            pack_cstr(&pk, "r_frames");
+            (void)msgpack_pack_uint64(&pk, b->r_frames);
+            pack_cstr(&pk, "r_bytes");
+            (void)msgpack_pack_uint64(&pk, b->r_bytes);
+            pack_cstr(&pk, "w_frames");
+            (void)msgpack_pack_uint64(&pk, b->w_frames);
+            pack_cstr(&pk, "w_bytes");
+            (void)msgpack_pack_uint64(&pk, b->w_bytes);
+        }
+    } else if (IS("client.list")) {
+        int rc = client_list(b, params, plen, &pk);
+        if (rc == -1) {
+            err = BUSRT_RPC_E_INVALID_PARAMS;
+            errmsg = "params must be empty or {\"filter\": REGEX}";
+        } else if (rc != 0) {
+            err = BUSRT_RPC_E_INTERNAL;
+            errmsg = "out of memory";
+        }
+    } else {
+        err = BUSRT_RPC_E_METHOD_NOT_FOUND;
+        errmsg = "method not found";
+    }
+#undef IS
+    if (h.call_id != 0u) { /* call id 0: the caller wants no reply */
+        if (err != 0) {
+            reply_error(b, from, h.call_id, err, errmsg);
+        } else {
+            reply(b, from, h.call_id, sb.data, sb.size);
+        }
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void publish_event(struct broker *b, const char *topic, const char *s,
+                          const uint8_t *name, size_t name_len)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    (void)msgpack_pack_map(&pk, name != NULL ? 3 : 2);
+    pack_cstr(&pk, "s");
+    pack_cstr(&pk, s);
+    if (name != NULL) {
+        pack_cstr(&pk, "d");
+        (void)msgpack_pack_str(&pk, name_len);
+        (void)msgpack_pack_str_body(&pk, name, name_len);
+    }
+    pack_cstr(&pk, "t");
+    (void)msgpack_pack_uint64(&pk, wall_ns());
+    router_publish_internal(b, topic, (const uint8_t *)sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Announcements are queued and published between frames: a client can be
+ * dropped in the middle of routing, and publishing then would re-enter the
+ * router. */
+struct event {
+    struct event *next;
+    int registered;
+    size_t len;
+    uint8_t name[];
+};
+
+void coreapi_announce(struct broker *b, const struct client *c, int registered)
+{
+    if (b->internal == NULL || c == b->internal) {
+        return;
+    }
+    struct event *e = malloc(sizeof *e + c->name_len);
+    if (e == NULL) {
+        log_error("out of memory: %s announcement of %s lost",
+                  registered ? "reg" : "unreg", client_label(c));
+        return;
+    }
+    e->next = NULL;
+    e->registered = registered;
+    e->len = c->name_len;
+    memcpy(e->name, c->name, c->name_len);
+    *b->events_tail = e;
+    b->events_tail = &e->next;
+}
+
+void coreapi_flush_events(struct broker *b)
+{
+    struct event *e;
+    while ((e = b->events) != NULL) {
+        b->events = e->next;
+        if (b->events == NULL) {
+            b->events_tail = &b->events;
+        }
+        if (b->internal != NULL) { /* NULL at teardown: discard */
+            publish_event(b, ".broker/info", e->registered ? "reg" : "unreg", e->name,
+                          e->len);
+        }
+        free(e);
+    }
+}
+
+void coreapi_shutdown(struct broker *b)
+{
+    coreapi_flush_events(b);
+    publish_event(b, ".broker/warn", "shutdown", NULL, 0);
+}

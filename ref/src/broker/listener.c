@@ -1,0 +1,210 @@
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int addr_is_unix(const char *addr)
+{
+    return addr[0] == '/' || ends_with(addr, ".sock") || ends_with(addr, ".socket") ||
+           ends_with(addr, ".ipc");
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* 1 when something accepts connections on the UNIX socket at path. */
+static int unix_alive(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    int alive = connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0;
+    (void)close(fd);
+    return alive;
+}
+
+static int open_unix(struct listener *l, const char *path)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        log_error("listener %s: path longer than %zu bytes", path, sizeof sa.sun_path - 1u);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path));
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            log_error("listener %s: the path exists and is not a socket; not replacing it",
+                      path);
+            return -1;
+        }
+        if (unix_alive(&sa)) {
+            log_error("listener %s: another broker is answering on this socket", path);
+            return -1;
+        }
+        log_info("listener %s: replacing a stale socket file", path);
+        (void)unlink(path);
+    }
+    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        log_error("listener %s: %s", path, strerror(errno));
+        return -1;
+    }
+    l->path = strdup(path);
+    l->kind = KIND_UNIX;
+    return l->path != NULL ? 0 : -1;
+}
+
+static int open_tcp(struct listener *l, const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL || colon == addr || colon[1] == '\0') {
+        log_error("listener %s: expected a UNIX socket path or HOST:PORT", addr);
+        return -1;
+    }
+    char host[256];
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= sizeof host) {
+        log_error("listener %s: host name too long", addr);
+        return -1;
+    }
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    if (hl >= 2 && host[0] == '[' && host[hl - 1u] == ']') { /* [::1]:7777 */
+        memmove(host, host + 1, hl - 2u);
+        host[hl - 2u] = '\0';
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(host, colon + 1, &hints, &res);
+    if (gai != 0) {
+        log_error("listener %s: %s", addr, gai_strerror(gai));
+        return -1;
+    }
+    int one = 1;
+    l->fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+    int ok = l->fd >= 0 &&
+             setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+             bind(l->fd, res->ai_addr, res->ai_addrlen) == 0;
+    freeaddrinfo(res);
+    if (!ok) {
+        log_error("listener %s: %s", addr, strerror(errno));
+        return -1;
+    }
+    l->kind = KIND_TCP;
+    return 0;
+}
+
+int listener_open(struct listener *l, const char *addr)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+    l->addr = addr;
+    int rc = addr_is_unix(addr) ? open_unix(l, addr) : open_tcp(l, addr);
+    if (rc == 0 && l->fd >= FD_SETSIZE) {
+        log_error("listener %s: descriptor %d is beyond FD_SETSIZE", addr, l->fd);
+        rc = -1;
+    }
+    if (rc == 0 && (listen(l->fd, 128) != 0 || set_nonblock(l->fd) != 0)) {
+        log_error("listener %s: %s", addr, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) {
+        listener_close(l);
+        return -1;
+    }
+    log_info("listening on %s", addr);
+    return 0;
+}
+
+void listener_close(struct listener *l)
+{
+    if (l->fd >= 0) {
+        (void)close(l->fd);
+        l->fd = -1;
+    }
+    if (l->path != NULL) {
+        (void)unlink(l->path);
+        free(l->path);
+        l->path = NULL;
+    }
+}
+
+void listener_accept(struct broker *b, struct listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept(l->fd, (struct sockaddr *)&ss, &sl);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            log_warn("listener %s: accept: %s", l->addr, strerror(errno));
+        }
+        return;
+    }
+    const char *why = NULL;
+    if (fd >= FD_SETSIZE) {
+        why = "descriptor beyond FD_SETSIZE";
+    } else if (b->nconns >= b->cfg.max_clients) {
+        why = "--max-clients reached";
+    } else if (b->nhandshakes >= b->cfg.max_handshakes) {
+        why = "--max-handshakes reached";
+    } else if (set_nonblock(fd) != 0) {
+        why = "cannot make the socket non-blocking";
+    }
+    if (why != NULL) {
+        log_warn("listener %s: connection refused: %s (%zu clients connected)", l->addr, why,
+                 b->nconns);
+        (void)close(fd);
+        return;
+    }
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    struct client *c = client_new(b, fd, l->kind);
+    if (c == NULL) {
+        log_error("listener %s: out of memory; connection closed", l->addr);
+        (void)close(fd);
+        return;
+    }
+    if (l->kind == KIND_TCP) {
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (ss.ss_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+            (void)inet_ntop(AF_INET, &in->sin_addr, c->source, sizeof c->source);
+            c->port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+            (void)inet_ntop(AF_INET6, &in6->sin6_addr, c->source, sizeof c->source);
+            c->port = ntohs(in6->sin6_port);
+        }
+    }
+    (void)client_start(b, c);
+}

@@ -1,0 +1,20 @@
+/* Listening sockets: UNIX paths and TCP HOST:PORT, and accepting clients. */
+#ifndef BUSRTD_LISTENER_H
+#define BUSRTD_LISTENER_H
+
+#include "broker.h"
+
+/* 1 when addr names a UNIX socket: it ends in .sock, .socket or .ipc, or
+ * starts with '/'. */
+int addr_is_unix(const char *addr);
+
+/* Opens a listener for addr. A stale UNIX socket file is replaced only when
+ * no broker answers on it. Returns 0, or -1 after logging why. */
+int listener_open(struct listener *l, const char *addr);
+void listener_close(struct listener *l);
+
+/* Accepts one pending connection and starts its handshake, or refuses it
+ * (closing it before the greeting) when a limit is reached. */
+void listener_accept(struct broker *b, struct listener *l);
+
+#endif

@@ -1,0 +1,46 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <time.h>
+
+static int g_verbose;
+static int g_syslog;
+
+void log_setup(int verbose, int use_syslog)
+{
+    g_verbose = verbose;
+    g_syslog = use_syslog;
+    if (use_syslog) {
+        openlog("busrtd", LOG_PID, LOG_DAEMON);
+    }
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    if (lvl == LOG_LVL_DEBUG && !g_verbose) {
+        return;
+    }
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (g_syslog) {
+        syslog(prio[lvl], "%s", text);
+        return;
+    }
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32] = "?";
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL) {
+        size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (n > 0) {
+            (void)snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+        }
+    }
+    (void)fprintf(stderr, "%s busrtd %s %s\n", stamp, names[lvl], text);
+}

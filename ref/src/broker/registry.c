@@ -1,0 +1,205 @@
+/* Client registry: names (primaries and their secondaries) and each
+ * client's subscriptions and exclusions, kept in step with the indexes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "busrt/match.h"
+#include "log.h"
+#include "registry.h"
+
+struct pat {
+    size_t len;
+    uint8_t data[]; /* the pattern bytes; the key in the client's map */
+};
+
+struct client *registry_get(struct broker *b, const uint8_t *name, size_t len)
+{
+    return bmap_get(&b->names, name, len);
+}
+
+int registry_add(struct broker *b, struct client *c, uint8_t *code)
+{
+    struct client *primary = NULL;
+    if (c->primary_len < c->name_len) {
+        primary = registry_get(b, c->name, c->primary_len);
+        if (primary == NULL || primary->primary != NULL) {
+            *code = BUSRT_RC_NOT_REGISTERED;
+            return -1;
+        }
+    }
+    struct client *old = registry_get(b, c->name, c->name_len);
+    if (old != NULL) {
+        if (!b->cfg.force_register || old->kind == KIND_INTERNAL) {
+            *code = BUSRT_RC_BUSY;
+            return -1;
+        }
+        client_kill(b, old, "replaced by a new registration (--force-register)");
+    }
+    if (bmap_put(&b->names, c->name, c->name_len, c) != 0) {
+        *code = BUSRT_RC_OTHER;
+        return -1;
+    }
+    if (name_index_add(&b->bnames, c->name, c->name_len, c) != 0) {
+        (void)bmap_del(&b->names, c->name, c->name_len);
+        *code = BUSRT_RC_OTHER;
+        return -1;
+    }
+    c->registered = 1;
+    if (primary != NULL) {
+        c->primary = primary;
+        c->next_secondary = primary->secondary;
+        primary->secondary = c;
+    }
+    static const char warn[] = ".broker/warn";
+    if (c->kind != KIND_INTERNAL &&
+        sub_add(b, c, (const uint8_t *)warn, sizeof warn - 1u) != 0) {
+        registry_remove(b, c);
+        *code = BUSRT_RC_OTHER;
+        return -1;
+    }
+    log_info("client %s registered (%s%s%s)", client_label(c),
+             c->kind == KIND_TCP ? "tcp " : c->kind == KIND_UNIX ? "unix" : "internal",
+             c->kind == KIND_TCP ? c->source : "", primary != NULL ? ", secondary" : "");
+    if (primary == NULL) {
+        coreapi_announce(b, c, 1);
+    }
+    return 0;
+}
+
+static void free_patterns(struct bmap *m, struct broker *b, struct client *c, int indexed)
+{
+    void *v;
+    for (size_t i = 0; bmap_next(m, &i, &v);) {
+        struct pat *p = v;
+        if (indexed) {
+            topic_index_remove(&b->topics, p->data, p->len, c);
+        }
+        free(p);
+    }
+    bmap_free(m);
+}
+
+void registry_remove(struct broker *b, struct client *c)
+{
+    if (!c->registered) {
+        return;
+    }
+    c->registered = 0;
+    (void)bmap_del(&b->names, c->name, c->name_len);
+    name_index_remove(&b->bnames, c->name, c->name_len);
+    free_patterns(&c->subs, b, c, 1);
+    free_patterns(&c->excls, b, c, 0);
+    if (c->primary != NULL) {
+        struct client **pp = &c->primary->secondary;
+        while (*pp != NULL && *pp != c) {
+            pp = &(*pp)->next_secondary;
+        }
+        if (*pp == c) {
+            *pp = c->next_secondary;
+        }
+        c->primary = NULL;
+        c->next_secondary = NULL;
+    } else if (c->kind != KIND_INTERNAL) {
+        coreapi_announce(b, c, 0);
+    }
+}
+
+static struct pat *pat_new(const uint8_t *p, size_t len)
+{
+    struct pat *x = malloc(sizeof *x + len + 1u);
+    if (x != NULL) {
+        x->len = len;
+        if (len > 0) {
+            memcpy(x->data, p, len);
+        }
+        x->data[len] = 0;
+    }
+    return x;
+}
+
+int sub_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
+{
+    if (bmap_get(&c->subs, p, len) != NULL) {
+        return 0; /* idempotent */
+    }
+    if (c->subs.count >= b->cfg.max_subscriptions) {
+        log_warn("client %s: subscription refused: --max-subscriptions %zu reached",
+                 client_label(c), b->cfg.max_subscriptions);
+        return -1;
+    }
+    if (len > b->cfg.max_topic_len) {
+        log_warn("client %s: subscription of %zu bytes refused: --max-topic-len %zu",
+                 client_label(c), len, b->cfg.max_topic_len);
+        return -1;
+    }
+    struct pat *x = pat_new(p, len);
+    if (x == NULL || bmap_put(&c->subs, x->data, len, x) != 0) {
+        free(x);
+        return -1;
+    }
+    if (topic_index_add(&b->topics, x->data, len, c) != 0) {
+        (void)bmap_del(&c->subs, x->data, len);
+        free(x);
+        return -1;
+    }
+    return 0;
+}
+
+void sub_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
+{
+    struct pat *x = bmap_del(&c->subs, p, len);
+    if (x != NULL) {
+        topic_index_remove(&b->topics, x->data, x->len, c);
+        free(x);
+    }
+}
+
+int excl_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
+{
+    if (bmap_get(&c->excls, p, len) != NULL) {
+        return 0;
+    }
+    if (c->excls.count >= b->cfg.max_exclusions || len > b->cfg.max_topic_len) {
+        log_warn("client %s: exclusion refused: --max-exclusions %zu or "
+                 "--max-topic-len %zu exceeded",
+                 client_label(c), b->cfg.max_exclusions, b->cfg.max_topic_len);
+        return -1;
+    }
+    struct pat *x = pat_new(p, len);
+    if (x == NULL || bmap_put(&c->excls, x->data, len, x) != 0) {
+        free(x);
+        return -1;
+    }
+    return 0;
+}
+
+void excl_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
+{
+    (void)b;
+    free(bmap_del(&c->excls, p, len));
+}
+
+int excluded(const struct client *c, const uint8_t *topic, size_t len)
+{
+    void *v;
+    for (size_t i = 0; bmap_next(&c->excls, &i, &v);) {
+        const struct pat *x = v;
+        if (busrt_topic_matches(x->data, x->len, topic, len) == 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int subscribed(const struct client *c, const uint8_t *topic, size_t len)
+{
+    void *v;
+    for (size_t i = 0; bmap_next(&c->subs, &i, &v);) {
+        const struct pat *x = v;
+        if (busrt_topic_matches(x->data, x->len, topic, len) == 1) {
+            return 1;
+        }
+    }
+    return 0;
+}

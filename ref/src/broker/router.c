@@ -1,0 +1,300 @@
+/* Router: one client frame in, deliveries and an ACK out. Receivers come
+ * from the indexes; each delivered frame is built once and shared by every
+ * receiver's queue. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "busrt/match.h"
+#include "busrt/utf8.h"
+#include "log.h"
+#include "registry.h"
+
+struct outbuf *router_build(uint8_t kind, int realtime, const struct client *from,
+                            const uint8_t *topic, size_t topic_len,
+                            const uint8_t *payload, size_t payload_len)
+{
+    size_t body = from->name_len + 1u + payload_len;
+    if (kind == BUSRT_KIND_PUBLISH) {
+        body += topic_len + 1u;
+    }
+    if (body > UINT32_MAX) {
+        return NULL;
+    }
+    struct outbuf *f = outbuf_new(BUSRT_FRAME_HEADER_LEN + body);
+    if (f == NULL) {
+        return NULL;
+    }
+    struct busrt_frame_header h = {kind, (uint32_t)body, realtime ? 1u : 0u};
+    (void)busrt_frame_header_encode(&h, f->data, BUSRT_FRAME_HEADER_LEN);
+    uint8_t *p = f->data + BUSRT_FRAME_HEADER_LEN;
+    memcpy(p, from->name, from->name_len);
+    p += from->name_len;
+    *p++ = 0;
+    if (kind == BUSRT_KIND_PUBLISH) {
+        if (topic_len > 0) {
+            memcpy(p, topic, topic_len);
+        }
+        p += topic_len;
+        *p++ = 0;
+    }
+    if (payload_len > 0) {
+        memcpy(p, payload, payload_len);
+    }
+    return f;
+}
+
+int router_deliver(struct broker *b, struct client *c, struct outbuf *f, int realtime)
+{
+    if (client_enqueue(b, c, f, realtime) == 0) {
+        return 0;
+    }
+    log_warn("client %s: output queue full (%zu frames, %zu bytes; limits "
+             "--queue-size %zu, --queue-bytes %zu); dropping it",
+             client_label(c), c->q.count, c->q.bytes, b->cfg.queue_size,
+             b->cfg.queue_bytes);
+    client_kill(b, c, "output queue full");
+    return -1;
+}
+
+static void ack(struct broker *b, struct client *c, uint8_t code)
+{
+    struct outbuf *f = outbuf_new(BUSRT_ACK_LEN);
+    if (f == NULL) {
+        client_kill(b, c, "out of memory");
+        return;
+    }
+    struct busrt_ack a = {c->hdr.op_id, code};
+    (void)busrt_ack_encode(&a, f->data, BUSRT_ACK_LEN);
+    (void)router_deliver(b, c, f, 1);
+    outbuf_unref(f);
+}
+
+/* Index visitor: collects each client once per routing generation. */
+static void collect(void *ctx, struct client *c)
+{
+    struct broker *b = ctx;
+    if (c->mark == b->gen || c->dead) {
+        return;
+    }
+    if (b->nrcpt == b->rcpt_cap) {
+        size_t ncap = b->rcpt_cap == 0 ? 64u : b->rcpt_cap * 2u;
+        struct client **n = realloc(b->rcpt, ncap * sizeof *n);
+        if (n == NULL) {
+            return; /* reported by the caller through nrcpt being short */
+        }
+        b->rcpt = n;
+        b->rcpt_cap = ncap;
+    }
+    c->mark = b->gen;
+    b->rcpt[b->nrcpt++] = c;
+}
+
+/* Delivers one frame to every collected receiver (filter may skip some). */
+static void deliver_all(struct broker *b, uint8_t kind, int realtime, const struct client *from,
+                        const uint8_t *topic, size_t tlen, const uint8_t *payload, size_t plen)
+{
+    struct outbuf *f = NULL;
+    for (size_t i = 0; i < b->nrcpt; i++) {
+        struct client *r = b->rcpt[i];
+        if (r->dead || r->kind == KIND_INTERNAL) {
+            continue;
+        }
+        if (kind == BUSRT_KIND_PUBLISH && excluded(r, topic, tlen)) {
+            continue;
+        }
+        if (f == NULL && (f = router_build(kind, realtime, from, topic, tlen, payload,
+                                           plen)) == NULL) {
+            log_error("out of memory building a frame from %s", client_label(from));
+            return;
+        }
+        (void)router_deliver(b, r, f, realtime);
+    }
+    outbuf_unref(f);
+}
+
+static uint8_t route_message(struct broker *b, const struct client *from, const uint8_t *t,
+                             size_t tlen, const uint8_t *p, size_t plen, int realtime)
+{
+    struct client *r = registry_get(b, t, tlen);
+    if (r == NULL || r->dead) {
+        return BUSRT_RC_NOT_REGISTERED;
+    }
+    struct outbuf *f = router_build(BUSRT_KIND_MESSAGE, realtime, from, NULL, 0, p, plen);
+    if (f == NULL) {
+        return BUSRT_RC_OTHER;
+    }
+    int rc = router_deliver(b, r, f, realtime);
+    outbuf_unref(f);
+    return rc == 0 ? BUSRT_RC_OK : BUSRT_RC_NOT_DELIVERED;
+}
+
+static void route_broadcast(struct broker *b, const struct client *from, const uint8_t *m,
+                            size_t mlen, const uint8_t *p, size_t plen, int realtime)
+{
+    b->gen++;
+    b->nrcpt = 0;
+    if (name_index_match(&b->bnames, m, mlen, collect, b) != 0) {
+        log_error("out of memory matching a broadcast from %s", client_label(from));
+    }
+    deliver_all(b, BUSRT_KIND_BROADCAST, realtime, from, NULL, 0, p, plen);
+}
+
+static void route_publish(struct broker *b, const struct client *from, const uint8_t *t,
+                          size_t tlen, const uint8_t *p, size_t plen, int realtime)
+{
+    b->gen++;
+    b->nrcpt = 0;
+    if (topic_index_match(&b->topics, t, tlen, collect, b) != 0) {
+        log_error("out of memory matching a publication from %s", client_label(from));
+    }
+    deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
+}
+
+static void route_publish_for(struct broker *b, const struct client *from, const uint8_t *t,
+                              size_t tlen, const uint8_t *rcv, size_t rlen,
+                              const uint8_t *p, size_t plen, int realtime)
+{
+    struct client *primary = registry_get(b, rcv, rlen);
+    b->nrcpt = 0;
+    b->gen++;
+    if (primary != NULL && primary->primary == NULL) {
+        if (subscribed(primary, t, tlen)) {
+            collect(b, primary);
+        }
+        for (struct client *s = primary->secondary; s != NULL; s = s->next_secondary) {
+            if (subscribed(s, t, tlen)) {
+                collect(b, s);
+            }
+        }
+    }
+    deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
+}
+
+/* Applies a subscribe-family operation to each topic of the list. */
+static uint8_t apply_list(struct broker *b, struct client *c, uint8_t op,
+                          const uint8_t *body, size_t len)
+{
+    uint8_t code = BUSRT_RC_OK;
+    size_t pos = 0;
+    struct busrt_span it;
+    while (busrt_list_next(body, len, &pos, &it) == 1) {
+        const uint8_t *p = body + it.off;
+        int rc = 0;
+        switch (op) {
+        case BUSRT_OP_SUBSCRIBE: rc = sub_add(b, c, p, it.len); break;
+        case BUSRT_OP_UNSUBSCRIBE: sub_del(b, c, p, it.len); break;
+        case BUSRT_OP_EXCLUDE: rc = excl_add(b, c, p, it.len); break;
+        default: excl_del(b, c, p, it.len); break;
+        }
+        if (rc != 0) {
+            code = BUSRT_RC_DATA;
+        }
+    }
+    return code;
+}
+
+static int utf8_or_close(struct broker *b, struct client *c, const uint8_t *p, size_t n,
+                         const char *what)
+{
+    if (busrt_utf8_valid(p, n) == 1) {
+        return 0;
+    }
+    log_warn("client %s: %s is not well-formed UTF-8 (op 0x%02x); closing",
+             client_label(c), what, c->hdr.op);
+    client_kill(b, c, "invalid UTF-8");
+    return -1;
+}
+
+void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, size_t len)
+{
+    const uint8_t op = c->hdr.op;
+    const int realtime = (c->hdr.qos & BUSRT_QOS_REALTIME) != 0u;
+    const int needs_ack = (c->hdr.qos & BUSRT_QOS_PROCESSED) != 0u;
+    struct busrt_client_body fb;
+    int rc = busrt_client_body_split(op, body, len, &fb);
+    if (rc != 0) {
+        log_warn("client %s: %s (op 0x%02x, %zu body bytes); closing", client_label(c),
+                 busrt_strerror(rc), op, len);
+        client_kill(b, c, "malformed frame body");
+        return;
+    }
+    const uint8_t *t = body + fb.target.off;
+    const uint8_t *p = body + fb.payload.off;
+    uint8_t code = BUSRT_RC_OK;
+    switch (op) {
+    case BUSRT_OP_NOP:
+        return; /* a body with a NUL and no effect; no ACK, as deployed */
+    case BUSRT_OP_MESSAGE: {
+        if (utf8_or_close(b, c, t, fb.target.len, "message target") != 0) {
+            return;
+        }
+        struct client *r = registry_get(b, t, fb.target.len);
+        if (r != NULL && r->kind == KIND_INTERNAL) {
+            /* ACK first: the reply is the internal client's own later frame */
+            if (needs_ack) {
+                ack(b, c, BUSRT_RC_OK);
+            }
+            if (!c->dead) {
+                coreapi_handle(b, c, p, fb.payload.len);
+            }
+            return;
+        }
+        code = route_message(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        break;
+    }
+    case BUSRT_OP_BROADCAST:
+        if (utf8_or_close(b, c, t, fb.target.len, "broadcast mask") != 0) {
+            return;
+        }
+        route_broadcast(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        break;
+    case BUSRT_OP_PUBLISH:
+        if (utf8_or_close(b, c, t, fb.target.len, "topic") != 0) {
+            return;
+        }
+        route_publish(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        break;
+    case BUSRT_OP_PUBLISH_FOR: {
+        const uint8_t *rcv = body + fb.receiver.off;
+        if (utf8_or_close(b, c, t, fb.target.len, "topic") != 0 ||
+            utf8_or_close(b, c, rcv, fb.receiver.len, "receiver") != 0) {
+            return;
+        }
+        route_publish_for(b, c, t, fb.target.len, rcv, fb.receiver.len, p, fb.payload.len,
+                          realtime);
+        break;
+    }
+    default: /* subscribe, unsubscribe, exclude, unexclude */
+        if (utf8_or_close(b, c, body, len, "topic list") != 0) {
+            return;
+        }
+        code = apply_list(b, c, op, body, len);
+        break;
+    }
+    if (needs_ack && !c->dead) {
+        ack(b, c, code);
+    }
+}
+
+void router_publish_internal(struct broker *b, const char *topic, const uint8_t *payload,
+                             size_t len)
+{
+    route_publish(b, b->internal, (const uint8_t *)topic, strlen(topic), payload, len, 0);
+}
+
+void router_send_internal(struct broker *b, const uint8_t *target, size_t tlen,
+                          const uint8_t *payload, size_t len)
+{
+    if (busrt_mask_has_wildcard(target, tlen) == 1) {
+        route_broadcast(b, b->internal, target, tlen, payload, len, 0);
+        return;
+    }
+    struct client *r = registry_get(b, target, tlen);
+    if (r == NULL || r->kind == KIND_INTERNAL) {
+        log_warn("internal message to '%.*s' not delivered: no such client", (int)tlen,
+                 (const char *)target);
+        return;
+    }
+    (void)route_message(b, b->internal, target, tlen, payload, len, 0);
+}
