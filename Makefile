@@ -24,11 +24,14 @@ CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 BROKER_SRC := $(wildcard ref/src/broker/*.c)
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
 BROKER_LIBS := -lmsgpackc
-UNIT_TESTS := test_vectors test_core
+UNIT_TESTS := test_vectors test_core test_index
+# Broker modules a unit test links besides the core library.
+UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
 TEST_LIBS  := -lcmocka -ljansson
 
 .PHONY: all test unit deps run clean vectors-check
 .SECONDARY:
+.SECONDEXPANSION:
 .DEFAULT_GOAL := all
 
 all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a $(B)/$(v)/busrtd) $(B)/busrtd \
@@ -50,7 +53,8 @@ $(B)/$(1)/libbusrtcore.a: $(CORE_SRC:%.c=$(B)/$(1)/%.o)
 $(B)/$(1)/busrtd: $(BROKER_SRC:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libbusrtcore.a
 	$$(CC) $(FLAGS_$(1)) $$^ $(BROKER_LIBS) -o $$@
 
-$(B)/$(1)/tests/%: $(B)/$(1)/ref/tests/%.o $(B)/$(1)/libbusrtcore.a
+$(foreach t,$(UNIT_TESTS),$(B)/$(1)/tests/$(t)): $(B)/$(1)/tests/%: $(B)/$(1)/ref/tests/%.o \
+    $$$$(addprefix $(B)/$(1)/,$$$$(UNIT_EXTRA_$$$$*:.c=.o)) $(B)/$(1)/libbusrtcore.a
 	@mkdir -p $$(@D)
 	$$(CC) $(FLAGS_$(1)) $$^ $(TEST_LIBS) -o $$@
 endef

@@ -14,6 +14,9 @@
 #define BUSRT_GREETING_LEN 3u
 #define BUSRT_NAME_LEN_FIELD 2u
 #define BUSRT_NAME_MAX 65535u
+/* Largest client frame body a broker may accept: a delivery adds a sender
+ * name (<= 65535 bytes) and a NUL, and must still fit a u32 length. */
+#define BUSRT_BODY_MAX 4294901759u
 
 /* Frame sizes (spec sections 5 and 6). */
 #define BUSRT_CLIENT_HEADER_LEN 9u

@@ -32,9 +32,10 @@ void config_usage(void)
         "Limits:\n"
         "  --queue-size FRAMES      outgoing queue per client (default 8192)\n"
         "  --queue-bytes BYTES      outgoing queue bytes per client (default 67108864)\n"
-        "  --payload-size-limit BYTES  largest frame body accepted (default 16777216)\n"
+        "  --payload-size-limit BYTES  largest frame body accepted (default 16777216,\n"
+        "                           at most 4294901759)\n"
         "  --max-clients N          connected clients, handshakes included (default 1000)\n"
-        "  --max-name-len BYTES     longest client name (default 1024, at most 65535)\n"
+        "  --max-name-len BYTES     longest client name (default and maximum 65535)\n"
         "  --max-topic-len BYTES    longest subscription or exclusion pattern (default 4096)\n"
         "  --max-subscriptions N    subscriptions per client (default 65536)\n"
         "  --max-exclusions N       exclusions per client (default 1024)\n"
@@ -57,7 +58,7 @@ static void defaults(struct config *cfg)
     cfg->queue_bytes = 64u * 1024u * 1024u;
     cfg->payload_limit = 16u * 1024u * 1024u;
     cfg->max_clients = 1000u;
-    cfg->max_name_len = 1024u;
+    cfg->max_name_len = BUSRT_NAME_MAX;
     cfg->max_topic_len = 4096u;
     cfg->max_subscriptions = 65536u;
     cfg->max_exclusions = 1024u;
@@ -161,7 +162,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (v == NULL || parse_size(a, v, 1024u, (size_t)1 << 40, &cfg->queue_bytes) != 0)
                 return -1;
         } else if (takes(a, "--payload-size-limit", NULL, &i, argc, argv, &v)) {
-            if (v == NULL || parse_size(a, v, 0u, UINT32_MAX, &sz) != 0) return -1;
+            if (v == NULL || parse_size(a, v, 0u, BUSRT_BODY_MAX, &sz) != 0) return -1;
             cfg->payload_limit = (uint32_t)sz;
         } else if (takes(a, "--max-clients", NULL, &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1000000u, &cfg->max_clients) != 0) return -1;
@@ -174,7 +175,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (v == NULL || parse_size(a, v, 1u, 1u << 24, &cfg->max_subscriptions) != 0)
                 return -1;
         } else if (takes(a, "--max-exclusions", NULL, &i, argc, argv, &v)) {
-            if (v == NULL || parse_size(a, v, 0u, 1u << 20, &cfg->max_exclusions) != 0) return -1;
+            if (v == NULL || parse_size(a, v, 1u, 1u << 20, &cfg->max_exclusions) != 0) return -1;
         } else if (takes(a, "--max-handshakes", NULL, &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1000000u, &cfg->max_handshakes) != 0) return -1;
         } else {

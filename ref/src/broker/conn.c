@@ -282,6 +282,9 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
     }
     case ST_NAME: {
         int rc = busrt_name_check(p, c->need);
+        if (rc == 0 && busrt_nul_find(p, c->need, 0) != c->need) {
+            rc = BUSRT_ERR_NAME; /* a NUL cannot travel in a body's sender field */
+        }
         if (rc != 0) {
             log_warn("connection %llu refused: %s", (unsigned long long)c->id,
                      busrt_strerror(rc));

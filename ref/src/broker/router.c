@@ -188,7 +188,7 @@ static uint8_t apply_list(struct broker *b, struct client *c, uint8_t op,
         default: excl_del(b, c, p, it.len); break;
         }
         if (rc != 0) {
-            code = BUSRT_RC_DATA;
+            code = BUSRT_RC_OTHER; /* the rest of the list is still applied */
         }
     }
     return code;

@@ -5,6 +5,7 @@
 
 #include "busrt/utf8.h"
 #include "le.h"
+#include "utf8_spec.h"
 
 /*@ predicate valid_op(integer op) =
       op == 0x00 || op == 0x01 || op == 0x02 || op == 0x03 || op == 0x04 ||
