@@ -71,14 +71,22 @@ unit: all
 vectors-check:
 	python3 spec/vectors/gen.py --check
 
+# Suites run by `make test`, in order. Each fragment below appends its own
+# targets to TEST_SUITES and its programs to ALL_EXTRA.
+TEST_SUITES := vectors-check unit
+ALL_EXTRA :=
+-include ref/tests/integration/integration.mk
+-include proofs/proofs.mk
+-include ref/src/client/client.mk
+
+all: $(ALL_EXTRA)
+
 test: deps
-	$(MAKE) vectors-check
-	$(MAKE) unit
+	@set -e; for s in $(TEST_SUITES); do echo "==== make $$s"; $(MAKE) --no-print-directory $$s; done
 	@echo "make test: all suites passed"
 
-run:
-	@if [ -x $(B)/busrtd ]; then exec ./$(B)/busrtd -B $(RUN_ADDR); \
-	 else echo "make run: the broker is not built yet (build/busrtd missing)"; fi
+run: $(B)/busrtd
+	exec ./$(B)/busrtd -B $(RUN_ADDR)
 
 clean:
 	rm -rf $(B)
