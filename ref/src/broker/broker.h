@@ -102,8 +102,20 @@ struct broker {
     int64_t started_wall_s; /* for uptime */
     int64_t next_keepalive;
     uint64_t r_frames, r_bytes, w_frames, w_bytes;
-    volatile int stop;
 };
+
+/* broker.c: lifecycle and event loop */
+#include <signal.h>
+int broker_init(struct broker *b, const struct config *cfg);
+/* Opens every -B listener; returns 0, or -1 after logging why. */
+int broker_listen(struct broker *b);
+/* Runs until *stop becomes non-zero; signals are delivered only while
+ * waiting, with waitmask. */
+void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop);
+/* Announces shutdown and gives queued output up to one timeout to leave. */
+void broker_drain(struct broker *b);
+/* Closes every client and listener, removes socket, FIFO and pid files. */
+void broker_teardown(struct broker *b);
 
 int64_t now_ns(void);
 uint64_t wall_ns(void);
@@ -115,6 +127,8 @@ void client_kill(struct broker *b, struct client *c, const char *why);
 int client_start(struct broker *b, struct client *c);
 void client_destroy(struct broker *b, struct client *c);
 int client_on_readable(struct broker *b, struct client *c);
+/* Processes bytes as if read from c's socket (fuzzing, tests). */
+void client_feed(struct broker *b, struct client *c, const uint8_t *p, size_t n);
 void client_flush(struct broker *b, struct client *c);
 void client_mark_flush(struct broker *b, struct client *c);
 const char *client_label(const struct client *c);

@@ -131,7 +131,7 @@ void client_mark_flush(struct broker *b, struct client *c)
 int client_enqueue(struct broker *b, struct client *c, struct outbuf *f, int realtime)
 {
     (void)realtime; /* every queued frame is flushed before select() */
-    if (c->dead || c->fd < 0) {
+    if (c->dead || c->kind == KIND_INTERNAL) {
         return 0;
     }
     if (outq_push(&c->q, f, b->cfg.queue_bytes) != 0) {
@@ -324,7 +324,7 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
 /* Parses and handles every complete item in the read buffer. */
 static void process_input(struct broker *b, struct client *c)
 {
-    while (!c->dead && !b->stop) {
+    while (!c->dead) {
         const uint8_t *p = take(c);
         if (p == NULL) {
             if (c->big == NULL && c->need > c->in_cap) {
@@ -382,9 +382,9 @@ static void process_input(struct broker *b, struct client *c)
     }
 }
 
-/* Reads what the socket has and processes it. Returns 0, or -1 when c was
+/* Makes room at the tail of the read buffer. Returns 0, or -1 when c was
  * killed. */
-int client_on_readable(struct broker *b, struct client *c)
+static int input_space(struct broker *b, struct client *c)
 {
     if (c->in == NULL) {
         c->in_cap = b->cfg.buf_size;
@@ -396,10 +396,38 @@ int client_on_readable(struct broker *b, struct client *c)
     }
     if (c->in_start == c->in_end) {
         c->in_start = c->in_end = 0;
-    } else if (c->in_start > 0 && c->in_end == c->in_cap) {
+    } else if (c->in_end == c->in_cap && c->in_start > 0) {
         memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
         c->in_end -= c->in_start;
         c->in_start = 0;
+    }
+    if (c->in_end == c->in_cap) { /* cannot happen: a full buffer is consumed */
+        client_kill(b, c, "internal error: input buffer full");
+        return -1;
+    }
+    return 0;
+}
+
+/* Handles n bytes just appended to the read buffer. */
+static void input_added(struct broker *b, struct client *c, size_t n)
+{
+    c->in_end += n;
+    process_input(b, c);
+    /* A partial item must fit: compact when the buffer's tail is too short. */
+    if (!c->dead && c->big == NULL && c->in_start > 0 && c->in_end - c->in_start < c->need &&
+        c->in_cap - c->in_start < c->need) {
+        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        c->in_end -= c->in_start;
+        c->in_start = 0;
+    }
+}
+
+/* Reads what the socket has and processes it. Returns 0, or -1 when c was
+ * killed. */
+int client_on_readable(struct broker *b, struct client *c)
+{
+    if (input_space(b, c) != 0) {
+        return -1;
     }
     ssize_t r;
     do {
@@ -416,17 +444,20 @@ int client_on_readable(struct broker *b, struct client *c)
         client_kill(b, c, "peer closed the connection");
         return -1;
     }
-    c->in_end += (size_t)r;
-    process_input(b, c);
-    if (c->dead) {
-        return -1;
+    input_added(b, c, (size_t)r);
+    return c->dead ? -1 : 0;
+}
+
+void client_feed(struct broker *b, struct client *c, const uint8_t *p, size_t n)
+{
+    while (n > 0 && !c->dead && input_space(b, c) == 0) {
+        size_t k = c->in_cap - c->in_end;
+        if (k > n) {
+            k = n;
+        }
+        memcpy(c->in + c->in_end, p, k);
+        p += k;
+        n -= k;
+        input_added(b, c, k);
     }
-    /* A partial item must fit: compact when the buffer's tail is full. */
-    if (c->big == NULL && c->in_start > 0 && c->in_end - c->in_start < c->need &&
-        c->in_cap - c->in_start < c->need) {
-        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
-        c->in_end -= c->in_start;
-        c->in_start = 0;
-    }
-    return 0;
 }

@@ -1,20 +1,15 @@
-/* busrtd: the event loop. Each turn: housekeeping (keep-alive, timeouts),
- * close dropped clients, write queued output, wait in pselect(), then
- * accept, read and route. Signals are blocked except inside pselect(), so
- * SIGINT/SIGTERM end the loop between two turns. */
+/* busrtd: the process around the broker (broker.c): options, signals,
+ * daemonizing, the pid file. Signals are blocked except inside pselect(),
+ * so SIGINT/SIGTERM end the loop between two turns. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker.h"
-#include "fifo.h"
-#include "listener.h"
 #include "log.h"
 
 static volatile sig_atomic_t g_stop;
@@ -23,203 +18,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-static int setup_internal(struct broker *b)
-{
-    static const char name[] = ".broker";
-    struct client *c = client_new(b, -1, KIND_INTERNAL);
-    if (c == NULL || (c->name = (uint8_t *)strdup(name)) == NULL) {
-        return -1;
-    }
-    c->name_len = sizeof name - 1u;
-    c->primary_len = c->name_len;
-    c->st = ST_HEADER;
-    uint8_t code = 0;
-    if (registry_add(b, c, &code) != 0) {
-        return -1;
-    }
-    b->internal = c;
-    return 0;
-}
-
-static void keepalive(struct broker *b)
-{
-    struct outbuf *nop = outbuf_new(BUSRT_FRAME_HEADER_LEN);
-    if (nop == NULL) {
-        return;
-    }
-    struct busrt_frame_header h = {BUSRT_KIND_NOP, 0u, 0u};
-    (void)busrt_frame_header_encode(&h, nop->data, BUSRT_FRAME_HEADER_LEN);
-    for (struct client *c = b->clients; c != NULL; c = c->next) {
-        if (c->registered && c->fd >= 0 && !c->dead) {
-            (void)router_deliver(b, c, nop, 0);
-        }
-    }
-    outbuf_unref(nop);
-}
-
-/* Keep-alive and timeouts; returns the next instant something is due. */
-static int64_t housekeeping(struct broker *b, int64_t now)
-{
-    if (now >= b->next_keepalive) {
-        keepalive(b);
-        b->next_keepalive = now + b->cfg.timeout_ns / 2;
-    }
-    int64_t due = b->next_keepalive;
-    for (struct client *c = b->clients; c != NULL; c = c->next) {
-        if (c->dead || c->fd < 0) {
-            continue;
-        }
-        if (now >= c->read_deadline) {
-            log_warn("client %s: %s timed out; dropping it", client_label(c),
-                     c->st == ST_HEADER ? "no frame header or ping"
-                     : c->st == ST_BODY ? "frame body"
-                                        : "handshake");
-            client_kill(b, c, "read timeout");
-            continue;
-        }
-        int64_t wdue = c->write_stalled_since + b->cfg.timeout_ns;
-        if (c->write_stalled_since != 0 && now >= wdue) {
-            log_warn("client %s: write blocked for longer than the timeout; dropping it",
-                     client_label(c));
-            client_kill(b, c, "write timeout");
-            continue;
-        }
-        if (c->read_deadline < due) {
-            due = c->read_deadline;
-        }
-        if (c->write_stalled_since != 0 && wdue < due) {
-            due = wdue;
-        }
-    }
-    return due;
-}
-
-static void reap(struct broker *b)
-{
-    struct client *c = b->clients;
-    while (c != NULL) {
-        struct client *next = c->next;
-        if (c->dead) {
-            client_destroy(b, c);
-        }
-        c = next;
-    }
-}
-
-static void flush_all(struct broker *b)
-{
-    while (b->flush_list != NULL) {
-        struct client *c = b->flush_list;
-        b->flush_list = c->next_flush;
-        c->want_flush = 0;
-        if (!c->dead) {
-            client_flush(b, c);
-        }
-    }
-}
-
-static void watch(int fd, fd_set *set, int *maxfd)
-{
-    FD_SET(fd, set); /* every fd here was checked against FD_SETSIZE */
-    if (fd > *maxfd) {
-        *maxfd = fd;
-    }
-}
-
-static void loop(struct broker *b, const sigset_t *waitmask)
-{
-    b->next_keepalive = now_ns() + b->cfg.timeout_ns / 2;
-    while (!g_stop) {
-        int64_t due = housekeeping(b, now_ns());
-        coreapi_flush_events(b);
-        flush_all(b);
-        reap(b);
-        fd_set rd, wr;
-        FD_ZERO(&rd);
-        FD_ZERO(&wr);
-        int maxfd = -1;
-        for (size_t i = 0; i < b->nlisteners; i++) {
-            watch(b->listeners[i].fd, &rd, &maxfd);
-        }
-        if (b->fifo != NULL) {
-            watch(fifo_fd(b->fifo), &rd, &maxfd);
-        }
-        for (struct client *c = b->clients; c != NULL; c = c->next) {
-            if (c->fd >= 0) {
-                watch(c->fd, &rd, &maxfd);
-                if (c->q.count > 0) {
-                    watch(c->fd, &wr, &maxfd);
-                }
-            }
-        }
-        int64_t wait = due - now_ns();
-        if (wait < 0) {
-            wait = 0;
-        }
-        struct timespec ts = {(time_t)(wait / 1000000000LL), (long)(wait % 1000000000LL)};
-        int n = pselect(maxfd + 1, &rd, &wr, NULL, &ts, waitmask);
-        if (n < 0) {
-            if (errno != EINTR) {
-                log_error("pselect: %s", strerror(errno));
-            }
-            continue;
-        }
-        for (size_t i = 0; i < b->nlisteners; i++) {
-            if (FD_ISSET(b->listeners[i].fd, &rd)) {
-                for (int k = 0; k < 64; k++) { /* bounded: others get their turn */
-                    size_t before = b->nconns;
-                    listener_accept(b, &b->listeners[i]);
-                    if (b->nconns == before) {
-                        break;
-                    }
-                }
-            }
-        }
-        if (b->fifo != NULL && FD_ISSET(fifo_fd(b->fifo), &rd)) {
-            fifo_on_readable(b, b->fifo);
-        }
-        for (struct client *c = b->clients; c != NULL; c = c->next) {
-            if (c->fd < 0 || c->dead) {
-                continue;
-            }
-            if (FD_ISSET(c->fd, &wr)) {
-                client_flush(b, c);
-            }
-            if (!c->dead && FD_ISSET(c->fd, &rd)) {
-                (void)client_on_readable(b, c);
-                coreapi_flush_events(b);
-            }
-        }
-    }
-}
-
-/* Announces shutdown and gives queued output up to one timeout to leave. */
-static void drain(struct broker *b)
-{
-    coreapi_shutdown(b);
-    int64_t end = now_ns() + b->cfg.timeout_ns;
-    for (;;) {
-        flush_all(b);
-        fd_set wr;
-        FD_ZERO(&wr);
-        int maxfd = -1;
-        for (struct client *c = b->clients; c != NULL; c = c->next) {
-            if (c->fd >= 0 && !c->dead && c->q.count > 0) {
-                watch(c->fd, &wr, &maxfd);
-                client_mark_flush(b, c);
-            }
-        }
-        int64_t left = end - now_ns();
-        if (maxfd < 0 || left <= 0) {
-            return;
-        }
-        struct timeval tv = {(time_t)(left / 1000000000LL), (long)(left % 1000000000LL) / 1000};
-        if (select(maxfd + 1, NULL, &wr, NULL, &tv) < 0 && errno != EINTR) {
-            return;
-        }
-    }
 }
 
 static int write_pidfile(const char *path)
@@ -257,38 +55,15 @@ static int daemonize(void)
     return chdir("/");
 }
 
-static void teardown(struct broker *b)
-{
-    b->internal = NULL; /* no more announcements */
-    while (b->clients != NULL) {
-        registry_remove(b, b->clients);
-        client_destroy(b, b->clients);
-    }
-    for (size_t i = 0; i < b->nlisteners; i++) {
-        listener_close(&b->listeners[i]);
-    }
-    free(b->listeners);
-    fifo_close(b->fifo);
-    coreapi_flush_events(b); /* frees what unregistration queued */
-    topic_index_free(&b->topics);
-    name_index_free(&b->bnames);
-    bmap_free(&b->names);
-    free(b->rcpt);
-    if (b->cfg.pidfile != NULL) {
-        (void)unlink(b->cfg.pidfile);
-    }
-}
-
 int main(int argc, char **argv)
 {
     static struct broker b;
-    int rc = config_parse(&b.cfg, argc, argv);
+    struct config cfg;
+    int rc = config_parse(&cfg, argc, argv);
     if (rc != 0) {
         return rc > 0 ? 0 : 2;
     }
-    log_setup(b.cfg.verbose, b.cfg.log_syslog);
-    b.events_tail = &b.events;
-    b.started_ns = now_ns();
+    log_setup(cfg.verbose, cfg.log_syslog);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -303,25 +78,7 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGTERM);
     (void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 
-    int ok = setup_internal(&b) == 0;
-    b.listeners = calloc(b.cfg.nbinds, sizeof *b.listeners);
-    ok = ok && b.listeners != NULL;
-    for (size_t i = 0; ok && i < b.cfg.nbinds; i++) {
-        const char *a = b.cfg.binds[i];
-        if (strncmp(a, "fifo:", 5) == 0) {
-            if (b.fifo != NULL) {
-                log_error("only one fifo: listener is supported");
-                ok = 0;
-            } else {
-                ok = (b.fifo = fifo_open(a + 5)) != NULL;
-            }
-        } else {
-            ok = listener_open(&b.listeners[b.nlisteners], a) == 0;
-            if (ok) {
-                b.nlisteners++;
-            }
-        }
-    }
+    int ok = broker_init(&b, &cfg) == 0 && broker_listen(&b) == 0;
     if (ok && b.cfg.daemonize && daemonize() != 0) {
         ok = 0;
     }
@@ -331,16 +88,16 @@ int main(int argc, char **argv)
     }
     if (!ok) {
         log_error("start-up failed; exiting");
-        teardown(&b);
+        broker_teardown(&b);
         return 1;
     }
     log_info("busrtd %s started (timeout %.3f s, queue %zu frames, payload limit %lu bytes)",
              BUSRT_VERSION_STRING, (double)b.cfg.timeout_ns / 1e9, b.cfg.queue_size,
              (unsigned long)b.cfg.payload_limit);
-    loop(&b, &waitmask);
+    broker_run(&b, &waitmask, &g_stop);
     log_info("shutting down");
-    drain(&b);
-    teardown(&b);
+    broker_drain(&b);
+    broker_teardown(&b);
     log_info("stopped");
     return 0;
 }
