@@ -27,6 +27,7 @@ BROKER_LIBS := -lmsgpackc
 UNIT_TESTS := test_vectors test_core test_index
 # Broker modules a unit test links besides the core library.
 UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
+UNIT_EXTRA_test_core := ref/tests/model/model.c
 TEST_LIBS  := -lcmocka -ljansson
 
 .PHONY: all test unit deps run clean vectors-check
