@@ -79,6 +79,7 @@ ALL_EXTRA :=
 -include ref/tests/integration/integration.mk
 -include proofs/proofs.mk
 -include ref/src/client/client.mk
+-include fuzz/fuzz.mk
 
 all: $(ALL_EXTRA)
 

@@ -119,7 +119,7 @@ static int64_t housekeeping(struct broker *b, int64_t now)
     return due;
 }
 
-static void reap(struct broker *b)
+void broker_reap(struct broker *b)
 {
     struct client *c = b->clients;
     while (c != NULL) {
@@ -158,7 +158,7 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
         int64_t due = housekeeping(b, now_ns());
         coreapi_flush_events(b);
         flush_all(b);
-        reap(b);
+        broker_reap(b);
         fd_set rd, wr;
         FD_ZERO(&rd);
         FD_ZERO(&wr);

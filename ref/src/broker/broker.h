@@ -112,6 +112,8 @@ int broker_listen(struct broker *b);
 /* Runs until *stop becomes non-zero; signals are delivered only while
  * waiting, with waitmask. */
 void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop);
+/* Frees the clients killed during this turn. */
+void broker_reap(struct broker *b);
 /* Announces shutdown and gives queued output up to one timeout to leave. */
 void broker_drain(struct broker *b);
 /* Closes every client and listener, removes socket, FIFO and pid files. */

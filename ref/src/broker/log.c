@@ -21,7 +21,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 {
     static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
     static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-    if (lvl == LOG_LVL_DEBUG && !g_verbose) {
+    if (g_verbose < 0 || (lvl == LOG_LVL_DEBUG && g_verbose == 0)) {
         return;
     }
     char text[1024];

@@ -5,6 +5,8 @@
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
+/* verbose: 1 adds debug lines, 0 is the default, -1 silences every line
+ * (in-process fuzzing). */
 void log_setup(int verbose, int use_syslog);
 void log_msg(enum log_level lvl, const char *fmt, ...)
 #if defined(__GNUC__)
