@@ -32,6 +32,7 @@ struct client {
     enum conn_state st;
     int dead;       /* scheduled for close at the end of this loop turn */
     int registered; /* in the registry and indexes */
+    int in_handshake; /* counted in broker.nhandshakes */
     char source[64]; /* peer address text for TCP, "" otherwise */
     int port;
 

@@ -55,6 +55,7 @@ struct client *client_new(struct broker *b, int fd, enum client_kind kind)
     if (fd >= 0) {
         b->nconns++;
         b->nhandshakes++;
+        c->in_handshake = 1;
         c->read_deadline = now_ns() + b->cfg.timeout_ns;
     }
     return c;
@@ -108,9 +109,9 @@ void client_destroy(struct broker *b, struct client *c)
         }
         (void)close(c->fd);
         b->nconns--;
-        if (c->st < ST_HEADER) {
-            b->nhandshakes--;
-        }
+    }
+    if (c->in_handshake) {
+        b->nhandshakes--;
     }
     outq_free(&c->q);
     free(c->in);
@@ -309,7 +310,10 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
             client_kill(b, c, busrt_rc_str(code));
             return;
         }
-        b->nhandshakes--;
+        if (c->in_handshake) {
+            c->in_handshake = 0;
+            b->nhandshakes--;
+        }
         code = BUSRT_RC_OK;
         if (send_raw(b, c, &code, 1) == 0) {
             expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
