@@ -36,7 +36,8 @@ struct client {
     char source[64]; /* peer address text for TCP, "" otherwise */
     int port;
 
-    uint8_t *name; /* owned, NUL-terminated for logging */
+    uint8_t *name; /* owned, NUL-terminated */
+    char label[96]; /* the name as log lines show it, shortened */
     size_t name_len;
     size_t primary_len;
     struct client *primary;   /* NULL for a primary */

@@ -1,6 +1,7 @@
 /* One client connection: the handshake and frame-reading state machine on
  * top of the proved core decoders, and writing of its output queue. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,7 +31,18 @@ static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t
 
 const char *client_label(const struct client *c)
 {
-    return c->name != NULL ? (const char *)c->name : "(unregistered)";
+    return c->label[0] != 0 ? c->label : c->name != NULL ? (const char *)c->name : "(unregistered)";
+}
+
+/* Log lines show at most 64 bytes of a name (names may be 65535 bytes). */
+static void set_label(struct client *c)
+{
+    if (c->name_len <= 64u) {
+        memcpy(c->label, c->name, c->name_len + 1u);
+    } else {
+        (void)snprintf(c->label, sizeof c->label, "%.64s...(%zu bytes)",
+                       (const char *)c->name, c->name_len);
+    }
 }
 
 struct client *client_new(struct broker *b, int fd, enum client_kind kind)
@@ -303,6 +315,7 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
         c->name[c->need] = '\0';
         c->name_len = c->need;
         c->primary_len = busrt_name_primary_len(c->name, c->name_len);
+        set_label(c);
         if (registry_add(b, c, &code) != 0) {
             log_warn("client %s refused: %s (code 0x%02x)", client_label(c),
                      busrt_rc_str(code), code);
@@ -325,6 +338,52 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
     }
 }
 
+/* A complete 9-byte frame header: check it, then wait for the body (or
+ * dispatch a body-less frame at once). */
+static void on_header(struct broker *b, struct client *c, const uint8_t *p)
+{
+    int rc = busrt_client_header_decode(p, BUSRT_CLIENT_HEADER_LEN, b->cfg.payload_limit,
+                                        &c->hdr);
+    if (rc == BUSRT_ERR_LIMIT) {
+        struct busrt_client_header big;
+        (void)busrt_client_header_decode(p, BUSRT_CLIENT_HEADER_LEN, UINT32_MAX, &big);
+        log_warn("client %s: frame body of %lu bytes exceeds --payload-size-limit %lu; "
+                 "closing",
+                 client_label(c), (unsigned long)big.body_len,
+                 (unsigned long)b->cfg.payload_limit);
+        client_kill(b, c, "frame too large");
+        return;
+    }
+    if (rc < 0) {
+        log_warn("client %s: %s (flags 0x%02x); closing", client_label(c), busrt_strerror(rc),
+                 p[4]);
+        client_kill(b, c, "invalid frame header");
+        return;
+    }
+    uint32_t blen = busrt_client_body_len(&c->hdr);
+    if (blen > 0u) {
+        expect(b, c, ST_BODY, blen);
+        return;
+    }
+    c->r_frames++;
+    b->r_frames++;
+    expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
+    if (c->hdr.op != BUSRT_OP_NOP || c->hdr.qos != 0u) { /* not a ping */
+        router_dispatch(b, c, (const uint8_t *)"", 0);
+    }
+}
+
+static void on_body(struct broker *b, struct client *c, const uint8_t *p)
+{
+    size_t n = c->need;
+    c->r_frames++;
+    c->r_bytes += n;
+    b->r_frames++;
+    b->r_bytes += n;
+    expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
+    router_dispatch(b, c, p, n);
+}
+
 /* Parses and handles every complete item in the read buffer. */
 static void process_input(struct broker *b, struct client *c)
 {
@@ -336,52 +395,16 @@ static void process_input(struct broker *b, struct client *c)
             }
             return;
         }
+        const int from_big = p == c->big;
         if (c->st < ST_HEADER) {
             handshake_step(b, c, p);
         } else if (c->st == ST_HEADER) {
-            int rc = busrt_client_header_decode(p, BUSRT_CLIENT_HEADER_LEN,
-                                                b->cfg.payload_limit, &c->hdr);
-            if (rc == BUSRT_ERR_LIMIT) {
-                struct busrt_client_header big;
-                (void)busrt_client_header_decode(p, BUSRT_CLIENT_HEADER_LEN, UINT32_MAX,
-                                                 &big);
-                log_warn("client %s: frame body of %lu bytes exceeds "
-                         "--payload-size-limit %lu; closing",
-                         client_label(c), (unsigned long)big.body_len,
-                         (unsigned long)b->cfg.payload_limit);
-                client_kill(b, c, "frame too large");
-                return;
-            }
-            if (rc < 0) {
-                log_warn("client %s: %s (flags 0x%02x); closing", client_label(c),
-                         busrt_strerror(rc), p[4]);
-                client_kill(b, c, "invalid frame header");
-                return;
-            }
-            uint32_t blen = busrt_client_body_len(&c->hdr);
-            if (blen == 0u && c->hdr.op == BUSRT_OP_NOP && c->hdr.qos == 0u) {
-                c->r_frames++;
-                b->r_frames++;
-                expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN); /* ping */
-                continue;
-            }
-            if (blen == 0u) {
-                c->r_frames++;
-                b->r_frames++;
-                expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
-                router_dispatch(b, c, (const uint8_t *)"", 0);
-                continue;
-            }
-            expect(b, c, ST_BODY, blen);
+            on_header(b, c, p);
         } else {
-            size_t n = c->need;
-            c->r_frames++;
-            c->r_bytes += n;
-            b->r_frames++;
-            b->r_bytes += n;
-            expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
-            router_dispatch(b, c, p, n);
-            release_big(c);
+            on_body(b, c, p);
+        }
+        if (from_big) {
+            release_big(c); /* names and bodies larger than the read buffer */
         }
     }
 }

@@ -5,19 +5,25 @@
 #include "itest.h"
 
 static struct wc_broker g_b;
+static struct wc_broker g_fb; /* a second broker started by one test */
 
 static int group_setup(void **state)
 {
     (void)state;
     wc_init();
     const char *extra[] = {"-t", "10", NULL};
-    return wc_broker_start(&g_b, extra) == 0 ? 0 : -1;
+    if (wc_broker_start(&g_b, extra) != 0) {
+        wc_broker_cleanup(&g_b);
+        return -1;
+    }
+    return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     wc_broker_cleanup(&g_b);
+    wc_broker_cleanup(&g_fb);
     return 0;
 }
 
@@ -239,6 +245,32 @@ static void t_name_several_kb(void **state)
     free(name);
 }
 
+static void t_name_max_len(void **state)
+{
+    (void)state;
+    /* The longest name the u16 length allows: 65535 bytes. */
+    size_t len = 65535;
+    char *name = malloc(len + 1);
+    assert_non_null(name);
+    memset(name, 'm', len);
+    memcpy(name, "hs.max.", 7);
+    name[len] = '\0';
+    int l = it_reg(g_b.sock, name);
+    /* Registered (01) means it stays connected. */
+    int r = wc_expect_silence(l, 300);
+    if (r != 0) {
+        fprintf(stderr, "it: a client named with 65535 bytes was registered, then %s\n",
+                r == WC_EOF ? "disconnected at once" : "sent something");
+    }
+    assert_int_equal(r, 0);
+    int o = it_reg(g_b.sock, "hs.other3");
+    it_roundtrip(l, name, o, "hs.other3", "from-max", 42);
+    it_roundtrip(o, "hs.other3", l, name, "to-max", 43);
+    wc_close(l);
+    wc_close(o);
+    free(name);
+}
+
 static void t_handshake_in_pieces(void **state)
 {
     (void)state;
@@ -291,24 +323,33 @@ static void t_client_closes_mid_handshake(void **state)
 static void t_force_register(void **state)
 {
     (void)state;
-    struct wc_broker fb;
     const char *extra[] = {"--force-register", "-t", "10", NULL};
-    assert_int_equal(wc_broker_start(&fb, extra), 0);
-    int old = it_reg(fb.sock, "fr.dup");
-    int peer = it_reg(fb.sock, "fr.peer");
-    int nw = wc_connect(fb.sock, IT_T);
+    assert_int_equal(wc_broker_start(&g_fb, extra), 0);
+    int old = it_reg(g_fb.sock, "fr.dup");
+    int old_sec = it_reg(g_fb.sock, "fr.dup%%s1");
+    int peer = it_reg(g_fb.sock, "fr.peer");
+    int nw = wc_connect(g_fb.sock, IT_T);
     assert_true(nw >= 0);
     assert_int_equal(wc_handshake(nw, "fr.dup", 6, IT_T), BUSRT_RC_OK);
-    /* The older connection is dropped. */
+    /* The older connection is dropped, and with it its secondaries. */
     it_expect_eof(old, IT_T);
     wc_close(old);
+    it_expect_eof(old_sec, IT_T);
+    wc_close(old_sec);
+    /* A duplicate secondary name also replaces the older one. */
+    int s1 = it_reg(g_fb.sock, "fr.dup%%s2");
+    int s2 = it_reg(g_fb.sock, "fr.dup%%s2");
+    it_expect_eof(s1, IT_T);
+    wc_close(s1);
+    it_roundtrip(peer, "fr.peer", s2, "fr.dup%%s2", "to-new-secondary", 3);
+    wc_close(s2);
     /* Messages to the name reach the new connection. */
     it_roundtrip(peer, "fr.peer", nw, "fr.dup", "to-new", 1);
     it_roundtrip(nw, "fr.dup", peer, "fr.peer", "from-new", 2);
     wc_close(nw);
     wc_close(peer);
-    assert_int_equal(wc_broker_stop(&fb), 0);
-    wc_broker_cleanup(&fb);
+    assert_int_equal(wc_broker_stop(&g_fb), 0);
+    wc_broker_cleanup(&g_fb);
 }
 
 static void t_clean_exit(void **state)
@@ -334,6 +375,7 @@ int main(void)
         cmocka_unit_test(t_secondary_disconnect_keeps_primary),
         cmocka_unit_test(t_name_one_byte),
         cmocka_unit_test(t_name_several_kb),
+        cmocka_unit_test(t_name_max_len),
         cmocka_unit_test(t_handshake_in_pieces),
         cmocka_unit_test(t_client_closes_mid_handshake),
         cmocka_unit_test(t_force_register),

@@ -10,19 +10,25 @@
 #include "busrt/rpcproto.h"
 
 static struct wc_broker g_b;
+static struct wc_broker g_bb; /* a second broker started by one test */
 
 static int group_setup(void **state)
 {
     (void)state;
     wc_init();
     const char *extra[] = {"-t", "30", NULL};
-    return wc_broker_start(&g_b, extra) == 0 ? 0 : -1;
+    if (wc_broker_start(&g_b, extra) != 0) {
+        wc_broker_cleanup(&g_b);
+        return -1;
+    }
+    return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     wc_broker_cleanup(&g_b);
+    wc_broker_cleanup(&g_bb);
     return 0;
 }
 
@@ -91,6 +97,10 @@ static void t_message_unknown_target(void **state)
     it_expect_ack(a, 10, BUSRT_RC_NOT_REGISTERED);
     assert_int_equal(wc_send_msg(a, 1, 11, "rt.un", "x", 1), 0);
     it_expect_ack(a, 11, BUSRT_RC_NOT_REGISTERED);
+    assert_int_equal(wc_send_msg(a, 1, 13, "", "x", 1), 0);
+    it_expect_ack(a, 13, BUSRT_RC_NOT_REGISTERED);
+    assert_int_equal(wc_send_msg(a, 1, 14, ".broke", "x", 1), 0);
+    it_expect_ack(a, 14, BUSRT_RC_NOT_REGISTERED);
     it_expect_silence(a, 200);
     it_roundtrip(a, "rt.unk", a, "rt.unk", "self", 12);
     wc_close(a);
@@ -174,19 +184,18 @@ static void t_realtime_byte_all_kinds(void **state)
 static void t_broadcast_masks(void **state)
 {
     (void)state;
-    struct wc_broker bb;
     const char *extra[] = {"-t", "30", NULL};
-    assert_int_equal(wc_broker_start(&bb, extra), 0);
+    assert_int_equal(wc_broker_start(&g_bb, extra), 0);
     const char *names[5] = {"this.is.a", "this.is.b", "this.is", "this", "that.is.a"};
     int fd[5];
     for (int i = 0; i < 5; i++) {
-        fd[i] = it_reg(bb.sock, names[i]);
+        fd[i] = it_reg(g_bb.sock, names[i]);
     }
     /* The sender is "that.is.a" (index 4): it gets its own broadcast when
      * the mask matches it. Each payload is the mask itself. */
     const char *masks[] = {"this.is.*", "this.*", "*", "this.?.a", "?.is.a",
                            "this.is.a.*", "this.is", "th*", "this.i?", "?",
-                           "?.?", "this.is.?", "that.is.a", "*.is.a", "this.*.x"};
+                           "?.?", "this.is.?", "that.is.a", "*.is.a", "this.*.x", ""};
     /* expected[mask][client] */
     static const int expected[][5] = {
         {1, 1, 0, 0, 0}, /* this.is.*  */
@@ -202,15 +211,21 @@ static void t_broadcast_masks(void **state)
         {0, 0, 1, 0, 0}, /* ?.?        */
         {1, 1, 0, 0, 0}, /* this.is.?  */
         {0, 0, 0, 0, 1}, /* that.is.a  */
-        {1, 0, 0, 0, 1}, /* *.is.a: '*' ends the mask, so it is "*" */
+        {1, 1, 1, 1, 1}, /* *.is.a: '*' ends the mask, so it is "*" */
         {1, 1, 1, 0, 0}, /* this.*.x: as this.* */
+        {0, 0, 0, 0, 0}, /* "": no client has the empty name */
     };
     size_t nm = sizeof masks / sizeof masks[0];
     for (size_t m = 0; m < nm; m++) {
         assert_int_equal(wc_send_bcast(fd[4], 1, (uint32_t)(1000 + m), masks[m], masks[m],
                                        strlen(masks[m])),
                          0);
-        /* Always 01, even with zero receivers. */
+        /* The sender's own copy (when it matches) comes before the ACK,
+         * which is always 01, even with zero receivers. */
+        if (expected[m][4]) {
+            it_expect_frame(fd[4], BUSRT_KIND_BROADCAST, "that.is.a", NULL, masks[m],
+                            strlen(masks[m]), 0);
+        }
         it_expect_ack(fd[4], (uint32_t)(1000 + m), BUSRT_RC_OK);
     }
     assert_int_equal(wc_send_bcast(fd[4], 0, 0, "*", "END", 3), 0);
@@ -219,7 +234,7 @@ static void t_broadcast_masks(void **state)
         int n = it_collect(fd[c], "END", got, 32);
         const char *want[32];
         int wn = 0;
-        for (size_t m = 0; m < nm; m++) {
+        for (size_t m = 0; m < nm && c != 4; m++) {
             if (expected[m][c]) {
                 want[wn++] = masks[m];
             }
@@ -236,8 +251,8 @@ static void t_broadcast_masks(void **state)
     for (int i = 0; i < 5; i++) {
         wc_close(fd[i]);
     }
-    assert_int_equal(wc_broker_stop(&bb), 0);
-    wc_broker_cleanup(&bb);
+    assert_int_equal(wc_broker_stop(&g_bb), 0);
+    wc_broker_cleanup(&g_bb);
 }
 
 /* ---- publish / subscribe -------------------------------------------------- */
@@ -295,7 +310,6 @@ static void t_pubsub_wildcards(void **state)
                               "w/k/m", "w//m", "w/k/l/m", "w/m", "w/p/q", "w/p//q",
                               "w/exact", "w/exact/", "w/exac", "w/EXACT", "w/1/2/n",
                               "w/1/n", "w/q"};
-    (void)want;
     it_assert_list("topics received", got, n, want_all, (int)(sizeof want_all / sizeof want_all[0]));
     /* Without the catch-all, the exact set. */
     const char *un[] = {"w/#/z"};
@@ -485,9 +499,9 @@ static void t_publish_for(void **state)
     it_expect_silence(o, 50);
     /* Exact wire form of a publish-for delivery. */
     assert_int_equal(wc_send_pub_for(p, 0, 0, "pf/t", "pf.other", "Z", 1), 0);
-    const uint8_t want[6 + 14] = {0x01, 14, 0, 0, 0, 0, 'p', 'f', '.', 'p', 'u', 'b', 0,
+    const uint8_t want[6 + 13] = {0x01, 13, 0, 0, 0, 0, 'p', 'f', '.', 'p', 'u', 'b', 0,
                                   'p', 'f', '/', 't', 0, 'Z'};
-    expect_exact(o, want, 6 + 14);
+    expect_exact(o, want, sizeof want);
     wc_close(w1);
     wc_close(w2);
     wc_close(m);
@@ -688,6 +702,197 @@ static void t_rpc_call0_no_reply(void **state)
     wc_close(a);
 }
 
+/* Calls method on .broker with call id 0x0102 and returns the reply frame
+ * (ACK checked). */
+static void rpc_call(int fd, const char *method, const void *params, size_t plen,
+                     struct wc_frame *f)
+{
+    static uint32_t op = 600;
+    op++;
+    send_rpc(fd, op, 0x0102u, method, params, plen);
+    rpc_ack_and_reply(fd, op, f);
+}
+
+/* Asserts f is an RPC reply (0x11) to call 0x0102; returns the result's
+ * offset in the payload. */
+static size_t rpc_result(const struct wc_frame *f)
+{
+    struct busrt_rpc_header h;
+    assert_int_equal(busrt_rpc_decode(f->payload, f->payload_len, &h), 0);
+    if (h.kind != BUSRT_RPC_REPLY) {
+        fprintf(stderr, "it: RPC kind 0x%02x code %d, expected a reply\n", h.kind, h.code);
+    }
+    assert_int_equal(h.kind, BUSRT_RPC_REPLY);
+    assert_int_equal(h.call_id, 0x0102u);
+    return h.data.off;
+}
+
+static void assert_map_keys(const uint8_t *mp, size_t len, size_t pos, const char *const *keys,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t v;
+        if (wc_mp_map_find(mp, len, pos, keys[i], &v) != 0) {
+            fprintf(stderr, "it: key '%s' missing from the reply map\n", keys[i]);
+            fail();
+        }
+    }
+}
+
+static void t_rpc_info_stats(void **state)
+{
+    (void)state;
+    int a = it_reg(g_b.sock, "rt.rpcinfo");
+    struct wc_frame f;
+    memset(&f, 0, sizeof f);
+    rpc_call(a, "info", NULL, 0, &f);
+    size_t off = rpc_result(&f);
+    const char *ik[] = {"author", "version"};
+    assert_map_keys(f.payload + off, f.payload_len - off, 0, ik, 2);
+    char ver[64];
+    assert_true(wc_mp_map_str(f.payload + off, f.payload_len - off, "version", ver,
+                              sizeof ver) > 0);
+    wc_frame_free(&f);
+    rpc_call(a, "stats", NULL, 0, &f);
+    off = rpc_result(&f);
+    const uint8_t *mp = f.payload + off;
+    size_t ml = f.payload_len - off;
+    const char *sk[] = {"uptime", "r_frames", "r_bytes", "w_frames", "w_bytes"};
+    assert_map_keys(mp, ml, 0, sk, 5);
+    /* This very call has been read: r_frames > 0. */
+    size_t v;
+    uint64_t rf = 0;
+    assert_int_equal(wc_mp_map_find(mp, ml, 0, "r_frames", &v), 0);
+    assert_int_equal(wc_mp_read_uint(mp, ml, &v, &rf), 0);
+    assert_true(rf > 0);
+    wc_frame_free(&f);
+    wc_close(a);
+}
+
+static void t_rpc_client_list(void **state)
+{
+    (void)state;
+    int cb = it_reg(g_b.sock, "cl.b");
+    int ca = it_reg(g_b.sock, "cl.a");
+    int s1 = it_reg(g_b.sock, "cl.a%%s1");
+    int s2 = it_reg(g_b.sock, "cl.a%%s2");
+    int me = it_reg(g_b.sock, "cl.caller");
+    struct wc_frame f;
+    memset(&f, 0, sizeof f);
+    rpc_call(me, "client.list", NULL, 0, &f);
+    size_t off = rpc_result(&f);
+    const uint8_t *mp = f.payload + off;
+    size_t ml = f.payload_len - off;
+    size_t pos;
+    size_t n = 0;
+    assert_int_equal(wc_mp_map_find(mp, ml, 0, "clients", &pos), 0);
+    assert_int_equal(wc_mp_read_array(mp, ml, &pos, &n), 0);
+    char prev[256] = "";
+    int seen_a = 0, seen_b = 0, seen_me = 0, seen_broker = 0;
+    const char *keys[] = {"name", "kind", "source", "port", "r_frames", "r_bytes",
+                          "w_frames", "w_bytes", "queue", "instances"};
+    for (size_t i = 0; i < n; i++) {
+        size_t el = pos;
+        assert_map_keys(mp, ml, el, keys, 10);
+        size_t v;
+        const uint8_t *s;
+        size_t sl;
+        char name[256];
+        char kind[64];
+        assert_int_equal(wc_mp_map_find(mp, ml, el, "name", &v), 0);
+        assert_int_equal(wc_mp_read_str(mp, ml, &v, &s, &sl), 0);
+        assert_true(sl < sizeof name);
+        memcpy(name, s, sl);
+        name[sl] = '\0';
+        assert_int_equal(wc_mp_map_find(mp, ml, el, "kind", &v), 0);
+        assert_int_equal(wc_mp_read_str(mp, ml, &v, &s, &sl), 0);
+        assert_true(sl < sizeof kind);
+        memcpy(kind, s, sl);
+        kind[sl] = '\0';
+        uint64_t inst = 0;
+        assert_int_equal(wc_mp_map_find(mp, ml, el, "instances", &v), 0);
+        assert_int_equal(wc_mp_read_uint(mp, ml, &v, &inst), 0);
+        /* Primaries only, sorted by name. */
+        if (strstr(name, "%%") != NULL || (i > 0 && strcmp(prev, name) >= 0)) {
+            fprintf(stderr, "it: client.list entry %zu '%s' after '%s'\n", i, name, prev);
+            fail();
+        }
+        snprintf(prev, sizeof prev, "%s", name);
+        if (strcmp(name, "cl.a") == 0) {
+            seen_a = 1;
+            assert_string_equal(kind, "local_ipc");
+            assert_int_equal(inst, 3);
+        } else if (strcmp(name, "cl.b") == 0) {
+            seen_b = 1;
+            assert_string_equal(kind, "local_ipc");
+            assert_int_equal(inst, 1);
+        } else if (strcmp(name, "cl.caller") == 0) {
+            seen_me = 1;
+        } else if (strcmp(name, ".broker") == 0) {
+            seen_broker = 1;
+            assert_string_equal(kind, "internal");
+        }
+        assert_int_equal(wc_mp_skip(mp, ml, &pos), 0);
+    }
+    assert_true(seen_a && seen_b && seen_me && seen_broker);
+    wc_frame_free(&f);
+    /* With a filter: {"filter": "^cl\.b$"}. */
+    const uint8_t params[] = {0x81, 0xA6, 'f', 'i', 'l', 't', 'e', 'r', 0xA7,
+                              '^', 'c', 'l', '\\', '.', 'b', '$'};
+    rpc_call(me, "client.list", params, sizeof params, &f);
+    off = rpc_result(&f);
+    mp = f.payload + off;
+    ml = f.payload_len - off;
+    assert_int_equal(wc_mp_map_find(mp, ml, 0, "clients", &pos), 0);
+    assert_int_equal(wc_mp_read_array(mp, ml, &pos, &n), 0);
+    assert_int_equal(n, 1);
+    size_t v;
+    const uint8_t *s;
+    size_t sl;
+    assert_int_equal(wc_mp_map_find(mp, ml, pos, "name", &v), 0);
+    assert_int_equal(wc_mp_read_str(mp, ml, &v, &s, &sl), 0);
+    assert_int_equal(sl, 4);
+    assert_memory_equal(s, "cl.b", 4);
+    wc_frame_free(&f);
+    wc_close(s1);
+    wc_close(s2);
+    wc_close(ca);
+    wc_close(cb);
+    wc_close(me);
+}
+
+static void t_rpc_benchmark_echo_and_bad_params(void **state)
+{
+    (void)state;
+    int a = it_reg(g_b.sock, "rt.rpcecho");
+    struct wc_frame f;
+    memset(&f, 0, sizeof f);
+    const uint8_t params[] = {0x93, 0x01, 0xA2, 'h', 'i', 0xC0, 0x00, 0xFF};
+    rpc_call(a, "benchmark.test", params, sizeof params, &f);
+    size_t off = rpc_result(&f);
+    assert_int_equal(f.payload_len - off, sizeof params);
+    assert_memory_equal(f.payload + off, params, sizeof params);
+    wc_frame_free(&f);
+    /* "test" takes no params: unexpected params -> -32602. */
+    const uint8_t bad[] = {0x81, 0xA1, 'x', 0x01};
+    rpc_call(a, "test", bad, sizeof bad, &f);
+    struct busrt_rpc_header h;
+    assert_int_equal(busrt_rpc_decode(f.payload, f.payload_len, &h), 0);
+    assert_int_equal(h.kind, BUSRT_RPC_ERROR);
+    assert_int_equal(h.call_id, 0x0102u);
+    if (h.code != BUSRT_RPC_E_INVALID_PARAMS) {
+        fprintf(stderr, "it: test with params: error code %d, expected -32602\n", h.code);
+    }
+    assert_true(h.code == BUSRT_RPC_E_INVALID_PARAMS);
+    wc_frame_free(&f);
+    /* A notification to .broker gets no reply. */
+    const uint8_t notif[] = {0x00, 'n'};
+    assert_int_equal(wc_send_msg(a, 1, 700, ".broker", notif, sizeof notif), 0);
+    it_expect_ack(a, 700, BUSRT_RC_OK);
+    it_expect_silence(a, 300);
+    wc_close(a);
+}
+
 /* Waits for a .broker/info publication about name; returns its "s". */
 static void expect_info(int s, const char *name, const char *what)
 {
@@ -732,6 +937,24 @@ static void t_broker_info_announcements(void **state)
     assert_int_equal(wc_subscribe(s, ".broker/info"), BUSRT_RC_OK);
     int c = it_reg(g_b.sock, "rt.newcomer");
     expect_info(s, "rt.newcomer", "reg");
+    /* Secondaries are not announced: the next event is the marker's. */
+    int sec = it_reg(g_b.sock, "rt.newcomer%%sec");
+    int mk = it_reg(g_b.sock, "rt.marker");
+    struct wc_frame f;
+    memset(&f, 0, sizeof f);
+    int r = wc_read_next(s, &f, IT_T);
+    char d[128] = "";
+    if (r == WC_FRAME) {
+        (void)wc_mp_map_str(f.payload, f.payload_len, "d", d, sizeof d);
+    }
+    if (strcmp(d, "rt.marker") != 0) {
+        it_print_frame("expected the marker's reg event", r, &f);
+    }
+    wc_frame_free(&f);
+    assert_string_equal(d, "rt.marker");
+    wc_close(sec);
+    wc_close(mk);
+    expect_info(s, "rt.marker", "unreg");
     wc_close(c);
     expect_info(s, "rt.newcomer", "unreg");
     /* Unsubscribed clients do not get them. */
@@ -743,6 +966,140 @@ static void t_broker_info_announcements(void **state)
     wc_close(c2);
     wc_close(other);
     wc_close(s);
+}
+
+static void t_send_then_close(void **state)
+{
+    (void)state;
+    /* Frames that arrived before the client's EOF are still routed. */
+    int a = it_reg(g_b.sock, "rt.sc.a");
+    int b = it_reg(g_b.sock, "rt.sc.b");
+    for (int i = 0; i < 10; i++) {
+        char pl[16];
+        snprintf(pl, sizeof pl, "last%d", i);
+        assert_int_equal(wc_send_msg(a, 0, 0, "rt.sc.b", pl, strlen(pl)), 0);
+    }
+    wc_close(a);
+    for (int i = 0; i < 10; i++) {
+        char pl[16];
+        snprintf(pl, sizeof pl, "last%d", i);
+        it_expect_msg(b, "rt.sc.a", pl);
+    }
+    wc_close(b);
+}
+
+static void t_frames_in_pieces(void **state)
+{
+    (void)state;
+    /* One frame dribbled byte by byte, then 200 frames in one write: the
+     * broker reassembles across reads and splits batches. */
+    int a = it_reg(g_b.sock, "rt.pc.a");
+    int b = it_reg(g_b.sock, "rt.pc.b");
+    const char *body = "rt.pc.b\0dribbled";
+    uint8_t fr[9 + 16] = {0x44, 0x33, 0x22, 0x11, 0x52, 16, 0, 0, 0};
+    memcpy(fr + 9, body, 16);
+    for (size_t i = 0; i < sizeof fr; i++) {
+        assert_int_equal(wc_send_all(a, fr + i, 1, IT_T), 0);
+        wc_sleep_ms(3);
+    }
+    it_expect_ack(a, 0x11223344u, BUSRT_RC_OK);
+    it_expect_msg(b, "rt.pc.a", "dribbled");
+    size_t one = 9 + 8 + 6; /* header, "rt.pc.b" NUL, "NNNNNN" */
+    uint8_t *batch = malloc(200 * one);
+    assert_non_null(batch);
+    for (size_t i = 0; i < 200; i++) {
+        uint8_t *q = batch + i * one;
+        const uint8_t h[9] = {(uint8_t)i, 0, 0, 0, 0x12, 14, 0, 0, 0};
+        memcpy(q, h, 9);
+        memcpy(q + 9, "rt.pc.b", 8);
+        char num[8];
+        snprintf(num, sizeof num, "%06zu", i);
+        memcpy(q + 17, num, 6);
+    }
+    assert_int_equal(wc_send_all(a, batch, 200 * one, IT_T), 0);
+    free(batch);
+    for (size_t i = 0; i < 200; i++) {
+        char num[8];
+        snprintf(num, sizeof num, "%06zu", i);
+        it_expect_msg(b, "rt.pc.a", num);
+    }
+    it_expect_silence(a, 100);
+    wc_close(a);
+    wc_close(b);
+}
+
+static void t_many_topics_one_frame(void **state)
+{
+    (void)state;
+    int s = it_reg(g_b.sock, "rt.mtsub");
+    int p = it_reg(g_b.sock, "rt.mtpub");
+    enum { N = 5000 };
+    char **topics = malloc(N * sizeof *topics);
+    assert_non_null(topics);
+    for (int i = 0; i < N; i++) {
+        topics[i] = malloc(24);
+        assert_non_null(topics[i]);
+        snprintf(topics[i], 24, "many/%d/+", i);
+    }
+    assert_int_equal(wc_topics_sync(s, BUSRT_OP_SUBSCRIBE, (const char *const *)topics, N),
+                     BUSRT_RC_OK);
+    const char *pubs[] = {"many/0/x", "many/4999/y", "many/5000/z", "many/2500/q"};
+    publish_all(p, pubs, 4, "many/1/end");
+    char got[8][128];
+    int n = it_collect(s, "END", got, 8);
+    const char *want[] = {"many/0/x", "many/4999/y", "many/2500/q"};
+    it_assert_list("5000 subscriptions", got, n, want, 3);
+    for (int i = 0; i < N; i++) {
+        free(topics[i]);
+    }
+    free(topics);
+    wc_close(s);
+    wc_close(p);
+}
+
+static void t_rpc_garbage_to_broker(void **state)
+{
+    (void)state;
+    /* Payloads that are not RPC requests must not break .broker. */
+    int a = it_reg(g_b.sock, "rt.rpcjunk");
+    const struct {
+        const char *p;
+        size_t n;
+    } junk[] = {
+        {"", 0},                         /* empty */
+        {"\x01\x05\x00", 3},             /* truncated request */
+        {"\x01\x05\x00\x00\x00test", 9}, /* request without NUL */
+        {"\x11\x01\x00\x00\x00\xC3", 6}, /* a reply */
+        {"\x12\x01\x00\x00\x00\x01\x00", 7}, /* an error reply */
+        {"\x7F junk", 6},                /* unknown kind */
+    };
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        assert_int_equal(wc_send_msg(a, 1, (uint32_t)(800 + i), ".broker", junk[i].p, junk[i].n),
+                         0);
+        it_expect_ack(a, (uint32_t)(800 + i), BUSRT_RC_OK);
+    }
+    /* Whatever it answered (nothing, or error replies), it still serves. */
+    send_rpc(a, 900, 0x55u, "test", NULL, 0);
+    struct wc_frame f;
+    memset(&f, 0, sizeof f);
+    for (;;) {
+        int r = wc_read_next(a, &f, IT_T);
+        if (r == WC_ACK) {
+            assert_int_equal(f.ack_id, 900);
+            assert_int_equal(f.ack_code, BUSRT_RC_OK);
+            continue;
+        }
+        assert_int_equal(r, WC_FRAME);
+        assert_string_equal(f.sender, ".broker");
+        const uint8_t want[] = {0x11, 0x55, 0, 0, 0, 0x81, 0xA2, 0x6F, 0x6B, 0xC3};
+        if (f.payload_len == sizeof want && memcmp(f.payload, want, sizeof want) == 0) {
+            break;
+        }
+        /* An error reply to one of the junk requests is acceptable. */
+        assert_int_equal(f.payload[0], BUSRT_RPC_ERROR);
+    }
+    wc_frame_free(&f);
+    wc_close(a);
 }
 
 static void t_clean_exit(void **state)
@@ -774,7 +1131,14 @@ int main(void)
         cmocka_unit_test(t_rpc_test),
         cmocka_unit_test(t_rpc_unknown_method),
         cmocka_unit_test(t_rpc_call0_no_reply),
+        cmocka_unit_test(t_rpc_info_stats),
+        cmocka_unit_test(t_rpc_client_list),
+        cmocka_unit_test(t_rpc_benchmark_echo_and_bad_params),
         cmocka_unit_test(t_broker_info_announcements),
+        cmocka_unit_test(t_send_then_close),
+        cmocka_unit_test(t_frames_in_pieces),
+        cmocka_unit_test(t_many_topics_one_frame),
+        cmocka_unit_test(t_rpc_garbage_to_broker),
         cmocka_unit_test(t_clean_exit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

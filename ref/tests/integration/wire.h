@@ -29,7 +29,8 @@
 
 /* ---- Time and environment ------------------------------------------------ */
 
-/* Ignores SIGPIPE in the test process. Call once at the start of main. */
+/* Ignores SIGPIPE in the test process and arms a watchdog alarm (300 s,
+ * 900 s under valgrind). Call once at the start. */
 void wc_init(void);
 /* 1 when BUSRT_TEST_UNDER_VALGRIND=1 is set. */
 int wc_under_valgrind(void);
@@ -73,7 +74,7 @@ int wc_broker_start(struct wc_broker *b, const char *const *extra);
 /* Waits up to timeout_ms for the broker to exit by itself. Returns its exit
  * status (128 + signal when killed by a signal) or WC_TIMEOUT. */
 int wc_broker_wait_exit(struct wc_broker *b, int timeout_ms);
-/* Sends SIGTERM and waits up to 20 s (scaled under valgrind). Returns the
+/* Sends SIGTERM and waits up to 20 s. Returns the
  * exit status (128 + signal when killed by a signal), or WC_TIMEOUT (the
  * broker is then killed with SIGKILL). A non-zero status copies the broker's
  * stderr to ours. */
@@ -205,11 +206,24 @@ int wc_expect_silence(int fd, int ms);
 int wc_frame_is(const struct wc_frame *f, uint8_t kind, const char *sender,
                 const char *topic, const void *payload, size_t plen);
 
-/* ---- msgpack (minimal reader for the broker's small maps) ----------------- */
+/* ---- msgpack (a minimal reader for the broker's replies) ----------------- */
 
-/* Finds key in the top-level msgpack map and copies its string value into
- * out (NUL-terminated). Returns the value length, or -1 when the payload is
- * not a map, the key is missing, or the value is not a string. */
+/* Each reader takes the value at *pos, advances *pos past what it read and
+ * returns 0, or returns -1 (pos unchanged) when the value there is not of
+ * that type or is truncated. */
+int wc_mp_read_str(const uint8_t *mp, size_t len, size_t *pos, const uint8_t **s, size_t *n);
+int wc_mp_read_uint(const uint8_t *mp, size_t len, size_t *pos, uint64_t *v);
+int wc_mp_read_array(const uint8_t *mp, size_t len, size_t *pos, size_t *count);
+int wc_mp_read_map(const uint8_t *mp, size_t len, size_t *pos, size_t *count);
+/* Skips any one value, containers included. */
+int wc_mp_skip(const uint8_t *mp, size_t len, size_t *pos);
+/* In the map at map_pos, finds string key; *vpos = its value's position.
+ * Returns 0 or -1. */
+int wc_mp_map_find(const uint8_t *mp, size_t len, size_t map_pos, const char *key,
+                   size_t *vpos);
+/* Finds key in the top-level map and copies its string value into out
+ * (NUL-terminated). Returns the value length, or -1 when the payload is not
+ * a map, the key is missing, or the value is not a string (or too long). */
 int wc_mp_map_str(const uint8_t *mp, size_t len, const char *key, char *out,
                   size_t cap);
 /* 1 when the top-level map has key (any value type), else 0. */
