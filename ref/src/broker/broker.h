@@ -148,11 +148,13 @@ struct client *registry_get(struct broker *b, const uint8_t *name, size_t len);
 
 /* router.c */
 void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, size_t len);
-/* Publishes from the internal client (announcements, FIFO, shutdown). */
-void router_publish_internal(struct broker *b, const char *topic, const uint8_t *payload,
-                             size_t len);
-void router_send_internal(struct broker *b, const uint8_t *target, size_t tlen,
-                          const uint8_t *payload, size_t len);
+/* Frames from the internal client (announcements, FIFO, shutdown). */
+void router_publish_internal(struct broker *b, const uint8_t *topic, size_t tlen,
+                             const uint8_t *payload, size_t len);
+void router_broadcast_internal(struct broker *b, const uint8_t *mask, size_t mlen,
+                               const uint8_t *payload, size_t len);
+void router_message_internal(struct broker *b, const uint8_t *target, size_t tlen,
+                             const uint8_t *payload, size_t len);
 /* Queues a frame from `from` to c; drops c when its queue is full. Returns
  * 0 when queued. */
 int router_deliver(struct broker *b, struct client *c, struct outbuf *f, int realtime);

@@ -279,7 +279,8 @@ static void publish_event(struct broker *b, const char *topic, const char *s,
     }
     pack_cstr(&pk, "t");
     (void)msgpack_pack_uint64(&pk, wall_ns());
-    router_publish_internal(b, topic, (const uint8_t *)sb.data, sb.size);
+    router_publish_internal(b, (const uint8_t *)topic, strlen(topic), (const uint8_t *)sb.data,
+                            sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
 

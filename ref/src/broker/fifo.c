@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "busrt/match.h"
 #include "busrt/rpcproto.h"
+#include "busrt/utf8.h"
 #include "log.h"
 
 #define FIFO_LINE_MAX 65536u
@@ -75,10 +77,32 @@ void fifo_close(struct fifo *f)
     free(f);
 }
 
-/* A k=v value: true/false, an integer, a float, else a string. */
+/* 1 when v[0, n) is a decimal number as REQ-FIFO-4 reads it: an optional
+ * '-', digits, and for floats a '.' and/or an exponent. */
+static int decimal(const char *v, size_t n, int *is_float)
+{
+    size_t i = (n > 0 && v[0] == '-') ? 1u : 0u;
+    int digits = 0;
+    *is_float = 0;
+    for (; i < n; i++) {
+        if (v[i] >= '0' && v[i] <= '9') {
+            digits = 1;
+        } else if (v[i] == '.' || v[i] == 'e' || v[i] == 'E' ||
+                   ((v[i] == '-' || v[i] == '+') && (v[i - 1] == 'e' || v[i - 1] == 'E'))) {
+            *is_float = 1;
+        } else {
+            return 0;
+        }
+    }
+    return digits;
+}
+
+/* A k=v value: true/false, an integer that fits 64 bits, a float, else a
+ * string. */
 static void pack_value(msgpack_packer *pk, const char *v, size_t n)
 {
     char tmp[64];
+    int is_float = 0;
     if (n == 4 && memcmp(v, "true", 4) == 0) {
         (void)msgpack_pack_true(pk);
         return;
@@ -87,110 +111,123 @@ static void pack_value(msgpack_packer *pk, const char *v, size_t n)
         (void)msgpack_pack_false(pk);
         return;
     }
-    if (n > 0 && n < sizeof tmp) {
+    if (n < sizeof tmp && decimal(v, n, &is_float)) {
         memcpy(tmp, v, n);
         tmp[n] = '\0';
         char *end = NULL;
         errno = 0;
-        long long i = strtoll(tmp, &end, 10);
-        if (errno == 0 && *end == '\0') {
-            (void)msgpack_pack_int64(pk, i);
-            return;
-        }
-        errno = 0;
-        double d = strtod(tmp, &end);
-        if (errno == 0 && *end == '\0') {
-            (void)msgpack_pack_double(pk, d);
-            return;
+        if (!is_float) {
+            long long i = strtoll(tmp, &end, 10);
+            if (errno == 0 && *end == '\0') {
+                (void)msgpack_pack_int64(pk, i);
+                return;
+            }
+        } else {
+            double d = strtod(tmp, &end);
+            if (errno == 0 && *end == '\0') {
+                (void)msgpack_pack_double(pk, d);
+                return;
+            }
         }
     }
     (void)msgpack_pack_str(pk, n);
     (void)msgpack_pack_str_body(pk, v, n);
 }
 
-static void rpc_call0(struct broker *b, const char *t, size_t tlen, const char *rest,
-                      size_t rlen)
+/* The words of rest[0, n) split at single spaces, empty ones skipped:
+ * *pos advances; returns 0 when there are no more. */
+static int next_word(const char *rest, size_t n, size_t *pos, const char **w, size_t *wl)
 {
-    /* rest: METHOD k=v k=v (words split on single spaces) */
-    const char *sp = memchr(rest, ' ', rlen);
-    size_t mlen = sp != NULL ? (size_t)(sp - rest) : rlen;
+    while (*pos < n && rest[*pos] == ' ') {
+        (*pos)++;
+    }
+    if (*pos >= n) {
+        return 0;
+    }
+    *w = rest + *pos;
+    const char *sp = memchr(*w, ' ', n - *pos);
+    *wl = sp != NULL ? (size_t)(sp - *w) : n - *pos;
+    *pos += *wl;
+    return 1;
+}
+
+/* TARGET :METHOD k=v ...: an RPC request with call id 0 whose params are a
+ * msgpack map of the k=v words. Returns -1 when the line is invalid. */
+static int rpc_call0(struct broker *b, const char *t, size_t tlen, const char *rest,
+                     size_t rlen)
+{
+    size_t pos = 0, wl = 0, pairs = 0;
+    const char *w = NULL;
+    if (!next_word(rest, rlen, &pos, &w, &wl) || wl < 2u || w[0] != ':') {
+        return -1;
+    }
+    const char *method = w + 1;
+    size_t mlen = wl - 1u, after_method = pos;
+    while (next_word(rest, rlen, &pos, &w, &wl)) {
+        if (memchr(w, '=', wl) == NULL) {
+            return -1; /* a word without '=' makes the line invalid */
+        }
+        pairs++;
+    }
+    uint8_t hdr[6 + 1024];
+    int hl = busrt_rpc_request_encode(0u, (const uint8_t *)method, mlen, hdr, sizeof hdr);
+    if (hl < 0) {
+        return -1;
+    }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    uint8_t hdr[6 + 1024];
-    int hl = busrt_rpc_request_encode(0u, (const uint8_t *)rest, mlen, hdr, sizeof hdr);
-    if (hl < 0) {
-        log_warn("fifo: bad RPC method in command for %.*s: %s", (int)tlen, t,
-                 busrt_strerror(hl));
-        msgpack_sbuffer_destroy(&sb);
-        return;
-    }
     (void)msgpack_sbuffer_write(&sb, (const char *)hdr, (size_t)hl);
-    uint32_t pairs = 0;
-    for (size_t i = mlen; i < rlen; i++) {
-        if (rest[i] == ' ') {
-            pairs++;
-        }
-    }
-    if (pairs > 0) {
-        (void)msgpack_pack_map(&pk, pairs);
-    }
-    size_t pos = mlen;
-    while (pos < rlen) {
-        const char *w = rest + pos + 1u;
-        size_t wl = rlen - pos - 1u;
-        const char *nx = memchr(w, ' ', wl);
-        if (nx != NULL) {
-            wl = (size_t)(nx - w);
-        }
+    (void)msgpack_pack_map(&pk, pairs);
+    pos = after_method;
+    while (next_word(rest, rlen, &pos, &w, &wl)) {
         const char *eq = memchr(w, '=', wl);
-        size_t kl = eq != NULL ? (size_t)(eq - w) : wl;
+        size_t kl = (size_t)(eq - w);
         (void)msgpack_pack_str(&pk, kl);
         (void)msgpack_pack_str_body(&pk, w, kl);
-        if (eq != NULL) {
-            pack_value(&pk, eq + 1, wl - kl - 1u);
-        } else {
-            (void)msgpack_pack_nil(&pk);
-        }
-        pos += wl + 1u;
+        pack_value(&pk, eq + 1, wl - kl - 1u);
     }
-    router_send_internal(b, (const uint8_t *)t, tlen, (const uint8_t *)sb.data, sb.size);
+    router_message_internal(b, (const uint8_t *)t, tlen, (const uint8_t *)sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
+    return 0;
 }
 
-static void command(struct broker *b, const char *line, size_t n)
+/* Runs one line (REQ-FIFO-3). Returns -1 when it is invalid. */
+static int command(struct broker *b, const char *line, size_t n)
 {
-    if (n == 0) {
-        return;
+    if (n > 0 && line[n - 1u] == '\r') {
+        n--;
+    }
+    if (n == 0 || busrt_utf8_valid((const uint8_t *)line, n) != 1) {
+        return n == 0 ? 0 : -1;
     }
     const char *sp = memchr(line, ' ', n);
     size_t tlen = sp != NULL ? (size_t)(sp - line) : n;
     const char *rest = sp != NULL ? sp + 1 : line + n;
     size_t rlen = n - tlen - (sp != NULL ? 1u : 0u);
+    const uint8_t *t = (const uint8_t *)line, *r = (const uint8_t *)rest;
     if (line[0] == '=') {
-        char topic[4096];
-        if (tlen - 1u >= sizeof topic) {
-            log_warn("fifo: topic too long; command ignored");
-            return;
-        }
-        memcpy(topic, line + 1, tlen - 1u);
-        topic[tlen - 1u] = '\0';
-        router_publish_internal(b, topic, (const uint8_t *)rest, rlen);
+        router_publish_internal(b, t + 1, tlen - 1u, r, rlen);
+    } else if (tlen == 0) {
+        return -1;
     } else if (rlen > 0 && rest[0] == '.') {
         uint8_t *p = malloc(rlen);
         if (p == NULL) {
-            return;
+            return -1;
         }
         (void)busrt_rpc_notification_encode(p, 1);
         memcpy(p + 1, rest + 1, rlen - 1u);
-        router_send_internal(b, (const uint8_t *)line, tlen, p, rlen);
+        router_message_internal(b, t, tlen, p, rlen);
         free(p);
     } else if (rlen > 0 && rest[0] == ':') {
-        rpc_call0(b, line, tlen, rest + 1, rlen - 1u);
+        return rpc_call0(b, line, tlen, rest, rlen);
+    } else if (busrt_mask_has_wildcard(t, tlen) == 1) {
+        router_broadcast_internal(b, t, tlen, r, rlen);
     } else {
-        router_send_internal(b, (const uint8_t *)line, tlen, (const uint8_t *)rest, rlen);
+        router_message_internal(b, t, tlen, r, rlen);
     }
+    return 0;
 }
 
 void fifo_on_readable(struct broker *b, struct fifo *f)
@@ -208,10 +245,10 @@ void fifo_on_readable(struct broker *b, struct fifo *f)
             if (f->buf[i] != '\n') {
                 continue;
             }
-            if (!f->skipping) {
-                command(b, f->buf + start, i - start);
-                coreapi_flush_events(b);
+            if (!f->skipping && command(b, f->buf + start, i - start) != 0) {
+                log_warn("fifo %s: invalid line ignored", f->path);
             }
+            coreapi_flush_events(b);
             f->skipping = 0;
             start = i + 1u;
         }

@@ -277,24 +277,25 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
     }
 }
 
-void router_publish_internal(struct broker *b, const char *topic, const uint8_t *payload,
-                             size_t len)
+void router_publish_internal(struct broker *b, const uint8_t *topic, size_t tlen,
+                             const uint8_t *payload, size_t len)
 {
-    route_publish(b, b->internal, (const uint8_t *)topic, strlen(topic), payload, len, 0);
+    route_publish(b, b->internal, topic, tlen, payload, len, 0);
 }
 
-void router_send_internal(struct broker *b, const uint8_t *target, size_t tlen,
-                          const uint8_t *payload, size_t len)
+void router_broadcast_internal(struct broker *b, const uint8_t *mask, size_t mlen,
+                               const uint8_t *payload, size_t len)
 {
-    if (busrt_mask_has_wildcard(target, tlen) == 1) {
-        route_broadcast(b, b->internal, target, tlen, payload, len, 0);
-        return;
-    }
+    route_broadcast(b, b->internal, mask, mlen, payload, len, 0);
+}
+
+void router_message_internal(struct broker *b, const uint8_t *target, size_t tlen,
+                             const uint8_t *payload, size_t len)
+{
     struct client *r = registry_get(b, target, tlen);
-    if (r == NULL || r->kind == KIND_INTERNAL) {
-        log_warn("internal message to '%.*s' not delivered: no such client", (int)tlen,
+    if (r == NULL || r->kind == KIND_INTERNAL ||
+        route_message(b, b->internal, target, tlen, payload, len, 0) != BUSRT_RC_OK) {
+        log_warn("internal message to '%.*s' not delivered", tlen > 64u ? 64 : (int)tlen,
                  (const char *)target);
-        return;
     }
-    (void)route_message(b, b->internal, target, tlen, payload, len, 0);
 }
