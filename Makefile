@@ -23,11 +23,12 @@ CORE_SRC   := ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
 CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 BROKER_SRC := $(wildcard ref/src/broker/*.c)
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
-BROKER_LIBS := -lmsgpackc
-UNIT_TESTS := test_vectors test_core test_index
+BROKER_LIBS := -lmsgpackc -ljansson
+UNIT_TESTS := test_vectors test_core test_index test_acl
 # Broker modules a unit test links besides the core library.
 UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
 UNIT_EXTRA_test_core := ref/tests/model/model.c
+UNIT_EXTRA_test_acl := ref/src/broker/acl.c
 TEST_LIBS  := -lcmocka -ljansson
 
 .PHONY: all test unit deps run clean vectors-check

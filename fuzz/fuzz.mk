@@ -18,8 +18,8 @@ FUZZ_EXTRA_broker := $(FUZZ_BROKER) $(FUZZ_MODEL)
 FUZZ_EXTRA_handshake := $(FUZZ_MODEL)
 FUZZ_EXTRA_match  := $(FUZZ_MODEL)
 FUZZ_EXTRA_utf8   := $(FUZZ_MODEL)
-FUZZ_LIBS_conn    := -lmsgpackc
-FUZZ_LIBS_broker  := -lmsgpackc
+FUZZ_LIBS_conn    := -lmsgpackc -ljansson
+FUZZ_LIBS_broker  := -lmsgpackc -ljansson
 # The dictionary of each harness (fuzz/dict/NAME.dict), as a shell case.
 fuzz_dict = $$(case $(1) in rpc) echo rpc;; match|broker) echo match;; utf8) echo utf8;; *) echo frame;; esac)
 FUZZ_DEPS := $(CORE_SRC) $(CORE_HDR) $(BROKER_SRC) $(BROKER_HDR) $(FUZZ_MODEL) fuzz/fuzz.h

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "registry.h"
 #include "fifo.h"
 #include "listener.h"
 #include "log.h"
@@ -57,7 +58,7 @@ int broker_listen(struct broker *b)
                 return -1;
             }
         } else {
-            if (listener_open(&b->listeners[b->nlisteners], a) != 0) {
+            if (listener_open(&b->listeners[b->nlisteners], a, &b->cfg) != 0) {
                 return -1;
             }
             b->nlisteners++;
@@ -151,10 +152,59 @@ static void watch(int fd, fd_set *set, int *maxfd)
     }
 }
 
-void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop)
+int broker_load_acl(struct broker *b, int initial)
+{
+    char err[512];
+    struct acl *a = acl_load(b->cfg.acl_file, err, sizeof err);
+    if (a == NULL) {
+        log_error("access control file rejected: %s%s", err,
+                  initial ? "" : "; the previous rules stay in force");
+        return -1;
+    }
+    acl_free(b->acl);
+    b->acl = a;
+    log_info("access control file %s loaded: %zu entries", b->cfg.acl_file, acl_entries(a));
+    /* Re-check every connected client against the new rules. */
+    for (struct client *c = b->clients; c != NULL; c = c->next) {
+        if (!c->registered || c->dead || c->kind == KIND_INTERNAL) {
+            continue;
+        }
+        c->acl = acl_find(a, c->name, c->primary_len);
+        if (c->acl == NULL || !acl_peer_ok(c->acl, &c->peer)) {
+            log_warn("client %s: no longer allowed by the access control file; dropping it",
+                     client_label(c));
+            client_kill(b, c, "access revoked");
+            continue;
+        }
+        void *v;
+        for (size_t i = 0; bmap_next(&c->subs, &i, &v);) {
+            const uint8_t *p = sub_pattern(v);
+            size_t n = sub_pattern_len(v);
+            static const char warn[] = ".broker/warn";
+            int automatic = n == sizeof warn - 1u && memcmp(p, warn, n) == 0;
+            if (!automatic && !acl_allows(c->acl, ACL_SUBSCRIBE, p, n)) {
+                log_warn("client %s: subscription '%.*s' no longer allowed; removed",
+                         client_label(c), n > 128u ? 128 : (int)n, (const char *)p);
+                sub_del(b, c, p, n); /* tombstones keep the iteration valid */
+            }
+        }
+    }
+    return 0;
+}
+
+void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,
+                volatile sig_atomic_t *reload)
 {
     b->next_keepalive = now_ns() + b->cfg.timeout_ns / 2;
     while (!*stop) {
+        if (*reload) {
+            *reload = 0;
+            if (b->cfg.acl_file != NULL) {
+                (void)broker_load_acl(b, 0);
+            } else {
+                log_info("SIGHUP: no --acl file to reload");
+            }
+        }
         int64_t due = housekeeping(b, now_ns());
         coreapi_flush_events(b);
         flush_all(b);
@@ -261,6 +311,7 @@ void broker_teardown(struct broker *b)
     name_index_free(&b->bnames);
     bmap_free(&b->names);
     free(b->rcpt);
+    acl_free(b->acl);
     if (b->cfg.pidfile != NULL) {
         (void)unlink(b->cfg.pidfile);
     }

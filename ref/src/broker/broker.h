@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "bmap.h"
 #include "busrt/frame.h"
 #include "config.h"
@@ -35,6 +36,8 @@ struct client {
     int in_handshake; /* counted in broker.nhandshakes */
     char source[64]; /* peer address text for TCP, "" otherwise */
     int port;
+    struct acl_peer peer; /* what the access control file checks */
+    const struct acl_entry *acl; /* the entry governing this client, or NULL */
 
     uint8_t *name; /* owned, NUL-terminated */
     char label[96]; /* the name as log lines show it, shortened */
@@ -92,6 +95,7 @@ struct broker {
     uint64_t next_id;
     uint64_t gen; /* routing generation, for de-duplication */
 
+    struct acl *acl;   /* NULL: everything allowed */
     struct bmap names; /* registered name -> client */
     struct topic_index topics;
     struct name_index bnames;
@@ -113,7 +117,11 @@ int broker_init(struct broker *b, const struct config *cfg);
 int broker_listen(struct broker *b);
 /* Runs until *stop becomes non-zero; signals are delivered only while
  * waiting, with waitmask. */
-void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop);
+void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,
+                volatile sig_atomic_t *reload);
+/* Loads cfg.acl_file; at start-up (initial) a bad file is fatal, on reload
+ * the old rules stay. Connected clients are re-checked. Returns 0 or -1. */
+int broker_load_acl(struct broker *b, int initial);
 /* Frees the clients killed during this turn. */
 void broker_reap(struct broker *b);
 /* Announces shutdown and gives queued output up to one timeout to leave. */

@@ -40,6 +40,10 @@ void config_usage(void)
         "  --max-subscriptions N    subscriptions per client (default 65536)\n"
         "  --max-exclusions N       exclusions per client (default 1024)\n"
         "  --max-handshakes N       connections still in the handshake (default 256)\n"
+        "Access:\n"
+        "  --acl FILE               access control file (JSON); SIGHUP reloads it\n"
+        "  --socket-mode MODE       file mode of UNIX sockets, octal (default: umask)\n"
+        "  --socket-group GROUP     group (name or id) of UNIX sockets\n"
         "Other:\n"
         "  -h, --help               show this help and exit\n"
         "  -V, --version            show the version and exit\n"
@@ -63,6 +67,7 @@ static void defaults(struct config *cfg)
     cfg->max_subscriptions = 65536u;
     cfg->max_exclusions = 1024u;
     cfg->max_handshakes = 256u;
+    cfg->socket_mode = -1;
 }
 
 static int parse_size(const char *opt, const char *s, size_t lo, size_t hi, size_t *out)
@@ -178,6 +183,21 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (v == NULL || parse_size(a, v, 1u, 1u << 20, &cfg->max_exclusions) != 0) return -1;
         } else if (takes(a, "--max-handshakes", NULL, &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1000000u, &cfg->max_handshakes) != 0) return -1;
+        } else if (takes(a, "--acl", NULL, &i, argc, argv, &v)) {
+            if (v == NULL) return -1;
+            cfg->acl_file = v;
+        } else if (takes(a, "--socket-mode", NULL, &i, argc, argv, &v)) {
+            char *end = NULL;
+            if (v == NULL) return -1;
+            unsigned long mode = strtoul(v, &end, 8);
+            if (end == v || *end != '\0' || mode > 0777u) {
+                fprintf(stderr, "busrtd: --socket-mode: '%s' is not an octal mode like 0660\n", v);
+                return -1;
+            }
+            cfg->socket_mode = (int)mode;
+        } else if (takes(a, "--socket-group", NULL, &i, argc, argv, &v)) {
+            if (v == NULL) return -1;
+            cfg->socket_group = v;
         } else {
             fprintf(stderr, "busrtd: unknown option '%s' (see busrtd --help)\n", a);
             return -1;

@@ -28,6 +28,9 @@ struct config {
     size_t max_subscriptions; /* --max-subscriptions per client */
     size_t max_exclusions;    /* --max-exclusions per client */
     size_t max_handshakes;    /* --max-handshakes: clients not yet registered */
+    const char *acl_file;     /* --acl: access control file, or NULL */
+    int socket_mode;          /* --socket-mode: UNIX socket file mode, or -1 */
+    const char *socket_group; /* --socket-group: UNIX socket file group, or NULL */
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help

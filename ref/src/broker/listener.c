@@ -1,8 +1,10 @@
+#define _GNU_SOURCE /* struct ucred, SO_PEERCRED */
 #include "listener.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -47,7 +49,35 @@ static int unix_alive(const struct sockaddr_un *sa)
     return alive;
 }
 
-static int open_unix(struct listener *l, const char *path)
+/* Applies --socket-mode and --socket-group to a new socket file. */
+static int socket_perms(const struct config *cfg, const char *path)
+{
+    if (cfg->socket_group != NULL) {
+        char *end = NULL;
+        unsigned long gid = strtoul(cfg->socket_group, &end, 10);
+        if (end == cfg->socket_group || *end != '\0') {
+            const struct group *g = getgrnam(cfg->socket_group);
+            if (g == NULL) {
+                log_error("listener %s: --socket-group: no group '%s'", path, cfg->socket_group);
+                return -1;
+            }
+            gid = g->gr_gid;
+        }
+        if (chown(path, (uid_t)-1, (gid_t)gid) != 0) {
+            log_error("listener %s: cannot set group %s: %s", path, cfg->socket_group,
+                      strerror(errno));
+            return -1;
+        }
+    }
+    if (cfg->socket_mode >= 0 && chmod(path, (mode_t)cfg->socket_mode) != 0) {
+        log_error("listener %s: cannot set mode %o: %s", path, (unsigned)cfg->socket_mode,
+                  strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_unix(struct listener *l, const char *path, const struct config *cfg)
 {
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
@@ -78,7 +108,10 @@ static int open_unix(struct listener *l, const char *path)
     }
     l->path = strdup(path);
     l->kind = KIND_UNIX;
-    return l->path != NULL ? 0 : -1;
+    if (l->path == NULL) {
+        return -1;
+    }
+    return socket_perms(cfg, path);
 }
 
 static int open_tcp(struct listener *l, const char *addr)
@@ -124,12 +157,12 @@ static int open_tcp(struct listener *l, const char *addr)
     return 0;
 }
 
-int listener_open(struct listener *l, const char *addr)
+int listener_open(struct listener *l, const char *addr, const struct config *cfg)
 {
     memset(l, 0, sizeof *l);
     l->fd = -1;
     l->addr = addr;
-    int rc = addr_is_unix(addr) ? open_unix(l, addr) : open_tcp(l, addr);
+    int rc = addr_is_unix(addr) ? open_unix(l, addr, cfg) : open_tcp(l, addr);
     if (rc == 0 && l->fd >= FD_SETSIZE) {
         log_error("listener %s: descriptor %d is beyond FD_SETSIZE", addr, l->fd);
         rc = -1;
@@ -192,6 +225,17 @@ void listener_accept(struct broker *b, struct listener *l)
         log_error("listener %s: out of memory; connection closed", l->addr);
         (void)close(fd);
         return;
+    }
+    memcpy(&c->peer.addr, &ss, sizeof ss);
+    c->peer.is_tcp = l->kind == KIND_TCP;
+    if (l->kind == KIND_UNIX) {
+        struct ucred cred;
+        socklen_t cl = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
+            c->peer.has_cred = 1;
+            c->peer.uid = cred.uid;
+            c->peer.gid = cred.gid;
+        }
     }
     if (l->kind == KIND_TCP) {
         int one = 1;

@@ -9,8 +9,9 @@
 int addr_is_unix(const char *addr);
 
 /* Opens a listener for addr. A stale UNIX socket file is replaced only when
- * no broker answers on it. Returns 0, or -1 after logging why. */
-int listener_open(struct listener *l, const char *addr);
+ * no broker answers on it; --socket-mode and --socket-group apply to UNIX
+ * socket files. Returns 0, or -1 after logging why. */
+int listener_open(struct listener *l, const char *addr, const struct config *cfg);
 void listener_close(struct listener *l);
 
 /* Accepts one pending connection and starts its handshake, or refuses it

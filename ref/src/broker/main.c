@@ -13,11 +13,15 @@
 #include "log.h"
 
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_reload;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGHUP) {
+        g_reload = 1;
+    } else {
+        g_stop = 1;
+    }
 }
 
 static int write_pidfile(const char *path)
@@ -72,13 +76,16 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGHUP, &sa, NULL);
     sigset_t block, waitmask;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
     (void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 
-    int ok = broker_init(&b, &cfg) == 0 && broker_listen(&b) == 0;
+    int ok = broker_init(&b, &cfg) == 0 &&
+             (cfg.acl_file == NULL || broker_load_acl(&b, 1) == 0) && broker_listen(&b) == 0;
     if (ok && b.cfg.daemonize && daemonize() != 0) {
         ok = 0;
     }
@@ -94,7 +101,7 @@ int main(int argc, char **argv)
     log_info("busrtd %s started (timeout %.3f s, queue %zu frames, payload limit %lu bytes)",
              BUSRT_VERSION_STRING, (double)b.cfg.timeout_ns / 1e9, b.cfg.queue_size,
              (unsigned long)b.cfg.payload_limit);
-    broker_run(&b, &waitmask, &g_stop);
+    broker_run(&b, &waitmask, &g_stop, &g_reload);
     log_info("shutting down");
     broker_drain(&b);
     broker_teardown(&b);

@@ -21,6 +21,13 @@ struct client *registry_get(struct broker *b, const uint8_t *name, size_t len)
 int registry_add(struct broker *b, struct client *c, uint8_t *code)
 {
     struct client *primary = NULL;
+    if (b->acl != NULL && c->kind != KIND_INTERNAL) {
+        c->acl = acl_find(b->acl, c->name, c->primary_len);
+        if (c->acl == NULL || !acl_peer_ok(c->acl, &c->peer)) {
+            *code = BUSRT_RC_ACCESS;
+            return -1;
+        }
+    }
     if (c->primary_len < c->name_len) {
         primary = registry_get(b, c->name, c->primary_len);
         if (primary == NULL || primary->primary != NULL) {
@@ -103,6 +110,16 @@ void registry_remove(struct broker *b, struct client *c)
     } else if (c->kind != KIND_INTERNAL) {
         coreapi_announce(b, c, 0);
     }
+}
+
+const uint8_t *sub_pattern(const void *entry)
+{
+    return ((const struct pat *)entry)->data;
+}
+
+size_t sub_pattern_len(const void *entry)
+{
+    return ((const struct pat *)entry)->len;
 }
 
 static struct pat *pat_new(const uint8_t *p, size_t len)

@@ -171,7 +171,21 @@ static void route_publish_for(struct broker *b, const struct client *from, const
     deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
 }
 
-/* Applies a subscribe-family operation to each topic of the list. */
+/* 1 when the access control file refuses op on s for c (logged). */
+static int denied(const struct client *c, enum acl_op op, const uint8_t *s, size_t len)
+{
+    static const char *const what[] = {"message to", "publication on", "subscription to",
+                                       "broadcast to"};
+    if (c->acl == NULL || acl_allows(c->acl, op, s, len)) {
+        return 0;
+    }
+    log_warn("client %s: %s '%.*s' denied by the access control file", client_label(c),
+             what[op], len > 128u ? 128 : (int)len, (const char *)s);
+    return 1;
+}
+
+/* Applies a subscribe-family operation to each topic of the list. Refused
+ * patterns are skipped; the ACK reports the first refusal kind met. */
 static uint8_t apply_list(struct broker *b, struct client *c, uint8_t op,
                           const uint8_t *body, size_t len)
 {
@@ -181,13 +195,17 @@ static uint8_t apply_list(struct broker *b, struct client *c, uint8_t op,
     while (busrt_list_next(body, len, &pos, &it) == 1) {
         const uint8_t *p = body + it.off;
         int rc = 0;
+        if (op == BUSRT_OP_SUBSCRIBE && denied(c, ACL_SUBSCRIBE, p, it.len)) {
+            code = BUSRT_RC_ACCESS;
+            continue;
+        }
         switch (op) {
         case BUSRT_OP_SUBSCRIBE: rc = sub_add(b, c, p, it.len); break;
         case BUSRT_OP_UNSUBSCRIBE: sub_del(b, c, p, it.len); break;
         case BUSRT_OP_EXCLUDE: rc = excl_add(b, c, p, it.len); break;
         default: excl_del(b, c, p, it.len); break;
         }
-        if (rc != 0) {
+        if (rc != 0 && code == BUSRT_RC_OK) {
             code = BUSRT_RC_OTHER; /* the rest of the list is still applied */
         }
     }
@@ -229,6 +247,10 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
         if (utf8_or_close(b, c, t, fb.target.len, "message target") != 0) {
             return;
         }
+        if (denied(c, ACL_MESSAGE, t, fb.target.len)) {
+            code = BUSRT_RC_ACCESS;
+            break;
+        }
         struct client *r = registry_get(b, t, fb.target.len);
         if (r != NULL && r->kind == KIND_INTERNAL) {
             /* ACK first: the reply is the internal client's own later frame */
@@ -247,11 +269,19 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
         if (utf8_or_close(b, c, t, fb.target.len, "broadcast mask") != 0) {
             return;
         }
+        if (denied(c, ACL_BROADCAST, t, fb.target.len)) {
+            code = BUSRT_RC_ACCESS;
+            break;
+        }
         route_broadcast(b, c, t, fb.target.len, p, fb.payload.len, realtime);
         break;
     case BUSRT_OP_PUBLISH:
         if (utf8_or_close(b, c, t, fb.target.len, "topic") != 0) {
             return;
+        }
+        if (denied(c, ACL_PUBLISH, t, fb.target.len)) {
+            code = BUSRT_RC_ACCESS;
+            break;
         }
         route_publish(b, c, t, fb.target.len, p, fb.payload.len, realtime);
         break;
@@ -260,6 +290,10 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
         if (utf8_or_close(b, c, t, fb.target.len, "topic") != 0 ||
             utf8_or_close(b, c, rcv, fb.receiver.len, "receiver") != 0) {
             return;
+        }
+        if (denied(c, ACL_PUBLISH, t, fb.target.len)) {
+            code = BUSRT_RC_ACCESS;
+            break;
         }
         route_publish_for(b, c, t, fb.target.len, rcv, fb.receiver.len, p, fb.payload.len,
                           realtime);

@@ -22,7 +22,7 @@ FLAGS_san    ?= -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 IT_DIR            := ref/tests/integration
 IT_VARIANTS       := obj san
-INTEGRATION_TESTS := test_handshake test_routing test_malformed test_timeouts \
+INTEGRATION_TESTS := test_handshake test_routing test_malformed test_timeouts test_access \
                      test_limits test_lifecycle
 IT_HDR            := $(IT_DIR)/wire.h $(IT_DIR)/itest.h
 IT_LIBS           := -lcmocka

@@ -1,0 +1,241 @@
+/* Integration: access control (busrtd --acl FILE), socket file mode, and
+ * SIGHUP reloads. Each test starts its own broker with its own file. */
+#define _DEFAULT_SOURCE
+#include "itest.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+static struct wc_broker g_b;
+static char g_acl[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&g_b, 0, sizeof g_b);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    wc_broker_cleanup(&g_b);
+    return 0;
+}
+
+static void write_acl(const char *text)
+{
+    char tmp[300];
+    (void)snprintf(tmp, sizeof tmp, "%s.new", g_acl);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, g_acl), 0); /* readers see old or new, whole */
+}
+
+/* Starts a broker whose --acl file holds text (extra: more options). */
+static void start_with_acl(const char *text, const char *const *extra)
+{
+    assert_int_equal(wc_broker_init(&g_b), 0);
+    (void)snprintf(g_acl, sizeof g_acl, "%s/acl.json", g_b.dir);
+    write_acl(text);
+    const char *args[16] = {"-B", g_b.sock, "-P", g_b.pidfile, "--acl", g_acl};
+    size_t n = 6;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++) {
+        args[n++] = extra[i];
+    }
+    args[n] = NULL;
+    assert_int_equal(wc_broker_spawn(&g_b, args), 0);
+    assert_int_equal(wc_broker_wait_ready(&g_b, g_b.sock, wc_ms(5000)), 0);
+}
+
+/* Connects and returns the registration reply code (or -1). */
+static int try_register(const char *name)
+{
+    int fd = wc_connect(g_b.sock, IT_T);
+    assert_true(fd >= 0);
+    int code = wc_handshake(fd, name, strlen(name), IT_T);
+    wc_close(fd);
+    return code;
+}
+
+static const char k_rules[] =
+    "{\"busrt_acl\": 1, \"clients\": ["
+    " {\"name\": \"ac.pub\", \"publish\": [\"ac/open/#\"], \"message\": [\"ac.sub\", \".broker\"],"
+    "  \"broadcast\": [\"ac.?\"], \"subscribe\": []},"
+    " {\"name\": \"ac.sub\", \"subscribe\": [\"ac/open/#\", \"ac/+/x\"], \"publish\": []},"
+    " {\"name\": \"ac.*\"}"
+    "]}";
+
+static void t_registration(void **state)
+{
+    (void)state;
+    start_with_acl(k_rules, NULL);
+    assert_int_equal(try_register("ac.pub"), BUSRT_RC_OK);
+    assert_int_equal(try_register("ac.other"), BUSRT_RC_OK); /* mask entry */
+    assert_int_equal(try_register("stranger"), BUSRT_RC_ACCESS);
+    assert_int_equal(try_register("ac"), BUSRT_RC_ACCESS); /* ac.* needs a second chunk */
+    /* a secondary follows its primary's entry, even when its primary is absent */
+    assert_int_equal(try_register("stranger%%w"), BUSRT_RC_ACCESS);
+    int p = it_reg(g_b.sock, "ac.pub");
+    assert_int_equal(try_register("ac.pub%%w"), BUSRT_RC_OK);
+    wc_close(p);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
+static void t_operations(void **state)
+{
+    (void)state;
+    start_with_acl(k_rules, NULL);
+    int pub = it_reg(g_b.sock, "ac.pub");
+    int sub = it_reg(g_b.sock, "ac.sub");
+    int other = it_reg(g_b.sock, "ac.o");
+    /* subscribe: allowed patterns are taken, the denied one is not; 79 */
+    const char *topics[] = {"ac/open/#", "ac/closed/#", "ac/y/x"};
+    assert_int_equal(wc_send_topics(sub, BUSRT_OP_SUBSCRIBE, 1, 10, topics, 3), 0);
+    it_expect_ack(sub, 10, BUSRT_RC_ACCESS);
+    /* publish: allowed topic delivered; denied topic ACKed 79, not delivered */
+    assert_int_equal(wc_send_pub(pub, 1, 11, "ac/open/1", "ok", 2), 0);
+    it_expect_ack(pub, 11, BUSRT_RC_OK);
+    it_expect_pub(sub, "ac.pub", "ac/open/1", "ok");
+    assert_int_equal(wc_send_pub(pub, 1, 12, "ac/closed/1", "no", 2), 0);
+    it_expect_ack(pub, 12, BUSRT_RC_ACCESS);
+    /* ac.sub may publish nothing */
+    assert_int_equal(wc_send_pub(sub, 1, 13, "ac/y/x", "no", 2), 0);
+    it_expect_ack(sub, 13, BUSRT_RC_ACCESS);
+    it_expect_silence(sub, 200);
+    /* message: allowed target, then a denied one (no delivery) */
+    assert_int_equal(wc_send_msg(pub, 1, 14, "ac.sub", "hi", 2), 0);
+    it_expect_ack(pub, 14, BUSRT_RC_OK);
+    it_expect_msg(sub, "ac.pub", "hi");
+    assert_int_equal(wc_send_msg(pub, 1, 15, "ac.o", "hi", 2), 0);
+    it_expect_ack(pub, 15, BUSRT_RC_ACCESS);
+    it_expect_silence(other, 200);
+    /* broadcast: a mask within "ac.?" is allowed, a wider one is not */
+    assert_int_equal(wc_send_bcast(pub, 1, 16, "ac.*", "wide", 4), 0);
+    it_expect_ack(pub, 16, BUSRT_RC_ACCESS);
+    assert_int_equal(wc_send_bcast(pub, 1, 17, "ac.?", "narrow", 6), 0);
+    /* the sender matches its own mask: its copy comes before the ACK */
+    it_expect_frame(pub, BUSRT_KIND_BROADCAST, "ac.pub", NULL, "narrow", 6, -1);
+    it_expect_ack(pub, 17, BUSRT_RC_OK);
+    it_expect_frame(other, BUSRT_KIND_BROADCAST, "ac.pub", NULL, "narrow", 6, -1);
+    it_expect_frame(sub, BUSRT_KIND_BROADCAST, "ac.pub", NULL, "narrow", 6, -1);
+    /* an entry without lists allows everything; the connection stays open */
+    assert_int_equal(wc_send_pub(other, 1, 18, "ac/y/x", "any", 3), 0);
+    it_expect_ack(other, 18, BUSRT_RC_OK);
+    it_expect_pub(sub, "ac.o", "ac/y/x", "any");
+    wc_close(pub);
+    wc_close(sub);
+    wc_close(other);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
+static void t_sources(void **state)
+{
+    (void)state;
+    char rules[512];
+    (void)snprintf(rules, sizeof rules,
+                   "{\"busrt_acl\": 1, \"clients\": ["
+                   " {\"name\": \"src.me\", \"unix_uids\": [%lu]},"
+                   " {\"name\": \"src.notme\", \"unix_uids\": [%lu]},"
+                   " {\"name\": \"src.tcp\", \"tcp\": [\"127.0.0.0/8\"]},"
+                   " {\"name\": \"src.far\", \"tcp\": [\"10.0.0.0/8\"]}]}",
+                   (unsigned long)getuid(), (unsigned long)getuid() + 1u);
+    int port = wc_free_tcp_port();
+    char tcp[64];
+    (void)snprintf(tcp, sizeof tcp, "127.0.0.1:%d", port);
+    const char *extra[] = {"-B", tcp, NULL};
+    start_with_acl(rules, extra);
+    assert_int_equal(wc_broker_wait_ready(&g_b, tcp, wc_ms(5000)), 0);
+    assert_int_equal(try_register("src.me"), BUSRT_RC_OK);
+    assert_int_equal(try_register("src.notme"), BUSRT_RC_ACCESS);
+    int fd = wc_connect(tcp, IT_T);
+    assert_int_equal(wc_handshake(fd, "src.tcp", 7, IT_T), BUSRT_RC_OK);
+    wc_close(fd);
+    fd = wc_connect(tcp, IT_T);
+    assert_int_equal(wc_handshake(fd, "src.far", 7, IT_T), BUSRT_RC_ACCESS);
+    wc_close(fd);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
+static int log_has(const char *needle)
+{
+    static char buf[1 << 16];
+    long n = wc_read_file(g_b.err_log, buf, sizeof buf);
+    return n > 0 && strstr(buf, needle) != NULL;
+}
+
+static void t_reload(void **state)
+{
+    (void)state;
+    start_with_acl(k_rules, NULL);
+    int pub = it_reg(g_b.sock, "ac.pub");
+    int sub = it_reg(g_b.sock, "ac.sub");
+    int o = it_reg(g_b.sock, "ac.o");
+    const char *topics[] = {"ac/open/#", "ac/y/x"};
+    assert_int_equal(wc_send_topics(sub, BUSRT_OP_SUBSCRIBE, 1, 1, topics, 2), 0);
+    it_expect_ack(sub, 1, BUSRT_RC_OK);
+    /* A bad file is rejected; the old rules stay and nobody is dropped. */
+    write_acl("{\"busrt_acl\": 1, \"clients\": [{\"name\": 5}]}");
+    assert_int_equal(kill(g_b.pid, SIGHUP), 0);
+    for (int i = 0; i < 50 && !log_has("previous rules stay"); i++) {
+        wc_sleep_ms(50);
+    }
+    assert_true(log_has("previous rules stay"));
+    it_roundtrip(pub, "ac.pub", sub, "ac.sub", "still", 2);
+    /* The new file drops ac.o, and takes ac/y/x away from ac.sub. */
+    write_acl("{\"busrt_acl\": 1, \"clients\": ["
+              " {\"name\": \"ac.pub\"},"
+              " {\"name\": \"ac.sub\", \"subscribe\": [\"ac/open/#\"]}]}");
+    assert_int_equal(kill(g_b.pid, SIGHUP), 0);
+    it_expect_eof(o, IT_T);
+    assert_int_equal(wc_send_pub(pub, 1, 3, "ac/y/x", "gone", 4), 0);
+    it_expect_ack(pub, 3, BUSRT_RC_OK);
+    assert_int_equal(wc_send_pub(pub, 1, 4, "ac/open/z", "kept", 4), 0);
+    it_expect_ack(pub, 4, BUSRT_RC_OK);
+    it_expect_pub(sub, "ac.pub", "ac/open/z", "kept"); /* and nothing before it */
+    assert_int_equal(try_register("ac.o"), BUSRT_RC_ACCESS);
+    wc_close(pub);
+    wc_close(sub);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
+static void t_bad_file_at_start(void **state)
+{
+    (void)state;
+    assert_int_equal(wc_broker_init(&g_b), 0);
+    (void)snprintf(g_acl, sizeof g_acl, "%s/acl.json", g_b.dir);
+    write_acl("{\"busrt_acl\": 1, \"clients\": [{\"name\": \"x\", \"tcp\": [\"300.1.1.1\"]}]}");
+    const char *args[] = {"-B", g_b.sock, "--acl", g_acl, NULL};
+    assert_int_equal(wc_broker_spawn(&g_b, args), 0);
+    assert_int_equal(wc_broker_wait_exit(&g_b, wc_ms(10000)), 1);
+    assert_true(log_has("tcp[0]"));
+    assert_false(it_exists(g_b.sock));
+}
+
+static void t_socket_mode(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--socket-mode", "0600", NULL};
+    start_with_acl("{\"busrt_acl\": 1, \"clients\": [{\"name\": \"*\"}]}", extra);
+    struct stat st;
+    assert_int_equal(stat(g_b.sock, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(try_register("any.name"), BUSRT_RC_OK);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
+int main(void)
+{
+    wc_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(t_registration, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_operations, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_bad_file_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_socket_mode, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("access control", tests, NULL, NULL);
+}
