@@ -211,6 +211,20 @@ static void t_within_exhaustive(void **state)
     printf("[ acl      ] %zu pattern pairs agree with brute force\n", checked);
 }
 
+/* The documented example file loads. */
+static void t_example_file(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    struct acl *a = acl_load("contrib/acl.example.json", err, sizeof err);
+    if (a == NULL) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(acl_entries(a), 3);
+    assert_non_null(acl_find(a, U8("plant.hmi.panel1"), 16));
+    acl_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +232,7 @@ int main(void)
         cmocka_unit_test(t_find_and_sources),
         cmocka_unit_test(t_allows),
         cmocka_unit_test(t_within_exhaustive),
+        cmocka_unit_test(t_example_file),
     };
     return cmocka_run_group_tests_name("access control", tests, NULL, NULL);
 }
