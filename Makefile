@@ -6,6 +6,8 @@
 
 CC      ?= gcc
 B       := build
+# The one version source: BUSRT_VERSION_STRING in ref/include/busrt/codes.h.
+VERSION := $(shell sed -n 's/^\#define BUSRT_VERSION_STRING "\(.*\)"$$/\1/p' ref/include/busrt/codes.h)
 WARN    := -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wconversion \
            -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g

@@ -196,6 +196,7 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
                 volatile sig_atomic_t *reload)
 {
     b->next_keepalive = now_ns() + b->cfg.timeout_ns / 2;
+    int64_t due = housekeeping(b, now_ns());
     while (!*stop) {
         if (*reload) {
             *reload = 0;
@@ -205,7 +206,6 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
                 log_info("SIGHUP: no --acl file to reload");
             }
         }
-        int64_t due = housekeeping(b, now_ns());
         coreapi_flush_events(b);
         flush_all(b);
         broker_reap(b);
@@ -237,6 +237,7 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
             if (errno != EINTR) {
                 log_error("pselect: %s", strerror(errno));
             }
+            due = housekeeping(b, now_ns());
             continue;
         }
         for (size_t i = 0; i < b->nlisteners; i++) {
@@ -265,6 +266,9 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
                 coreapi_flush_events(b);
             }
         }
+        /* Deadlines are checked after reading, so a ping that waited in a
+         * socket while the broker was starved of CPU still counts. */
+        due = housekeeping(b, now_ns());
     }
 }
 

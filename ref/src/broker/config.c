@@ -15,7 +15,7 @@ void config_usage(void)
         "BUS/RT v1 reference broker (single-threaded, select()-based).\n"
         "\n"
         "Listeners:\n"
-        "  -B ADDR                  listen on ADDR: a UNIX socket path (ends in .sock,\n"
+        "  -B, --bind ADDR          listen on ADDR: a UNIX socket path (ends in .sock,\n"
         "                           .socket or .ipc, or starts with /), HOST:PORT for TCP,\n"
         "                           or fifo:PATH for the line-command FIFO; repeatable\n"
         "Process:\n"

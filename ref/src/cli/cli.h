@@ -1,0 +1,63 @@
+/* busrt CLI internals (ref/src/cli/). */
+#ifndef BUSRT_CLI_H
+#define BUSRT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <msgpack.h>
+
+#include "busrt/client.h"
+
+struct cli_opts {
+    const char *addr;
+    const char *name;   /* the client name (given or generated) */
+    int timeout_ms;     /* --timeout */
+    size_t buf_size;    /* --buf-size */
+    int verbose;
+    int silent;
+};
+
+/* ---- output.c ---- */
+
+/* Prints a payload as the deployed tool does: text that parses as a JSON
+ * object -> "JSON:" + pretty JSON; other printable UTF-8 text -> "STR: "
+ * + text; a MessagePack value -> "MSGPACK:" + JSON-like text; else "HEX: "
+ * + hex (first 256 bytes). silent: no labels, compact forms, raw bytes
+ * instead of hex. */
+void cli_print_payload(FILE *out, const uint8_t *p, size_t n, int silent);
+/* Prints a MessagePack object as indented JSON-like text (no newline at
+ * the end). Map keys are sorted. */
+void cli_print_mp(FILE *out, const msgpack_object *o, int indent, int pretty);
+/* Looks a string key up in a map object. NULL when absent / not a map. */
+const msgpack_object *cli_mp_get(const msgpack_object *map, const char *key);
+/* Formats an unsigned number with '_' thousands separators. */
+void cli_fnum(char *buf, size_t cap, uint64_t v);
+/* Copies a msgpack scalar (string, int, nil...) into buf as text. */
+void cli_mp_text(const msgpack_object *o, char *buf, size_t cap);
+
+/* A simple table: rows of text cells; printed with columns padded. */
+struct cli_table {
+    size_t ncols;
+    size_t nrows; /* including the title row */
+    size_t cap;
+    char **cells; /* nrows x ncols strdup'ed */
+};
+void cli_table_init(struct cli_table *t, const char *const *titles, size_t ncols);
+void cli_table_add(struct cli_table *t, const char *const *row);
+void cli_table_print(FILE *out, const struct cli_table *t);
+void cli_table_free(struct cli_table *t);
+
+/* ---- bench.c ---- */
+int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_size,
+                  unsigned long iters);
+
+/* ---- main.c ---- */
+/* Connects with the CLI options; prints an error and returns NULL on
+ * failure. */
+busrt_client *cli_connect(const struct cli_opts *o, const char *name);
+/* Prints "busrt: <what>: <error text>" to stderr. */
+void cli_error(const char *what, int err);
+
+#endif

@@ -1,0 +1,989 @@
+/* busrt: command-line client for BUS/RT v1 brokers, command-compatible
+ * with the deployed tool:
+ *
+ *   busrt ADDR [-n NAME] [--timeout S] COMMAND ...
+ *
+ * Built on libbusrt (busrt/client.h, busrt/rpc.h) and msgpack-c. */
+#define _DEFAULT_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "busrt/codes.h"
+#include "busrt/match.h"
+#include "busrt/rpc.h"
+#include "busrt/utf8.h"
+
+#define EXIT_ERR 1
+#define EXIT_USAGE 2
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fputs(
+        "Usage: busrt ADDR [OPTIONS] COMMAND [ARGS...]\n"
+        "BUS/RT v1 command-line client. ADDR is a UNIX socket path (ends in .sock,\n"
+        ".socket or .ipc, or starts with /) or HOST:PORT.\n"
+        "\n"
+        "Options (before COMMAND):\n"
+        "  -n, --name NAME        client name (default: cli.HOSTNAME.PID)\n"
+        "  --timeout SECONDS      connect / ACK / RPC timeout, decimals allowed (default 5)\n"
+        "  --buf-size BYTES       read buffer size (default 8192)\n"
+        "  --queue-size N         accepted for compatibility (ignored)\n"
+        "  -v, --verbose          more log messages (stderr)\n"
+        "  -s, --silent           no log messages; raw / compact payload output\n"
+        "  -h, --help             show this help and exit\n"
+        "  -V, --version          show the version and exit\n"
+        "\n"
+        "Commands:\n"
+        "  broker test|info|stats|client.list   query the broker's .broker client\n"
+        "  listen [-t TOPIC]... [--exclude TOPIC]...\n"
+        "                          print every frame received (until SIGINT/SIGTERM)\n"
+        "  send TARGET [PAYLOAD]   one-to-one message; a broadcast when TARGET has * or ?;\n"
+        "                          the payload is read from stdin when absent\n"
+        "  publish TOPIC [PAYLOAD] publish (payload from stdin when absent)\n"
+        "  rpc listen [-t TOPIC]...            print RPC calls (answered with an\n"
+        "                                      empty result) and notifications\n"
+        "  rpc notify TARGET [PAYLOAD]         RPC notification\n"
+        "  rpc call0 TARGET METHOD [PARAMS]    RPC call without reply\n"
+        "  rpc call TARGET METHOD [PARAMS]     RPC call; prints the result\n"
+        "      PARAMS: key=value words, sent as a MessagePack map (true/false,\n"
+        "      integers, floats, else strings); '-' sends stdin as raw params\n"
+        "  benchmark [-w WORKERS] [--payload-size N] [-i ITERS]\n"
+        "                          stages: send.qos.no, send+recv.qos.no,\n"
+        "                          send.qos.processed, send+recv.qos.processed,\n"
+        "                          rpc.call, rpc.call+handle, rpc.call0\n"
+        "\n"
+        "Exit status: 0 success; 1 refusal, timeout or error; 2 bad usage.\n",
+        out);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("busrt: ", stderr);
+    fprintf(stderr, fmt, arg != NULL ? arg : "");
+    fputs("\nTry 'busrt --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+void cli_error(const char *what, int err)
+{
+    if (err == BUSRT_E_SYS) {
+        fprintf(stderr, "busrt: %s: %s\n", what, strerror(errno));
+    } else {
+        fprintf(stderr, "busrt: %s: %s\n", what, busrt_client_strerror(err));
+    }
+}
+
+static struct cli_opts *g_log_opts;
+
+static void log_info(const char *fmt, const char *a, const char *b)
+{
+    if (g_log_opts != NULL && g_log_opts->silent) {
+        return;
+    }
+    fputs("busrt: ", stderr);
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+}
+
+busrt_client *cli_connect(const struct cli_opts *o, const char *name)
+{
+    struct busrt_client_config cfg;
+    busrt_client_config_init(&cfg, name);
+    cfg.connect_timeout_ms = o->timeout_ms;
+    cfg.io_timeout_ms = o->timeout_ms;
+    if (o->buf_size > 0) {
+        cfg.buf_size = o->buf_size;
+    }
+    busrt_client *c = NULL;
+    int r = busrt_client_connect(&c, o->addr, &cfg);
+    if (r != 0) {
+        char what[512];
+        snprintf(what, sizeof what, "unable to connect to %s as '%s'", o->addr, name);
+        cli_error(what, r);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- Input -------------------------------------------------------------------- */
+
+static uint8_t *read_stdin(size_t *len)
+{
+    if (isatty(STDIN_FILENO)) {
+        fputs("Reading stdin, Ctrl-D to finish...\n", stderr);
+    }
+    size_t cap = 4096, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL) {
+        return NULL;
+    }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb = realloc(buf, cap * 2u);
+            if (nb == NULL) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2u;
+        }
+        ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+        if (r > 0) {
+            n += (size_t)r;
+        } else if (r == 0) {
+            break;
+        } else if (errno != EINTR) {
+            free(buf);
+            return NULL;
+        }
+    }
+    *len = n;
+    return buf;
+}
+
+/* The payload argument, or stdin when absent. *owned is the buffer to free. */
+static int get_payload(const char *arg, const uint8_t **p, size_t *n, uint8_t **owned)
+{
+    *owned = NULL;
+    if (arg != NULL) {
+        *p = (const uint8_t *)arg;
+        *n = strlen(arg);
+        return 0;
+    }
+    *owned = read_stdin(n);
+    if (*owned == NULL) {
+        fprintf(stderr, "busrt: unable to read stdin: %s\n", strerror(errno));
+        return -1;
+    }
+    *p = *owned;
+    return 0;
+}
+
+/* ---- key=value params ------------------------------------------------------------ */
+
+static int is_int_text(const char *v)
+{
+    const char *s = v[0] == '-' ? v + 1 : v;
+    if (*s == '\0') {
+        return 0;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Decimal float: [-+]digits[.digits][(e|E)[-+]digits], at least one digit. */
+static int is_float_text(const char *v)
+{
+    const char *s = v;
+    if (*s == '-' || *s == '+') {
+        s++;
+    }
+    int digits = 0;
+    while (*s >= '0' && *s <= '9') {
+        s++;
+        digits++;
+    }
+    if (*s == '.') {
+        s++;
+        while (*s >= '0' && *s <= '9') {
+            s++;
+            digits++;
+        }
+    }
+    if (digits == 0) {
+        return 0;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '-' || *s == '+') {
+            s++;
+        }
+        if (*s < '0' || *s > '9') {
+            return 0;
+        }
+        while (*s >= '0' && *s <= '9') {
+            s++;
+        }
+    }
+    return *s == '\0';
+}
+
+static void pack_value(msgpack_packer *pk, const char *v)
+{
+    if (strcmp(v, "true") == 0) {
+        (void)msgpack_pack_true(pk);
+        return;
+    }
+    if (strcmp(v, "false") == 0) {
+        (void)msgpack_pack_false(pk);
+        return;
+    }
+    if (is_int_text(v)) {
+        errno = 0;
+        long long i = strtoll(v, NULL, 10);
+        if (errno == 0) {
+            (void)msgpack_pack_int64(pk, (int64_t)i);
+            return;
+        }
+    }
+    if (is_float_text(v)) {
+        double d = strtod(v, NULL);
+        if (!isinf(d)) {
+            (void)msgpack_pack_double(pk, d);
+            return;
+        }
+    }
+    size_t n = strlen(v);
+    (void)msgpack_pack_str(pk, n);
+    (void)msgpack_pack_str_body(pk, v, n);
+}
+
+/* Encodes key=value words as a msgpack map into sb (a later duplicate key
+ * wins). Returns 0, or -1 (message printed) for a word without '='. */
+static int params_map(char **words, int n, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(words[i], '=');
+        if (eq == NULL || eq == words[i]) {
+            fprintf(stderr, "busrt: invalid parameter '%s' (expected key=value)\n", words[i]);
+            return -1;
+        }
+        int dup = 0;
+        size_t kl = (size_t)(eq - words[i]);
+        for (int j = i + 1; j < n; j++) {
+            if (strncmp(words[j], words[i], kl + 1u) == 0) {
+                dup = 1;
+            }
+        }
+        count += dup ? 0 : 1;
+    }
+    (void)msgpack_pack_map(&pk, (size_t)count);
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(words[i], '=');
+        size_t kl = (size_t)(eq - words[i]);
+        int dup = 0;
+        for (int j = i + 1; j < n; j++) {
+            if (strncmp(words[j], words[i], kl + 1u) == 0) {
+                dup = 1;
+            }
+        }
+        if (dup) {
+            continue;
+        }
+        (void)msgpack_pack_str(&pk, kl);
+        (void)msgpack_pack_str_body(&pk, words[i], kl);
+        pack_value(&pk, eq + 1);
+    }
+    return 0;
+}
+
+/* ---- Printing frames ------------------------------------------------------------------ */
+
+static const char *kind_name(uint8_t kind)
+{
+    switch (kind) {
+    case BUSRT_KIND_MESSAGE: return "Message";
+    case BUSRT_KIND_BROADCAST: return "Broadcast";
+    case BUSRT_KIND_PUBLISH: return "Publish";
+    default: return "Unknown";
+    }
+}
+
+static void sep(void)
+{
+    puts("----");
+}
+
+static void print_frame(const struct busrt_frame *f, int silent)
+{
+    printf("%s from %s (%.*s)\n", kind_name(f->kind), f->sender,
+           (int)f->primary_sender_len, f->primary_sender);
+    if (f->kind == BUSRT_KIND_PUBLISH) {
+        printf("topic: %s\n", f->topic);
+    }
+    cli_print_payload(stdout, f->payload, f->payload_len, silent);
+    sep();
+    fflush(stdout);
+}
+
+/* ---- Commands ------------------------------------------------------------------------------ */
+
+static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what)
+{
+    int r = busrt_wait_ack(c, op, timeout_ms);
+    if (r != 0) {
+        cli_error(what, r);
+        return EXIT_ERR;
+    }
+    return 0;
+}
+
+/* Subscribes / excludes the topics with QoS 1 and waits for the ACK. */
+static int topics_sync(busrt_client *c, int exclude, char **topics, int n, int timeout_ms)
+{
+    if (n == 0) {
+        return 0;
+    }
+    uint32_t op = 0;
+    int r = exclude ? busrt_exclude_many(c, (const char *const *)topics, (size_t)n,
+                                         BUSRT_QOS_PROCESSED, &op)
+                    : busrt_subscribe_many(c, (const char *const *)topics, (size_t)n,
+                                           BUSRT_QOS_PROCESSED, &op);
+    if (r != 0) {
+        cli_error(exclude ? "exclude" : "subscribe", r);
+        return EXIT_ERR;
+    }
+    return wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe");
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Options -t/--topics TOPIC and --exclude TOPIC of listen / rpc listen. */
+static int parse_topics(int argc, char **argv, char **subs, int *ns, char **excl, int *ne,
+                        int allow_exclude)
+{
+    *ns = 0;
+    *ne = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = NULL;
+        int is_ex = 0;
+        if (strcmp(a, "-t") == 0 || strcmp(a, "--topics") == 0 || strcmp(a, "--topic") == 0) {
+            v = i + 1 < argc ? argv[++i] : NULL;
+        } else if (strncmp(a, "--topics=", 9) == 0) {
+            v = a + 9;
+        } else if (strncmp(a, "-t", 2) == 0 && a[2] != '\0') {
+            v = a + 2;
+        } else if (allow_exclude && strcmp(a, "--exclude") == 0) {
+            v = i + 1 < argc ? argv[++i] : NULL;
+            is_ex = 1;
+        } else if (allow_exclude && strncmp(a, "--exclude=", 10) == 0) {
+            v = a + 10;
+            is_ex = 1;
+        } else {
+            return usage_error("unexpected argument '%s'", a);
+        }
+        if (v == NULL) {
+            return usage_error("option '%s' needs a value", a);
+        }
+        if (is_ex) {
+            excl[(*ne)++] = (char *)(uintptr_t)v;
+        } else {
+            subs[(*ns)++] = (char *)(uintptr_t)v;
+        }
+    }
+    return 0;
+}
+
+static int cmd_listen(const struct cli_opts *o, int argc, char **argv)
+{
+    char **subs = calloc((size_t)argc + 1u, sizeof *subs);
+    char **excl = calloc((size_t)argc + 1u, sizeof *excl);
+    int ns = 0, ne = 0, rc = EXIT_ERR;
+    busrt_client *c = NULL;
+    if (subs == NULL || excl == NULL) {
+        goto out;
+    }
+    rc = parse_topics(argc, argv, subs, &ns, excl, &ne, 1);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = EXIT_ERR;
+    c = cli_connect(o, o->name);
+    if (c == NULL) {
+        goto out;
+    }
+    if (topics_sync(c, 1, excl, ne, o->timeout_ms) != 0 ||
+        topics_sync(c, 0, subs, ns, o->timeout_ms) != 0) {
+        goto out;
+    }
+    install_signals();
+    sep();
+    printf("Listening to messages for %s ...\n", o->name);
+    fflush(stdout);
+    while (!g_stop) {
+        struct busrt_frame f;
+        int r = busrt_recv(c, &f, 200);
+        if (r == 0) {
+            print_frame(&f, o->silent);
+        } else if (r != BUSRT_E_TIMEOUT) {
+            cli_error("connection lost", r);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    busrt_client_close(c);
+    free(subs);
+    free(excl);
+    return rc;
+}
+
+static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, char **argv)
+{
+    if (argc < 1 || argc > 2) {
+        return usage_error("%s", publish ? "publish needs TOPIC [PAYLOAD]"
+                                         : "send needs TARGET [PAYLOAD]");
+    }
+    const uint8_t *p;
+    size_t n;
+    uint8_t *owned;
+    if (get_payload(argc > 1 ? argv[1] : NULL, &p, &n, &owned) != 0) {
+        return EXIT_ERR;
+    }
+    busrt_client *c = cli_connect(o, o->name);
+    if (c == NULL) {
+        free(owned);
+        return EXIT_ERR;
+    }
+    uint32_t op = 0;
+    int r;
+    const char *what;
+    if (publish) {
+        what = "publish";
+        r = busrt_publish(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
+    } else if (busrt_mask_has_wildcard((const uint8_t *)argv[0], strlen(argv[0]))) {
+        what = "broadcast";
+        r = busrt_broadcast(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
+    } else {
+        what = "send";
+        r = busrt_send(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
+    }
+    int rc = 0;
+    if (r != 0) {
+        cli_error(what, r);
+        rc = EXIT_ERR;
+    } else {
+        rc = wait_op(c, op, o->timeout_ms, what);
+    }
+    if (rc == 0) {
+        puts("OK");
+    }
+    busrt_client_close(c);
+    free(owned);
+    return rc;
+}
+
+/* Broker commands: RPC calls to .broker. */
+static int broker_call(busrt_client *c, const struct cli_opts *o, const char *method,
+                       struct busrt_rpc_reply *rep)
+{
+    int r = busrt_rpc_call(c, ".broker", method, NULL, 0, BUSRT_QOS_PROCESSED, o->timeout_ms,
+                           rep);
+    if (r == BUSRT_E_RPC) {
+        fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep->code, (int)rep->len,
+                (const char *)rep->data);
+        return EXIT_ERR;
+    }
+    if (r != 0) {
+        cli_error(method, r);
+        return EXIT_ERR;
+    }
+    return 0;
+}
+
+static int unpack_reply(const struct busrt_rpc_reply *rep, msgpack_unpacked *u)
+{
+    size_t off = 0;
+    msgpack_unpacked_init(u);
+    if (msgpack_unpack_next(u, (const char *)rep->data, rep->len, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        u->data.type != MSGPACK_OBJECT_MAP) {
+        fputs("busrt: the broker's reply is not a MessagePack map\n", stderr);
+        msgpack_unpacked_destroy(u);
+        return -1;
+    }
+    return 0;
+}
+
+static void cell_num(const msgpack_object *o, char *buf, size_t cap)
+{
+    if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        cli_fnum(buf, cap, o->via.u64);
+    } else if (o != NULL) {
+        cli_mp_text(o, buf, cap);
+    } else {
+        buf[0] = '\0';
+    }
+}
+
+static void print_client_list(const msgpack_object *root, const char *self)
+{
+    static const char *const titles[] = {"name",    "type",    "source", "port",
+                                         "r_frames", "r_bytes", "w_frames", "w_bytes",
+                                         "queue",   "ins"};
+    static const char *const keys[] = {"name",    "kind",    "source", "port",
+                                       "r_frames", "r_bytes", "w_frames", "w_bytes",
+                                       "queue",   "instances"};
+    struct cli_table t;
+    cli_table_init(&t, titles, 10);
+    const msgpack_object *cl = cli_mp_get(root, "clients");
+    if (cl != NULL && cl->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < cl->via.array.size; i++) {
+            const msgpack_object *e = &cl->via.array.ptr[i];
+            char cells[10][256];
+            const char *row[10];
+            for (size_t k = 0; k < 10; k++) {
+                const msgpack_object *v = cli_mp_get(e, keys[k]);
+                if (k >= 4) {
+                    cell_num(v, cells[k], sizeof cells[k]);
+                } else if (v != NULL) {
+                    cli_mp_text(v, cells[k], sizeof cells[k]);
+                } else {
+                    cells[k][0] = '\0';
+                }
+                row[k] = cells[k];
+            }
+            if (strcmp(cells[0], self) != 0) {
+                cli_table_add(&t, row);
+            }
+        }
+    }
+    cli_table_print(stdout, &t);
+    cli_table_free(&t);
+}
+
+static void print_fields(const msgpack_object *root, const char *const *keys, size_t n)
+{
+    static const char *const titles[] = {"field", "value"};
+    struct cli_table t;
+    cli_table_init(&t, titles, 2);
+    for (size_t i = 0; i < n; i++) {
+        char v[256];
+        const msgpack_object *o = cli_mp_get(root, keys[i]);
+        if (o != NULL) {
+            cli_mp_text(o, v, sizeof v);
+        } else {
+            v[0] = '\0';
+        }
+        const char *row[2] = {keys[i], v};
+        cli_table_add(&t, row);
+    }
+    cli_table_print(stdout, &t);
+    cli_table_free(&t);
+}
+
+static int cmd_broker(const struct cli_opts *o, int argc, char **argv)
+{
+    if (argc != 1) {
+        return usage_error("%s", "broker needs one of: test, info, stats, client.list");
+    }
+    const char *m = argv[0];
+    if (strcmp(m, "test") != 0 && strcmp(m, "info") != 0 && strcmp(m, "stats") != 0 &&
+        strcmp(m, "client.list") != 0) {
+        return usage_error("unknown broker command '%s'", m);
+    }
+    busrt_client *c = cli_connect(o, o->name);
+    if (c == NULL) {
+        return EXIT_ERR;
+    }
+    struct busrt_rpc_reply rep;
+    int rc = broker_call(c, o, m, &rep);
+    if (rc == 0) {
+        if (strcmp(m, "test") == 0) {
+            cli_print_payload(stdout, rep.data, rep.len, o->silent);
+        } else {
+            msgpack_unpacked u;
+            if (unpack_reply(&rep, &u) != 0) {
+                rc = EXIT_ERR;
+            } else {
+                if (strcmp(m, "client.list") == 0) {
+                    print_client_list(&u.data, o->name);
+                } else if (strcmp(m, "info") == 0) {
+                    static const char *const k[] = {"author", "version"};
+                    print_fields(&u.data, k, 2);
+                } else {
+                    static const char *const k[] = {"r_frames", "r_bytes", "w_frames",
+                                                    "w_bytes", "uptime"};
+                    print_fields(&u.data, k, 5);
+                }
+                msgpack_unpacked_destroy(&u);
+            }
+        }
+    }
+    busrt_client_close(c);
+    return rc;
+}
+
+/* ---- rpc ---------------------------------------------------------------------------- */
+
+struct rpc_listen_ctx {
+    int silent;
+};
+
+static int rl_call(void *ctx, busrt_client *c, const struct busrt_rpc_event *ev,
+                   struct busrt_rpc_result *res)
+{
+    const struct rpc_listen_ctx *x = ctx;
+    (void)c;
+    (void)res;
+    if (busrt_utf8_valid((const uint8_t *)ev->method, ev->method_len)) {
+        printf("method: %s\n", ev->method);
+    } else {
+        printf("method: HEX: ");
+        for (size_t i = 0; i < ev->method_len; i++) {
+            printf("%02x", (unsigned)(uint8_t)ev->method[i]);
+        }
+        putchar('\n');
+    }
+    printf("from %s (%.*s)\n", ev->frame->sender, (int)ev->frame->primary_sender_len,
+           ev->frame->primary_sender);
+    cli_print_payload(stdout, ev->data, ev->data_len, x->silent);
+    sep();
+    fflush(stdout);
+    return 0; /* an empty result */
+}
+
+static int rl_notification(void *ctx, busrt_client *c, const struct busrt_rpc_event *ev,
+                           struct busrt_rpc_result *res)
+{
+    const struct rpc_listen_ctx *x = ctx;
+    (void)c;
+    (void)res;
+    printf("Notification from %s (%.*s)\n", ev->frame->sender,
+           (int)ev->frame->primary_sender_len, ev->frame->primary_sender);
+    cli_print_payload(stdout, ev->data, ev->data_len, x->silent);
+    sep();
+    fflush(stdout);
+    return 0;
+}
+
+static void rl_frame(void *ctx, busrt_client *c, const struct busrt_frame *f)
+{
+    const struct rpc_listen_ctx *x = ctx;
+    (void)c;
+    print_frame(f, x->silent);
+}
+
+static int cmd_rpc_listen(const struct cli_opts *o, int argc, char **argv)
+{
+    char **subs = calloc((size_t)argc + 1u, sizeof *subs);
+    int ns = 0, ne = 0, rc = EXIT_ERR;
+    busrt_client *c = NULL;
+    if (subs == NULL) {
+        return EXIT_ERR;
+    }
+    rc = parse_topics(argc, argv, subs, &ns, NULL, &ne, 0);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = EXIT_ERR;
+    c = cli_connect(o, o->name);
+    if (c == NULL || topics_sync(c, 0, subs, ns, o->timeout_ms) != 0) {
+        goto out;
+    }
+    install_signals();
+    sep();
+    printf("Listening to RPC messages for %s ...\n", o->name);
+    fflush(stdout);
+    struct rpc_listen_ctx x = {o->silent};
+    struct busrt_rpc_server s;
+    memset(&s, 0, sizeof s);
+    s.on_call = rl_call;
+    s.on_notification = rl_notification;
+    s.on_frame = rl_frame;
+    s.ctx = &x;
+    while (!g_stop) {
+        int r = busrt_rpc_serve(c, &s, 200);
+        if (r != BUSRT_E_TIMEOUT && r != 0) {
+            cli_error("connection lost", r);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    busrt_client_close(c);
+    free(subs);
+    return rc;
+}
+
+static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
+{
+    if (argc < 1) {
+        return usage_error("%s", "rpc needs one of: listen, notify, call0, call");
+    }
+    const char *sub = argv[0];
+    if (strcmp(sub, "listen") == 0) {
+        return cmd_rpc_listen(o, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "notify") == 0) {
+        if (argc < 2 || argc > 3) {
+            return usage_error("%s", "rpc notify needs TARGET [PAYLOAD]");
+        }
+        const uint8_t *p;
+        size_t n;
+        uint8_t *owned;
+        if (get_payload(argc > 2 ? argv[2] : NULL, &p, &n, &owned) != 0) {
+            return EXIT_ERR;
+        }
+        busrt_client *c = cli_connect(o, o->name);
+        int rc = EXIT_ERR;
+        if (c != NULL) {
+            uint32_t op = 0;
+            int r = busrt_rpc_notify(c, argv[1], p, n, BUSRT_QOS_PROCESSED, &op);
+            if (r != 0) {
+                cli_error("notify", r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, "notify")) == 0) {
+                puts("OK");
+            }
+        }
+        busrt_client_close(c);
+        free(owned);
+        return rc;
+    }
+    if (strcmp(sub, "call") != 0 && strcmp(sub, "call0") != 0) {
+        return usage_error("unknown rpc command '%s'", sub);
+    }
+    int call0 = strcmp(sub, "call0") == 0;
+    if (argc < 3) {
+        return usage_error("rpc %s needs TARGET METHOD [PARAMS]", sub);
+    }
+    const char *target = argv[1], *method = argv[2];
+    char **words = argv + 3;
+    int nw = argc - 3;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    uint8_t *owned = NULL;
+    const uint8_t *params = NULL;
+    size_t plen = 0;
+    if (nw == 1 && strcmp(words[0], "-") == 0) {
+        if (get_payload(NULL, &params, &plen, &owned) != 0) {
+            msgpack_sbuffer_destroy(&sb);
+            return EXIT_ERR;
+        }
+    } else if (nw > 0) {
+        if (params_map(words, nw, &sb) != 0) {
+            msgpack_sbuffer_destroy(&sb);
+            return EXIT_USAGE;
+        }
+        params = (const uint8_t *)sb.data;
+        plen = sb.size;
+    }
+    int rc = EXIT_ERR;
+    busrt_client *c = cli_connect(o, o->name);
+    if (c != NULL) {
+        if (call0) {
+            uint32_t op = 0;
+            int r = busrt_rpc_call0(c, target, method, params, plen, BUSRT_QOS_PROCESSED, &op);
+            if (r != 0) {
+                cli_error("call0", r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, "call0")) == 0) {
+                puts("OK");
+            }
+        } else {
+            struct busrt_rpc_reply rep;
+            int r = busrt_rpc_call(c, target, method, params, plen, BUSRT_QOS_PROCESSED,
+                                   o->timeout_ms, &rep);
+            if (r == 0) {
+                cli_print_payload(stdout, rep.data, rep.len, o->silent);
+                rc = 0;
+            } else if (r == BUSRT_E_RPC) {
+                fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep.code, (int)rep.len,
+                        (const char *)rep.data);
+            } else {
+                cli_error("call", r);
+            }
+        }
+    }
+    busrt_client_close(c);
+    free(owned);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* ---- benchmark ------------------------------------------------------------------------ */
+
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmd_benchmark(const struct cli_opts *o, int argc, char **argv)
+{
+    unsigned long workers = 1, psize = 100, iters = 1000000;
+    for (int i = 0; i < argc; i += 2) { /* OPTION VALUE pairs */
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long *dst;
+        unsigned long lo = 1, hi = 1000000000ul;
+        if (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0) {
+            dst = &workers;
+            hi = 256;
+        } else if (strcmp(a, "--payload-size") == 0) {
+            dst = &psize;
+            lo = 0;
+            hi = 64ul * 1024ul * 1024ul;
+        } else if (strcmp(a, "-i") == 0 || strcmp(a, "--iters") == 0) {
+            dst = &iters;
+        } else {
+            return usage_error("unexpected benchmark argument '%s'", a);
+        }
+        if (parse_ulong(v, lo, hi, dst) != 0) {
+            return usage_error("bad value for '%s'", a);
+        }
+    }
+    return cli_benchmark(o, (unsigned)workers, (size_t)psize, iters);
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+static int parse_timeout(const char *v, int *ms)
+{
+    if (v == NULL) {
+        return -1;
+    }
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || !(d > 0) || d > 86400.0) {
+        return -1;
+    }
+    double m = d * 1000.0;
+    *ms = m < 1.0 ? 1 : (int)m;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = 5000;
+    g_log_opts = &o;
+    signal(SIGPIPE, SIG_IGN);
+
+    /* --help / --version anywhere before the command's own arguments. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf("busrt %s\n", BUSRT_VERSION_STRING);
+            return 0;
+        }
+    }
+    int i = 1;
+    const char *cmd = NULL;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-n") == 0 || strcmp(a, "--name") == 0) {
+            if (v == NULL) {
+                return usage_error("option '%s' needs a value", a);
+            }
+            o.name = v;
+            i++;
+        } else if (strncmp(a, "--name=", 7) == 0) {
+            o.name = a + 7;
+        } else if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
+            const char *tv = a[9] == '=' ? a + 10 : v;
+            if (parse_timeout(tv, &o.timeout_ms) != 0) {
+                return usage_error("bad --timeout value '%s'", tv);
+            }
+            if (a[9] != '=') {
+                i++;
+            }
+        } else if (strcmp(a, "--buf-size") == 0 || strcmp(a, "--queue-size") == 0) {
+            unsigned long n = 0;
+            if (parse_ulong(v, 1, 1ul << 30, &n) != 0) {
+                return usage_error("bad value for '%s'", a);
+            }
+            if (a[2] == 'b') {
+                o.buf_size = (size_t)n;
+            }
+            i++;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            o.verbose = 1;
+        } else if (strcmp(a, "-s") == 0 || strcmp(a, "--silent") == 0) {
+            o.silent = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else if (o.addr == NULL) {
+            o.addr = a;
+        } else {
+            cmd = a;
+            i++;
+            break;
+        }
+    }
+    if (o.addr == NULL) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (cmd == NULL) {
+        return usage_error("%s", "a COMMAND is required");
+    }
+    char gen_name[320];
+    if (o.name == NULL) {
+        char host[256];
+        if (gethostname(host, sizeof host) != 0) {
+            snprintf(host, sizeof host, "localhost");
+        }
+        host[sizeof host - 1u] = '\0';
+        snprintf(gen_name, sizeof gen_name, "cli.%s.%ld", host, (long)getpid());
+        o.name = gen_name;
+    }
+    if (o.verbose || strcmp(cmd, "benchmark") != 0) {
+        log_info("connecting to %s, using service name %s", o.addr, o.name);
+    }
+    int cargc = argc - i;
+    char **cargv = argv + i;
+    if (strcmp(cmd, "broker") == 0) {
+        return cmd_broker(&o, cargc, cargv);
+    }
+    if (strcmp(cmd, "listen") == 0) {
+        return cmd_listen(&o, cargc, cargv);
+    }
+    if (strcmp(cmd, "send") == 0) {
+        return cmd_send_publish(&o, 0, cargc, cargv);
+    }
+    if (strcmp(cmd, "publish") == 0) {
+        return cmd_send_publish(&o, 1, cargc, cargv);
+    }
+    if (strcmp(cmd, "rpc") == 0) {
+        return cmd_rpc(&o, cargc, cargv);
+    }
+    if (strcmp(cmd, "benchmark") == 0) {
+        return cmd_benchmark(&o, cargc, cargv);
+    }
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,360 @@
+/* The busrt CLI end to end: every command against a private busrtd, with
+ * listeners in the background and their output checked. $BUSRT_CLI is the
+ * binary; $BUSRT_CLI_WRAPPER (e.g. valgrind) is put before it. */
+#define _DEFAULT_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "busrt/client.h"
+#include "busrt/codes.h"
+#include "harness.h"
+
+static struct th_broker G;
+static char OUT[1 << 16], ERR[1 << 16];
+
+#define RUN_T th_ms(15000)
+
+static int run_in(const char *const *args, const void *in, size_t n)
+{
+    int r = th_cli_run(&G, args, in, n, OUT, sizeof OUT, ERR, sizeof ERR, RUN_T);
+    if (getenv("BUSRT_TEST_VERBOSE") != NULL) {
+        fprintf(stderr, "---- busrt %s ... -> %d\nstdout:\n%sstderr:\n%s----\n",
+                args[0] != NULL ? args[0] : "", r, OUT, ERR);
+    }
+    return r;
+}
+
+static int run(const char *const *args)
+{
+    return run_in(args, NULL, 0);
+}
+
+static void has(const char *text, const char *needle)
+{
+    if (strstr(text, needle) == NULL) {
+        fprintf(stderr, "missing '%s' in:\n%s\n(stderr: %s)\n", needle, text, ERR);
+        fail();
+    }
+}
+
+static void lacks(const char *text, const char *needle)
+{
+    if (strstr(text, needle) != NULL) {
+        fprintf(stderr, "unexpected '%s' in:\n%s\n", needle, text);
+        fail();
+    }
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return th_broker_start(&G, NULL);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    th_broker_stop(&G);
+    return 0;
+}
+
+/* A background CLI process and its output files. */
+struct bg {
+    pid_t pid;
+    char out[192], err[192];
+};
+
+static void bg_start(struct bg *b, const char *tag, const char *const *args, const char *ready)
+{
+    th_path(&G, tag, b->out, sizeof b->out);
+    strncat(b->out, ".out", sizeof b->out - strlen(b->out) - 1);
+    th_path(&G, tag, b->err, sizeof b->err);
+    strncat(b->err, ".err", sizeof b->err - strlen(b->err) - 1);
+    b->pid = th_cli_spawn(&G, args, b->out, b->err);
+    assert_true(b->pid > 0);
+    if (th_wait_file(b->out, ready, th_ms(10000)) != 0) {
+        th_read_file(b->err, ERR, sizeof ERR);
+        fprintf(stderr, "background busrt not ready; stderr:\n%s\n", ERR);
+        th_cli_stop(b->pid, 2000);
+        fail();
+    }
+}
+
+/* Waits for needle in its output, stops it (SIGTERM), returns the output
+ * in OUT and asserts exit status 0. */
+static void bg_finish(struct bg *b, const char *needle)
+{
+    if (th_wait_file(b->out, needle, th_ms(10000)) != 0) {
+        th_read_file(b->out, OUT, sizeof OUT);
+        fprintf(stderr, "background output lacks '%s':\n%s\n", needle, OUT);
+        th_cli_stop(b->pid, 2000);
+        fail();
+    }
+    int st = th_cli_stop(b->pid, th_ms(10000));
+    th_read_file(b->out, OUT, sizeof OUT);
+    th_read_file(b->err, ERR, sizeof ERR);
+    if (st != 0) {
+        fprintf(stderr, "background busrt exit %d; stderr:\n%s\n", st, ERR);
+    }
+    assert_int_equal(st, 0);
+}
+
+static void test_help_version_usage(void **state)
+{
+    (void)state;
+    static const char *const v[] = {"--version", NULL};
+    assert_int_equal(run(v), 0);
+    assert_string_equal(OUT, "busrt " BUSRT_VERSION_STRING "\n");
+    static const char *const h[] = {"--help", NULL};
+    assert_int_equal(run(h), 0);
+    has(OUT, "Usage: busrt ADDR");
+    has(OUT, "benchmark");
+    static const char *const h2[] = {G.sock, "rpc", "-h", NULL};
+    assert_int_equal(run(h2), 0);
+    has(OUT, "Usage");
+    static const char *const none[] = {NULL};
+    assert_int_equal(run(none), 2);
+    static const char *const nocmd[] = {G.sock, NULL};
+    assert_int_equal(run(nocmd), 2);
+    static const char *const bad[] = {G.sock, "frobnicate", NULL};
+    assert_int_equal(run(bad), 2);
+    has(ERR, "unknown command");
+    static const char *const badopt[] = {G.sock, "--bogus", "broker", "test", NULL};
+    assert_int_equal(run(badopt), 2);
+    static const char *const badto[] = {G.sock, "--timeout", "x", "broker", "test", NULL};
+    assert_int_equal(run(badto), 2);
+    static const char *const badb[] = {G.sock, "broker", "nope", NULL};
+    assert_int_equal(run(badb), 2);
+}
+
+static void test_broker_commands(void **state)
+{
+    (void)state;
+    busrt_client *lib = NULL;
+    assert_int_equal(th_connect(G.sock, "cli.lib.peer", &lib), 0);
+    static const char *const t[] = {G.sock, "broker", "test", NULL};
+    assert_int_equal(run(t), 0);
+    assert_string_equal(OUT, "MSGPACK:\n{\n  \"ok\": true\n}\n");
+    static const char *const ts[] = {G.sock, "-s", "broker", "test", NULL};
+    assert_int_equal(run(ts), 0);
+    assert_string_equal(OUT, "{\"ok\":true}\n");
+    assert_string_equal(ERR, "");
+    static const char *const i[] = {G.sock, "--timeout", "2.5", "broker", "info", NULL};
+    assert_int_equal(run(i), 0);
+    has(OUT, "author");
+    has(OUT, "version");
+    has(OUT, BUSRT_VERSION_STRING);
+    static const char *const s[] = {G.sock, "broker", "stats", NULL};
+    assert_int_equal(run(s), 0);
+    has(OUT, "r_frames");
+    has(OUT, "w_bytes");
+    has(OUT, "uptime");
+    static const char *const l[] = {G.sock, "-n", "cli.lister", "broker", "client.list", NULL};
+    assert_int_equal(run(l), 0);
+    has(OUT, "name");
+    has(OUT, "cli.lib.peer");
+    has(OUT, ".broker");
+    has(OUT, "local_ipc");
+    has(OUT, "internal");
+    lacks(OUT, "cli.lister"); /* itself is not listed */
+    busrt_client_close(lib);
+}
+
+static void test_listen_end_to_end(void **state)
+{
+    (void)state;
+    struct bg b;
+    static const char *const la[] = {G.sock,  "-n",        "cl.listener", "listen", "-t",
+                                     "news/#", "--exclude", "news/secret", "--topics",
+                                     "other",  NULL};
+    bg_start(&b, "listen", la, "Listening to messages for cl.listener");
+    static const char *const p1[] = {G.sock, "-n", "cl.pub", "publish", "news/a", "hello", NULL};
+    assert_int_equal(run(p1), 0);
+    assert_string_equal(OUT, "OK\n");
+    static const char *const p2[] = {G.sock, "publish", "news/secret", "hidden", NULL};
+    assert_int_equal(run(p2), 0);
+    static const char *const s1[] = {G.sock, "-n", "cl.sender", "send", "cl.listener", NULL};
+    static const uint8_t bin[] = {0x00, 0x01, 0xFF};
+    assert_int_equal(run_in(s1, bin, sizeof bin), 0); /* payload from stdin */
+    static const char *const s2[] = {G.sock, "-n", "cl.sender", "send", "cl.listener",
+                                     "{\"b\": [1, 2], \"a\": \"x\"}", NULL};
+    assert_int_equal(run(s2), 0);
+    static const char *const s3[] = {G.sock, "-n", "cl.mp", "send", "cl.listener", NULL};
+    static const uint8_t mp[] = {0x82, 0xA1, 'z', 0xCB, 0x3F, 0xF8, 0, 0, 0, 0, 0, 0,
+                                 0xA1, 'a',  0x92, 0xC0, 0xC2};
+    assert_int_equal(run_in(s3, mp, sizeof mp), 0);
+    static const char *const bc[] = {G.sock, "-n", "cl.bc", "send", "cl.*", "to all cl", NULL};
+    assert_int_equal(run(bc), 0);
+    assert_string_equal(OUT, "OK\n");
+    static const char *const end[] = {G.sock, "publish", "other", "the end", NULL};
+    assert_int_equal(run(end), 0);
+    bg_finish(&b, "STR: the end");
+    has(OUT, "Publish from cl.pub (cl.pub)\ntopic: news/a\nSTR: hello\n----\n");
+    lacks(OUT, "hidden");
+    lacks(OUT, "news/secret");
+    has(OUT, "Message from cl.sender (cl.sender)\nHEX: 0001ff\n----\n");
+    has(OUT, "JSON:\n{\n  \"a\": \"x\",\n  \"b\": [\n    1,\n    2\n  ]\n}\n");
+    has(OUT, "Message from cl.mp (cl.mp)\nMSGPACK:\n{\n  \"a\": [\n    null,\n    false\n  ],\n"
+             "  \"z\": 1.5\n}\n");
+    has(OUT, "Broadcast from cl.bc (cl.bc)\nSTR: to all cl\n");
+    has(OUT, "topic: other\nSTR: the end\n");
+}
+
+static void test_default_name(void **state)
+{
+    (void)state;
+    struct bg b;
+    static const char *const la[] = {G.sock, "listen", NULL};
+    bg_start(&b, "defname", la, "Listening to messages for cli.");
+    char want[64];
+    snprintf(want, sizeof want, ".%ld", (long)b.pid);
+    static const char *const l[] = {G.sock, "broker", "client.list", NULL};
+    assert_int_equal(run(l), 0);
+    has(OUT, " cli.");
+    has(OUT, want);
+    int st = th_cli_stop(b.pid, th_ms(10000));
+    assert_int_equal(st, 0);
+}
+
+static void test_rpc_end_to_end(void **state)
+{
+    (void)state;
+    struct bg b;
+    static const char *const la[] = {G.sock, "-n", "cl.rpc", "rpc", "listen", "-t", "rt/#", NULL};
+    bg_start(&b, "rpclisten", la, "Listening to RPC messages for cl.rpc");
+    static const char *const c1[] = {G.sock, "-n",      "cl.caller", "rpc",   "call",
+                                     "cl.rpc", "hello", "x=1",       "f=1.5", "b=true",
+                                     "s=some text", "n=-7", "e=", "dup=1", "dup=2", NULL};
+    assert_int_equal(run(c1), 0);
+    assert_string_equal(OUT, "STR: \n"); /* the listener's empty result */
+    static const char *const c0[] = {G.sock, "rpc", "call0", "cl.rpc", "m0", NULL};
+    assert_int_equal(run(c0), 0);
+    assert_string_equal(OUT, "OK\n");
+    static const char *const n1[] = {G.sock, "-n", "cl.notifier", "rpc", "notify", "cl.rpc",
+                                     "psst", NULL};
+    assert_int_equal(run(n1), 0);
+    assert_string_equal(OUT, "OK\n");
+    static const char *const raw[] = {G.sock, "rpc", "call", "cl.rpc", "rawm", "-", NULL};
+    assert_int_equal(run_in(raw, "raw params", 10), 0);
+    static const char *const pb[] = {G.sock, "publish", "rt/x", "pub to rpc", NULL};
+    assert_int_equal(run(pb), 0);
+    bg_finish(&b, "STR: pub to rpc");
+    has(OUT, "method: hello\nfrom cl.caller (cl.caller)\nMSGPACK:\n{\n  \"b\": true,\n"
+             "  \"dup\": 2,\n  \"e\": \"\",\n  \"f\": 1.5,\n  \"n\": -7,\n"
+             "  \"s\": \"some text\",\n  \"x\": 1\n}\n----\n");
+    has(OUT, "method: m0\n");
+    has(OUT, "Notification from cl.notifier (cl.notifier)\nSTR: psst\n----\n");
+    has(OUT, "method: rawm\n");
+    has(OUT, "STR: raw params\n");
+    has(OUT, "Publish from");
+}
+
+static void test_rpc_to_broker_and_errors(void **state)
+{
+    (void)state;
+    static const char *const t[] = {G.sock, "rpc", "call", ".broker", "test", NULL};
+    assert_int_equal(run(t), 0);
+    has(OUT, "\"ok\": true");
+    /* Raw msgpack params echoed by benchmark.test. */
+    static const char *const e[] = {G.sock, "rpc", "call", ".broker", "benchmark.test", "-", NULL};
+    static const uint8_t mp[] = {0x82, 0xA1, 'k', 0x01, 0xA1, 'a', 0xC3};
+    assert_int_equal(run_in(e, mp, sizeof mp), 0);
+    assert_string_equal(OUT, "MSGPACK:\n{\n  \"a\": true,\n  \"k\": 1\n}\n");
+    static const char *const p[] = {G.sock, "rpc", "call", ".broker", "test", "x=1", NULL};
+    assert_int_equal(run(p), 1);
+    has(ERR, "RPC Error -32602");
+    static const char *const m[] = {G.sock, "rpc", "call", ".broker", "nope", NULL};
+    assert_int_equal(run(m), 1);
+    has(ERR, "RPC Error -32601");
+    static const char *const u[] = {G.sock, "rpc", "call", "cl.nobody", "m", NULL};
+    assert_int_equal(run(u), 1);
+    has(ERR, "RPC Error -32113");
+    static const char *const bp[] = {G.sock, "rpc", "call", ".broker", "test", "novalue", NULL};
+    assert_int_equal(run(bp), 2);
+    has(ERR, "key=value");
+    static const char *const n[] = {G.sock, "rpc", "notify", "cl.nobody", "x", NULL};
+    assert_int_equal(run(n), 1);
+    has(ERR, "not registered");
+    static const char *const c0[] = {G.sock, "rpc", "call0", "cl.nobody", "m", NULL};
+    assert_int_equal(run(c0), 1);
+    has(ERR, "not registered");
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    static const char *const s[] = {G.sock, "send", "cl.nobody", "x", NULL};
+    assert_int_equal(run(s), 1);
+    has(ERR, "not registered (0x71");
+    lacks(OUT, "OK");
+    static const char *const dot[] = {G.sock, "-n", ".bad", "broker", "test", NULL};
+    assert_int_equal(run(dot), 1);
+    has(ERR, "data error (0x72");
+    static const char *const sec[] = {G.sock, "-n", "cl.none%%w", "broker", "test", NULL};
+    assert_int_equal(run(sec), 1);
+    has(ERR, "not registered (0x71");
+    busrt_client *holder = NULL;
+    assert_int_equal(th_connect(G.sock, "cl.taken", &holder), 0);
+    static const char *const busy[] = {G.sock, "-n", "cl.taken", "publish", "t", "x", NULL};
+    assert_int_equal(run(busy), 1);
+    has(ERR, "busy (0x76");
+    static const char *const ad[] = {"nohost", "broker", "test", NULL};
+    assert_int_equal(run(ad), 1);
+    has(ERR, "bad address");
+    static const char *const nf[] = {"/nonexistent-dir/bus.sock", "broker", "test", NULL};
+    assert_int_equal(run(nf), 1);
+    has(ERR, "No such file");
+    /* A call that nobody answers: cl.taken is a plain client. */
+    static const char *const to[] = {G.sock, "--timeout", "0.5", "rpc", "call", "cl.taken", "m",
+                                     NULL};
+    int64_t t0 = th_now_ms();
+    assert_int_equal(run(to), 1);
+    has(ERR, "timed out");
+    assert_true(th_now_ms() - t0 < th_ms(5000));
+    busrt_client_close(holder);
+}
+
+static void test_benchmark(void **state)
+{
+    (void)state;
+    static const char *const b[] = {G.sock, "-n", "cl.bench", "benchmark", "-w", "2",
+                                    "--payload-size", "10", "-i", "600", NULL};
+    assert_int_equal(run(b), 0);
+    has(OUT, "Starting benchmark, 2 worker(s), 600 iters, 300 iters/worker, 10 byte(s) payload");
+    static const char *const stages[] = {"send.qos.no", "send+recv.qos.no", "send.qos.processed",
+                                         "send+recv.qos.processed", "rpc.call", "rpc.call+handle",
+                                         "rpc.call0"};
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, " %s ", stages[i]);
+        has(OUT, line);
+    }
+    has(OUT, "iters/s");
+    static const char *const bad[] = {G.sock, "benchmark", "-w", "0", NULL};
+    assert_int_equal(run(bad), 2);
+}
+
+int main(void)
+{
+    th_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_version_usage),
+        cmocka_unit_test(test_broker_commands),
+        cmocka_unit_test(test_listen_end_to_end),
+        cmocka_unit_test(test_default_name),
+        cmocka_unit_test(test_rpc_end_to_end),
+        cmocka_unit_test(test_rpc_to_broker_and_errors),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_benchmark),
+    };
+    return cmocka_run_group_tests_name("busrt-cli", tests, group_setup, group_teardown);
+}
