@@ -65,6 +65,11 @@ typedef struct busrt_client busrt_client;
 
 /* ---- Error codes ------------------------------------------------------------ */
 
+/* Unread deliveries the client keeps while the caller waits for an ACK or
+ * an RPC reply, beyond one max_body frame; more fail the wait with
+ * BUSRT_E_TOO_BIG (the caller must then busrt_recv() what is pending). */
+#define BUSRT_CLIENT_MAX_UNREAD (64u * 1024u * 1024u)
+
 #define BUSRT_E_SYS (-101)        /* a system call failed; errno holds the cause */
 #define BUSRT_E_TIMEOUT (-102)    /* nothing (or not enough) arrived in time */
 #define BUSRT_E_CLOSED (-103)     /* the connection is lost (EOF, reset, broken) */
@@ -132,7 +137,8 @@ struct busrt_client_config {
                                and for frames that arrive while the caller
                                waits for an ACK or a reply: unread
                                deliveries are kept in memory until
-                               busrt_recv() takes them */
+                               busrt_recv() takes them, up to max_body +
+                               BUSRT_CLIENT_MAX_UNREAD bytes */
 };
 
 /* Fills *cfg with the defaults above and cfg->name = name. Never fails. */

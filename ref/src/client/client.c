@@ -195,6 +195,11 @@ static int make_room(busrt_client *c, size_t want)
         return 0;
     }
     size_t live = c->wpos - c->rpos;
+    /* Unread deliveries pile up here while the caller waits for an ACK or a
+     * reply; the peer must not be able to grow this without bound. */
+    if (live + want > (size_t)c->max_body + BUSRT_CLIENT_MAX_UNREAD) {
+        return BUSRT_E_TOO_BIG;
+    }
     if (c->pinned && c->held == NULL) {
         size_t ncap = c->rcap;
         while (ncap < live + want) {

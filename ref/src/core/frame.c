@@ -4,35 +4,14 @@
 #include "busrt/frame.h"
 
 #include "busrt/utf8.h"
+#include "frame_spec.h"
 #include "le.h"
 #include "utf8_spec.h"
-
-/*@ predicate valid_op(integer op) =
-      op == 0x00 || op == 0x01 || op == 0x02 || op == 0x03 || op == 0x04 ||
-      op == 0x05 || op == 0x06 || op == 0x12 || op == 0x13;
-
-    predicate valid_kind(integer k) =
-      k == 0x00 || k == 0x01 || k == 0x12 || k == 0x13;
-
-    predicate is_ping(integer op, integer qos) = op == 0 && qos == 0;
-
-    // Offset of the first NUL in b[i, n), or n. Decreases on n - i.
-    logic integer nul_at(uint8_t *b, integer i, integer n) =
-      i >= n ? n : (b[i] == 0 ? i : nul_at(b, i + 1, n));
-
-    lemma nul_at_bounds:
-      \forall uint8_t *b, integer i, n; 0 <= i <= n ==>
-        i <= nul_at(b, i, n) <= n;
-
-    // Offset of the first "%%" in b[i, n), or n.
-    logic integer pct2_at(uint8_t *b, integer i, integer n) =
-      n - i < 2 ? n :
-      (b[i] == 0x25 && b[i + 1] == 0x25 ? i : pct2_at(b, i + 1, n));
-*/
 
 /* ---- Handshake ------------------------------------------------------- */
 
 /*@ requires \valid(out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0 .. 2];
     behavior space:
       assumes cap < 3;
@@ -56,6 +35,7 @@ int busrt_greeting_encode(uint8_t *out, size_t cap)
 }
 
 /*@ requires \valid_read(buf + (0 .. len - 1));
+    terminates \true;
     assigns \nothing;
     behavior short:
       assumes len < 3;
@@ -87,6 +67,7 @@ int busrt_greeting_decode(const uint8_t *buf, size_t len)
 }
 
 /*@ requires \valid(out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0 .. 1];
     behavior limit:
       assumes name_len > 65535;
@@ -117,6 +98,7 @@ int busrt_name_len_encode(size_t name_len, uint8_t *out, size_t cap)
 /*@ requires \valid_read(buf + (0 .. len - 1));
     requires \valid(name_len);
     requires \separated(name_len, buf + (0 .. len - 1));
+    terminates \true;
     assigns *name_len \from buf[0 .. 1];
     behavior short:
       assumes len < 2;
@@ -124,7 +106,7 @@ int busrt_name_len_encode(size_t name_len, uint8_t *out, size_t cap)
       ensures \result == BUSRT_ERR_SHORT;
     behavior ok:
       assumes len >= 2;
-      ensures \result == 2 && *name_len == le16(buf, 0);
+      ensures \result == 2 && *name_len == \old(le16(buf, 0));
     complete behaviors;
     disjoint behaviors;
 */
@@ -138,6 +120,7 @@ int busrt_name_len_decode(const uint8_t *buf, size_t len, uint16_t *name_len)
 }
 
 /*@ requires \valid_read(name + (0 .. len - 1));
+    terminates \true;
     assigns \nothing;
     behavior name:
       assumes len == 0 || name[0] == '.';
@@ -163,6 +146,7 @@ int busrt_name_check(const uint8_t *name, size_t len)
 }
 
 /*@ requires \valid_read(name + (0 .. len - 1));
+    terminates \true;
     assigns \nothing;
     ensures \result == pct2_at(name, 0, len);
     ensures 0 <= \result <= len;
@@ -186,7 +170,8 @@ size_t busrt_name_primary_len(const uint8_t *name, size_t len)
 
 /* ---- Client frame header ---------------------------------------------- */
 
-/*@ assigns \nothing;
+/*@ terminates \true;
+    assigns \nothing;
     ensures \result == 1 <==> valid_op(op);
     ensures \result == 0 || \result == 1;
 */
@@ -201,6 +186,7 @@ int busrt_op_valid(uint8_t op)
 /*@ requires \valid_read(h);
     requires \valid(out + (0 .. cap - 1));
     requires \separated(h, out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0 .. 8];
     behavior op:
       assumes !valid_op(h->op);
@@ -244,6 +230,7 @@ int busrt_client_header_encode(const struct busrt_client_header *h,
 /*@ requires \valid_read(buf + (0 .. len - 1));
     requires \valid(h);
     requires \separated(h, buf + (0 .. len - 1));
+    terminates \true;
     assigns *h \from buf[0 .. 8];
     behavior short:
       assumes len < 9;
@@ -262,9 +249,9 @@ int busrt_client_header_encode(const struct busrt_client_header *h,
       assumes len >= 9 && valid_op(buf[4] % 64) &&
               (buf[4] == 0 || le32(buf, 5) <= max_body);
       ensures \result == 9;
-      ensures h->op_id == le32(buf, 0);
-      ensures h->op == buf[4] % 64 && h->qos == buf[4] / 64;
-      ensures h->body_len == le32(buf, 5);
+      ensures h->op_id == \old(le32(buf, 0));
+      ensures h->op == \old(buf[4]) % 64 && h->qos == \old(buf[4]) / 64;
+      ensures h->body_len == \old(le32(buf, 5));
     complete behaviors;
     disjoint behaviors;
 */
@@ -285,14 +272,18 @@ int busrt_client_header_decode(const uint8_t *buf, size_t len,
     if (flags != 0u && body_len > max_body) {
         return BUSRT_ERR_LIMIT;
     }
-    h->op_id = busrt_le32_get(buf);
-    h->op = op;
-    h->qos = (uint8_t)(flags / 64u);
-    h->body_len = body_len;
+    const struct busrt_client_header r = {
+        .op_id = busrt_le32_get(buf),
+        .op = op,
+        .qos = (uint8_t)(flags / 64u),
+        .body_len = body_len,
+    };
+    *h = r;
     return (int)BUSRT_CLIENT_HEADER_LEN;
 }
 
 /*@ requires \valid_read(h);
+    terminates \true;
     assigns \nothing;
     ensures is_ping(h->op, h->qos) ==> \result == 0;
     ensures !is_ping(h->op, h->qos) ==> \result == h->body_len;
@@ -307,7 +298,8 @@ uint32_t busrt_client_body_len(const struct busrt_client_header *h)
 
 /* ---- Delivered frame header and ACK ------------------------------------ */
 
-/*@ assigns \nothing;
+/*@ terminates \true;
+    assigns \nothing;
     ensures \result == 1 <==> valid_kind(kind);
     ensures \result == 0 || \result == 1;
 */
@@ -322,6 +314,7 @@ int busrt_kind_valid(uint8_t kind)
 /*@ requires \valid_read(h);
     requires \valid(out + (0 .. cap - 1));
     requires \separated(h, out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0 .. 5];
     behavior kind:
       assumes !valid_kind(h->kind);
@@ -364,6 +357,7 @@ int busrt_frame_header_encode(const struct busrt_frame_header *h,
 /*@ requires \valid_read(buf + (0 .. len - 1));
     requires \valid(h);
     requires \separated(h, buf + (0 .. len - 1));
+    terminates \true;
     assigns *h \from buf[0 .. 5];
     behavior short:
       assumes len < 6;
@@ -382,8 +376,9 @@ int busrt_frame_header_encode(const struct busrt_frame_header *h,
       assumes len >= 6 && valid_kind(buf[0]) &&
               (buf[0] == 0 || le32(buf, 1) <= max_body);
       ensures \result == 6;
-      ensures h->kind == buf[0] && h->body_len == le32(buf, 1) &&
-              h->realtime == buf[5];
+      ensures h->kind == \old(buf[0]) &&
+              h->body_len == \old(le32(buf, 1)) &&
+              h->realtime == \old(buf[5]);
     complete behaviors;
     disjoint behaviors;
 */
@@ -401,15 +396,19 @@ int busrt_frame_header_decode(const uint8_t *buf, size_t len,
     if (buf[0] != BUSRT_KIND_NOP && body_len > max_body) {
         return BUSRT_ERR_LIMIT;
     }
-    h->kind = buf[0];
-    h->body_len = body_len;
-    h->realtime = buf[5];
+    const struct busrt_frame_header r = {
+        .kind = buf[0],
+        .body_len = body_len,
+        .realtime = buf[5],
+    };
+    *h = r;
     return (int)BUSRT_FRAME_HEADER_LEN;
 }
 
 /*@ requires \valid_read(a);
     requires \valid(out + (0 .. cap - 1));
     requires \separated(a, out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0 .. 5];
     behavior space:
       assumes cap < 6;
@@ -436,6 +435,7 @@ int busrt_ack_encode(const struct busrt_ack *a, uint8_t *out, size_t cap)
 /*@ requires \valid_read(buf + (0 .. len - 1));
     requires \valid(a);
     requires \separated(a, buf + (0 .. len - 1));
+    terminates \true;
     assigns *a \from buf[0 .. 5];
     behavior short:
       assumes len < 6;
@@ -448,7 +448,7 @@ int busrt_ack_encode(const struct busrt_ack *a, uint8_t *out, size_t cap)
     behavior ok:
       assumes len >= 6 && buf[0] == 0xFE;
       ensures \result == 6;
-      ensures a->op_id == le32(buf, 1) && a->code == buf[5];
+      ensures a->op_id == \old(le32(buf, 1)) && a->code == \old(buf[5]);
     complete behaviors;
     disjoint behaviors;
 */
@@ -460,8 +460,11 @@ int busrt_ack_decode(const uint8_t *buf, size_t len, struct busrt_ack *a)
     if (buf[0] != (uint8_t)BUSRT_ACK_MARKER) {
         return BUSRT_ERR_MARKER;
     }
-    a->op_id = busrt_le32_get(buf + 1);
-    a->code = buf[5];
+    const struct busrt_ack r = {
+        .op_id = busrt_le32_get(buf + 1),
+        .code = buf[5],
+    };
+    *a = r;
     return (int)BUSRT_ACK_LEN;
 }
 
@@ -469,6 +472,7 @@ int busrt_ack_decode(const uint8_t *buf, size_t len, struct busrt_ack *a)
 
 /*@ requires \valid_read(buf + (0 .. len - 1));
     requires from <= len;
+    terminates \true;
     assigns \nothing;
     ensures \result == nul_at(buf, from, len);
     ensures from <= \result <= len;
@@ -487,15 +491,50 @@ size_t busrt_nul_find(const uint8_t *buf, size_t len, size_t from)
     return i;
 }
 
-/*@ predicate two_fields(integer op) =
-      op == 0x00 || op == 0x01 || op == 0x12 || op == 0x13;
-    predicate list_body(integer op) =
-      op == 0x02 || op == 0x03 || op == 0x04 || op == 0x05;
+/* Stores the three spans of a client body; the first starts at 0. */
+/*@ requires \valid(b);
+    terminates \true;
+    assigns *b \from t_len, r_off, r_len, p_off, p_len;
+    ensures b->target.off == 0 && b->target.len == t_len;
+    ensures b->receiver.off == r_off && b->receiver.len == r_len;
+    ensures b->payload.off == p_off && b->payload.len == p_len;
 */
+static void client_body_set(struct busrt_client_body *b, size_t t_len,
+                            size_t r_off, size_t r_len, size_t p_off,
+                            size_t p_len)
+{
+    b->target.off = 0u;
+    b->target.len = t_len;
+    b->receiver.off = r_off;
+    b->receiver.len = r_len;
+    b->payload.off = p_off;
+    b->payload.len = p_len;
+}
+
+/* Stores the three spans of a delivered frame body; the first starts at 0. */
+/*@ requires \valid(b);
+    terminates \true;
+    assigns *b \from s_len, t_off, t_len, p_off, p_len;
+    ensures b->sender.off == 0 && b->sender.len == s_len;
+    ensures b->topic.off == t_off && b->topic.len == t_len;
+    ensures b->payload.off == p_off && b->payload.len == p_len;
+*/
+static void frame_body_set(struct busrt_frame_body *b, size_t s_len,
+                           size_t t_off, size_t t_len, size_t p_off,
+                           size_t p_len)
+{
+    b->sender.off = 0u;
+    b->sender.len = s_len;
+    b->topic.off = t_off;
+    b->topic.len = t_len;
+    b->payload.off = p_off;
+    b->payload.len = p_len;
+}
 
 /*@ requires \valid_read(body + (0 .. len - 1));
     requires \valid(b);
     requires \separated(b, body + (0 .. len - 1));
+    terminates \true;
     assigns *b \from body[0 .. len - 1];
     behavior op:
       assumes !valid_op(op);
@@ -512,27 +551,29 @@ size_t busrt_nul_find(const uint8_t *buf, size_t len, size_t from)
       assigns \nothing;
       ensures \result == BUSRT_ERR_NOSEP;
     behavior two:
-      assumes two_fields(op) && nul_at(body, 0, len) < len;
+      assumes two_fields(op) && nul_at(body, 0, len) != len;
       ensures \result == 0;
-      ensures b->target.off == 0 && b->target.len == nul_at(body, 0, len);
+      ensures b->target.off == 0;
+      ensures b->target.len == \old(nul_at(body, 0, len));
       ensures b->receiver.off == len && b->receiver.len == 0;
-      ensures b->payload.off == nul_at(body, 0, len) + 1;
-      ensures b->payload.len == len - (nul_at(body, 0, len) + 1);
+      ensures b->payload.off == \old(nul_at(body, 0, len)) + 1;
+      ensures b->payload.len == len - (\old(nul_at(body, 0, len)) + 1);
     behavior three_nosep:
       assumes op == 0x06 && (nul_at(body, 0, len) == len ||
         nul_at(body, nul_at(body, 0, len) + 1, len) == len);
       assigns \nothing;
       ensures \result == BUSRT_ERR_NOSEP;
     behavior three:
-      assumes op == 0x06 && nul_at(body, 0, len) < len &&
-        nul_at(body, nul_at(body, 0, len) + 1, len) < len;
+      assumes op == 0x06 && nul_at(body, 0, len) != len &&
+        nul_at(body, nul_at(body, 0, len) + 1, len) != len;
       ensures \result == 0;
-      ensures b->target.off == 0 && b->target.len == nul_at(body, 0, len);
-      ensures b->receiver.off == nul_at(body, 0, len) + 1;
+      ensures b->target.off == 0;
+      ensures b->target.len == \old(nul_at(body, 0, len));
+      ensures b->receiver.off == \old(nul_at(body, 0, len)) + 1;
       ensures b->receiver.off + b->receiver.len ==
-              nul_at(body, nul_at(body, 0, len) + 1, len);
+              \old(nul_at(body, nul_at(body, 0, len) + 1, len));
       ensures b->payload.off ==
-              nul_at(body, nul_at(body, 0, len) + 1, len) + 1;
+              \old(nul_at(body, nul_at(body, 0, len) + 1, len)) + 1;
       ensures b->payload.off + b->payload.len == len;
     complete behaviors;
     disjoint behaviors;
@@ -544,12 +585,7 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
         return BUSRT_ERR_OP;
     }
     if (op >= BUSRT_OP_SUBSCRIBE && op <= BUSRT_OP_UNEXCLUDE) {
-        b->target.off = 0u;
-        b->target.len = len;
-        b->receiver.off = len;
-        b->receiver.len = 0u;
-        b->payload.off = len;
-        b->payload.len = 0u;
+        client_body_set(b, len, len, 0u, len, 0u);
         return 0;
     }
     const size_t n1 = busrt_nul_find(body, len, 0u);
@@ -557,30 +593,22 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
         return BUSRT_ERR_NOSEP;
     }
     if (op != BUSRT_OP_PUBLISH_FOR) {
-        b->target.off = 0u;
-        b->target.len = n1;
-        b->receiver.off = len;
-        b->receiver.len = 0u;
-        b->payload.off = n1 + 1u;
-        b->payload.len = len - (n1 + 1u);
+        client_body_set(b, n1, len, 0u, n1 + 1u, len - (n1 + 1u));
         return 0;
     }
     const size_t n2 = busrt_nul_find(body, len, n1 + 1u);
     if (n2 == len) {
         return BUSRT_ERR_NOSEP;
     }
-    b->target.off = 0u;
-    b->target.len = n1;
-    b->receiver.off = n1 + 1u;
-    b->receiver.len = n2 - (n1 + 1u);
-    b->payload.off = n2 + 1u;
-    b->payload.len = len - (n2 + 1u);
+    client_body_set(b, n1, n1 + 1u, n2 - (n1 + 1u), n2 + 1u,
+                    len - (n2 + 1u));
     return 0;
 }
 
 /*@ requires \valid_read(body + (0 .. len - 1));
     requires \valid(b);
     requires \separated(b, body + (0 .. len - 1));
+    terminates \true;
     assigns *b \from body[0 .. len - 1];
     behavior kind:
       assumes kind != 0x01 && kind != 0x12 && kind != 0x13;
@@ -591,11 +619,12 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
       assigns \nothing;
       ensures \result == BUSRT_ERR_NOSEP;
     behavior two:
-      assumes (kind == 0x12 || kind == 0x13) && nul_at(body, 0, len) < len;
+      assumes (kind == 0x12 || kind == 0x13) && nul_at(body, 0, len) != len;
       ensures \result == 0;
-      ensures b->sender.off == 0 && b->sender.len == nul_at(body, 0, len);
+      ensures b->sender.off == 0;
+      ensures b->sender.len == \old(nul_at(body, 0, len));
       ensures b->topic.off == len && b->topic.len == 0;
-      ensures b->payload.off == nul_at(body, 0, len) + 1;
+      ensures b->payload.off == \old(nul_at(body, 0, len)) + 1;
       ensures b->payload.off + b->payload.len == len;
     behavior three_nosep:
       assumes kind == 0x01 && (nul_at(body, 0, len) == len ||
@@ -603,15 +632,16 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
       assigns \nothing;
       ensures \result == BUSRT_ERR_NOSEP;
     behavior three:
-      assumes kind == 0x01 && nul_at(body, 0, len) < len &&
-        nul_at(body, nul_at(body, 0, len) + 1, len) < len;
+      assumes kind == 0x01 && nul_at(body, 0, len) != len &&
+        nul_at(body, nul_at(body, 0, len) + 1, len) != len;
       ensures \result == 0;
-      ensures b->sender.off == 0 && b->sender.len == nul_at(body, 0, len);
-      ensures b->topic.off == nul_at(body, 0, len) + 1;
+      ensures b->sender.off == 0;
+      ensures b->sender.len == \old(nul_at(body, 0, len));
+      ensures b->topic.off == \old(nul_at(body, 0, len)) + 1;
       ensures b->topic.off + b->topic.len ==
-              nul_at(body, nul_at(body, 0, len) + 1, len);
+              \old(nul_at(body, nul_at(body, 0, len) + 1, len));
       ensures b->payload.off ==
-              nul_at(body, nul_at(body, 0, len) + 1, len) + 1;
+              \old(nul_at(body, nul_at(body, 0, len) + 1, len)) + 1;
       ensures b->payload.off + b->payload.len == len;
     complete behaviors;
     disjoint behaviors;
@@ -628,24 +658,14 @@ int busrt_frame_body_split(uint8_t kind, const uint8_t *body, size_t len,
         return BUSRT_ERR_NOSEP;
     }
     if (kind != BUSRT_KIND_PUBLISH) {
-        b->sender.off = 0u;
-        b->sender.len = n1;
-        b->topic.off = len;
-        b->topic.len = 0u;
-        b->payload.off = n1 + 1u;
-        b->payload.len = len - (n1 + 1u);
+        frame_body_set(b, n1, len, 0u, n1 + 1u, len - (n1 + 1u));
         return 0;
     }
     const size_t n2 = busrt_nul_find(body, len, n1 + 1u);
     if (n2 == len) {
         return BUSRT_ERR_NOSEP;
     }
-    b->sender.off = 0u;
-    b->sender.len = n1;
-    b->topic.off = n1 + 1u;
-    b->topic.len = n2 - (n1 + 1u);
-    b->payload.off = n2 + 1u;
-    b->payload.len = len - (n2 + 1u);
+    frame_body_set(b, n1, n1 + 1u, n2 - (n1 + 1u), n2 + 1u, len - (n2 + 1u));
     return 0;
 }
 
@@ -653,7 +673,8 @@ int busrt_frame_body_split(uint8_t kind, const uint8_t *body, size_t len,
     requires \valid(pos) && \valid(item);
     requires \separated(pos, item, buf + (0 .. len - 1));
     requires len < SIZE_MAX;
-    assigns *pos, *item;
+    terminates \true;
+    assigns *pos, *item \from *pos, buf[0 .. len - 1];
     behavior done:
       assumes *pos > len;
       assigns \nothing;
@@ -662,8 +683,8 @@ int busrt_frame_body_split(uint8_t kind, const uint8_t *body, size_t len,
       assumes *pos <= len;
       ensures \result == 1;
       ensures item->off == \old(*pos);
-      ensures item->off + item->len == nul_at(buf, \old(*pos), len);
-      ensures *pos == nul_at(buf, \old(*pos), len) + 1;
+      ensures item->off + item->len == \old(nul_at(buf, *pos, len));
+      ensures *pos == \old(nul_at(buf, *pos, len)) + 1;
     complete behaviors;
     disjoint behaviors;
 */
@@ -675,8 +696,8 @@ int busrt_list_next(const uint8_t *buf, size_t len, size_t *pos,
     }
     const size_t start = *pos;
     const size_t end = busrt_nul_find(buf, len, start);
-    item->off = start;
-    item->len = end - start;
+    const struct busrt_span r = {.off = start, .len = end - start};
+    *item = r;
     *pos = end + 1u; /* past len once the last item is taken */
     return 1;
 }

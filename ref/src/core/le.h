@@ -6,12 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*@ logic integer le16(uint8_t *b, integer i) = b[i] + 256 * b[i + 1];
-    logic integer le32(uint8_t *b, integer i) =
-      b[i] + 256 * b[i + 1] + 65536 * b[i + 2] + 16777216 * b[i + 3];
-*/
+#include "le_spec.h"
 
 /*@ requires \valid_read(b + (0 .. 1));
+    terminates \true;
     assigns \nothing;
     ensures \result == le16(b, 0);
 */
@@ -21,6 +19,7 @@ static inline uint16_t busrt_le16_get(const uint8_t *b)
 }
 
 /*@ requires \valid_read(b + (0 .. 3));
+    terminates \true;
     assigns \nothing;
     ensures \result == le32(b, 0);
 */
@@ -31,7 +30,8 @@ static inline uint32_t busrt_le32_get(const uint8_t *b)
 }
 
 /*@ requires \valid(b + (0 .. 1));
-    assigns b[0 .. 1];
+    terminates \true;
+    assigns b[0 .. 1] \from v;
     ensures le16(b, 0) == v;
     ensures b[0] == v % 256 && b[1] == v / 256;
 */
@@ -42,7 +42,8 @@ static inline void busrt_le16_put(uint8_t *b, uint16_t v)
 }
 
 /*@ requires \valid(b + (0 .. 3));
-    assigns b[0 .. 3];
+    terminates \true;
+    assigns b[0 .. 3] \from v;
     ensures le32(b, 0) == v;
     ensures b[0] == v % 256 && b[1] == (v / 256) % 256 &&
             b[2] == (v / 65536) % 256 && b[3] == v / 16777216;
@@ -53,6 +54,10 @@ static inline void busrt_le32_put(uint8_t *b, uint32_t v)
     b[1] = (uint8_t)((v / 256u) % 256u);
     b[2] = (uint8_t)((v / 65536u) % 256u);
     b[3] = (uint8_t)(v / 16777216u);
+    /* One division step each: v = b[0] + 256 * (v / 256), and so on. */
+    /*@ assert v == b[0] + 256 * (v / 256); */
+    /*@ assert v / 256 == b[1] + 256 * (v / 65536); */
+    /*@ assert v / 65536 == b[2] + 256 * (v / 16777216); */
 }
 
 #endif

@@ -1,49 +1,15 @@
 /* Topic and broadcast-mask matching (spec sections 10 and 11).
  *
  * Both matchers are one chunk matcher with different separator and wildcard
- * bytes. The logic specification below is the matching rule of the spec
- * stated over chunk boundaries; the C code walks the same chunks. */
+ * bytes. The logic specification (match_spec.h) is the matching rule of the
+ * spec stated over chunk boundaries; the C code walks the same chunks. */
 #include "busrt/match.h"
 
-/*@ // End of the chunk that starts at i: the first separator at or after
-    // i, or n. Structurally decreasing in n - i.
-    logic integer chunk_end(uint8_t *b, integer i, integer n, integer sep) =
-      i >= n ? n : (b[i] == sep ? i : chunk_end(b, i + 1, n, sep));
-
-    predicate range_eq(uint8_t *a, integer ai, integer ae,
-                       uint8_t *b, integer bi, integer be) =
-      ae - ai == be - bi &&
-      (\forall integer m; ai <= m < ae ==> a[m] == b[bi + (m - ai)]);
-
-    // The chunk [i, e) is exactly the single wildcard byte w.
-    predicate is_wild(uint8_t *b, integer i, integer e, integer w) =
-      e - i == 1 && b[i] == w;
-
-    // Pattern chunks from pi against subject chunks from ti. "many" ends
-    // the pattern and needs one or more subject chunks, which always holds
-    // here since ti starts a chunk. "one" or an equal chunk consumes one
-    // chunk each; both must end together. Decreases on pn - pi.
-    predicate chunks_match{L}(uint8_t *p, integer pi, integer pn,
-                              uint8_t *t, integer ti, integer tn,
-                              integer sep, integer one, integer many) =
-      is_wild(p, pi, chunk_end(p, pi, pn, sep), many) ||
-      ((is_wild(p, pi, chunk_end(p, pi, pn, sep), one) ||
-        range_eq(p, pi, chunk_end(p, pi, pn, sep),
-                 t, ti, chunk_end(t, ti, tn, sep))) &&
-       (chunk_end(p, pi, pn, sep) == pn ?
-          chunk_end(t, ti, tn, sep) == tn :
-          (chunk_end(t, ti, tn, sep) < tn &&
-           chunks_match(p, chunk_end(p, pi, pn, sep) + 1, pn,
-                        t, chunk_end(t, ti, tn, sep) + 1, tn,
-                        sep, one, many))));
-
-    lemma chunk_end_bounds:
-      \forall uint8_t *b, integer i, n, sep; 0 <= i <= n ==>
-        i <= chunk_end(b, i, n, sep) <= n;
-*/
+#include "match_spec.h"
 
 /*@ requires \valid_read(b + (0 .. n - 1));
     requires from <= n;
+    terminates \true;
     assigns \nothing;
     ensures \result == chunk_end(b, from, n, sep);
     ensures from <= \result <= n;
@@ -66,6 +32,7 @@ static size_t chunk_end_at(const uint8_t *b, size_t n, size_t from,
 /*@ requires \valid_read(a + (ai .. ae - 1));
     requires \valid_read(b + (bi .. be - 1));
     requires ai <= ae && bi <= be;
+    terminates \true;
     assigns \nothing;
     ensures \result == 1 <==> range_eq(a, ai, ae, b, bi, be);
     ensures \result == 0 || \result == 1;
@@ -95,6 +62,7 @@ static int range_equal(const uint8_t *a, size_t ai, size_t ae,
 /*@ requires \valid_read(p + (0 .. pn - 1));
     requires \valid_read(t + (0 .. tn - 1));
     requires pn < SIZE_MAX && tn < SIZE_MAX;
+    terminates \true;
     assigns \nothing;
     ensures \result == 1 <==> chunks_match(p, 0, pn, t, 0, tn, sep, one, many);
     ensures \result == 0 || \result == 1;
@@ -135,9 +103,9 @@ static int chunk_match(const uint8_t *p, size_t pn, const uint8_t *t,
 /*@ requires \valid_read(pat + (0 .. pat_len - 1));
     requires \valid_read(topic + (0 .. topic_len - 1));
     requires pat_len < SIZE_MAX && topic_len < SIZE_MAX;
+    terminates \true;
     assigns \nothing;
-    ensures \result == 1 <==>
-      chunks_match(pat, 0, pat_len, topic, 0, topic_len, '/', '+', '#');
+    ensures \result == 1 <==> topic_match(pat, pat_len, topic, topic_len);
     ensures \result == 0 || \result == 1;
 */
 int busrt_topic_matches(const uint8_t *pat, size_t pat_len,
@@ -150,9 +118,9 @@ int busrt_topic_matches(const uint8_t *pat, size_t pat_len,
 /*@ requires \valid_read(mask + (0 .. mask_len - 1));
     requires \valid_read(name + (0 .. name_len - 1));
     requires mask_len < SIZE_MAX && name_len < SIZE_MAX;
+    terminates \true;
     assigns \nothing;
-    ensures \result == 1 <==>
-      chunks_match(mask, 0, mask_len, name, 0, name_len, '.', '?', '*');
+    ensures \result == 1 <==> mask_match(mask, mask_len, name, name_len);
     ensures \result == 0 || \result == 1;
 */
 int busrt_mask_matches(const uint8_t *mask, size_t mask_len,
@@ -163,6 +131,7 @@ int busrt_mask_matches(const uint8_t *mask, size_t mask_len,
 }
 
 /*@ requires \valid_read(s + (0 .. len - 1));
+    terminates \true;
     assigns \nothing;
     ensures \result == 1 <==>
       (\exists integer k; 0 <= k < len && (s[k] == '*' || s[k] == '?'));

@@ -2,48 +2,31 @@
  * opaque here: msgpack by convention, handled outside the core. */
 #include "busrt/rpcproto.h"
 
+#include "frame_spec.h"
 #include "le.h"
+#include "rpc_spec.h"
 
-/*@ // Offset of the first NUL in b[i, n), or n (as in frame.c).
-    logic integer rpc_nul_at(uint8_t *b, integer i, integer n) =
-      i >= n ? n : (b[i] == 0 ? i : rpc_nul_at(b, i + 1, n));
-
-    // Signed value of the little-endian i16 at b[i].
-    logic integer les16(uint8_t *b, integer i) =
-      le16(b, i) >= 32768 ? le16(b, i) - 65536 : le16(b, i);
-*/
-
-/*@ requires \valid_read(buf + (0 .. len - 1));
-    requires from <= len;
+/*@ terminates \true;
     assigns \nothing;
-    ensures \result == rpc_nul_at(buf, from, len);
-    ensures from <= \result <= len;
+    ensures \result == (raw >= 32768 ? raw - 65536 : raw);
 */
-static size_t rpc_nul_find(const uint8_t *buf, size_t len, size_t from)
+static int16_t rpc_i16(uint16_t raw)
 {
-    size_t i = from;
-    /*@ loop invariant from <= i <= len;
-        loop invariant rpc_nul_at(buf, i, len) == rpc_nul_at(buf, from, len);
-        loop assigns i;
-        loop variant len - i;
-    */
-    while (i < len && buf[i] != 0u) {
-        i++;
-    }
-    return i;
+    /* Two's complement by arithmetic: defined for every raw value. */
+    return raw >= 32768u ? (int16_t)((int32_t)raw - 65536) : (int16_t)raw;
 }
 
 /*@ requires \valid_read(buf + (0 .. len - 1));
     requires \valid(h);
     requires \separated(h, buf + (0 .. len - 1));
+    terminates \true;
     assigns *h \from buf[0 .. len - 1];
     behavior empty:
       assumes len == 0;
       assigns \nothing;
       ensures \result == BUSRT_ERR_SHORT;
     behavior kind:
-      assumes len > 0 && buf[0] != 0x00 && buf[0] != 0x01 &&
-              buf[0] != 0x11 && buf[0] != 0x12;
+      assumes len > 0 && !valid_rpc_kind(buf[0]);
       assigns \nothing;
       ensures \result == BUSRT_ERR_RPC_KIND;
     behavior notification:
@@ -57,28 +40,28 @@ static size_t rpc_nul_find(const uint8_t *buf, size_t len, size_t from)
       assigns \nothing;
       ensures \result == BUSRT_ERR_SHORT;
     behavior request_nosep:
-      assumes len >= 5 && buf[0] == 0x01 && rpc_nul_at(buf, 5, len) == len;
+      assumes len >= 5 && buf[0] == 0x01 && nul_at(buf, 5, len) == len;
       assigns \nothing;
       ensures \result == BUSRT_ERR_NOSEP;
     behavior request:
-      assumes len >= 5 && buf[0] == 0x01 && rpc_nul_at(buf, 5, len) < len;
+      assumes len >= 5 && buf[0] == 0x01 && nul_at(buf, 5, len) != len;
       ensures \result == 0 && h->kind == 0x01 && h->code == 0;
-      ensures h->call_id == le32(buf, 1);
+      ensures h->call_id == \old(le32(buf, 1));
       ensures h->method.off == 5;
-      ensures h->method.off + h->method.len == rpc_nul_at(buf, 5, len);
-      ensures h->data.off == rpc_nul_at(buf, 5, len) + 1;
+      ensures h->method.off + h->method.len == \old(nul_at(buf, 5, len));
+      ensures h->data.off == \old(nul_at(buf, 5, len)) + 1;
       ensures h->data.off + h->data.len == len;
     behavior reply:
       assumes len >= 5 && buf[0] == 0x11;
       ensures \result == 0 && h->kind == 0x11 && h->code == 0;
-      ensures h->call_id == le32(buf, 1);
+      ensures h->call_id == \old(le32(buf, 1));
       ensures h->method.off == 5 && h->method.len == 0;
       ensures h->data.off == 5 && h->data.len == len - 5;
     behavior error:
       assumes len >= 7 && buf[0] == 0x12;
       ensures \result == 0 && h->kind == 0x12;
-      ensures h->call_id == le32(buf, 1);
-      ensures h->code == les16(buf, 5);
+      ensures h->call_id == \old(le32(buf, 1));
+      ensures h->code == \old(les16(buf, 5));
       ensures h->method.off == 7 && h->method.len == 0;
       ensures h->data.off == 7 && h->data.len == len - 7;
     complete behaviors;
@@ -92,13 +75,14 @@ int busrt_rpc_decode(const uint8_t *buf, size_t len,
     }
     const uint8_t kind = buf[0];
     if (kind == BUSRT_RPC_NOTIFICATION) {
-        h->kind = kind;
-        h->call_id = 0u;
-        h->code = 0;
-        h->method.off = 1u;
-        h->method.len = 0u;
-        h->data.off = 1u;
-        h->data.len = len - 1u;
+        const struct busrt_rpc_header r = {
+            .kind = kind,
+            .call_id = 0u,
+            .method = {.off = 1u, .len = 0u},
+            .code = 0,
+            .data = {.off = 1u, .len = len - 1u},
+        };
+        *h = r;
         return 0;
     }
     if (kind != BUSRT_RPC_REQUEST && kind != BUSRT_RPC_REPLY &&
@@ -109,37 +93,45 @@ int busrt_rpc_decode(const uint8_t *buf, size_t len,
         return BUSRT_ERR_SHORT;
     }
     const uint32_t call_id = busrt_le32_get(buf + 1);
-    size_t data_off = 5u;
-    size_t method_len = 0u;
-    int16_t code = 0;
     if (kind == BUSRT_RPC_REQUEST) {
-        const size_t nul = rpc_nul_find(buf, len, 5u);
+        const size_t nul = busrt_nul_find(buf, len, 5u);
         if (nul == len) {
             return BUSRT_ERR_NOSEP;
         }
-        method_len = nul - 5u;
-        data_off = nul + 1u;
-    } else if (kind == BUSRT_RPC_ERROR) {
-        const uint16_t raw = busrt_le16_get(buf + 5);
-        /* Two's complement by arithmetic: defined for every raw value. */
-        code = raw >= 32768u ? (int16_t)((int32_t)raw - 65536)
-                             : (int16_t)raw;
-        data_off = 7u;
+        const struct busrt_rpc_header r = {
+            .kind = kind,
+            .call_id = call_id,
+            .method = {.off = 5u, .len = nul - 5u},
+            .code = 0,
+            .data = {.off = nul + 1u, .len = len - (nul + 1u)},
+        };
+        *h = r;
+        return 0;
     }
-    h->kind = kind;
-    h->call_id = call_id;
-    h->code = code;
-    h->method.off = 5u;
-    h->method.len = method_len;
-    h->data.off = data_off;
-    h->data.len = len - data_off;
-    if (kind == BUSRT_RPC_ERROR) {
-        h->method.off = 7u;
+    if (kind == BUSRT_RPC_REPLY) {
+        const struct busrt_rpc_header r = {
+            .kind = kind,
+            .call_id = call_id,
+            .method = {.off = 5u, .len = 0u},
+            .code = 0,
+            .data = {.off = 5u, .len = len - 5u},
+        };
+        *h = r;
+        return 0;
     }
+    const struct busrt_rpc_header r = {
+        .kind = kind,
+        .call_id = call_id,
+        .method = {.off = 7u, .len = 0u},
+        .code = rpc_i16(busrt_le16_get(buf + 5)),
+        .data = {.off = 7u, .len = len - 7u},
+    };
+    *h = r;
     return 0;
 }
 
 /*@ requires \valid(out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0];
     behavior space:
       assumes cap < 1;
@@ -161,6 +153,7 @@ int busrt_rpc_notification_encode(uint8_t *out, size_t cap)
 }
 
 /*@ requires \valid(out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0 .. 4];
     behavior space:
       assumes cap < 5;
@@ -183,6 +176,7 @@ int busrt_rpc_reply_encode(uint32_t call_id, uint8_t *out, size_t cap)
 }
 
 /*@ requires \valid(out + (0 .. cap - 1));
+    terminates \true;
     assigns out[0 .. 6];
     behavior space:
       assumes cap < 7;
@@ -208,28 +202,53 @@ int busrt_rpc_error_encode(uint32_t call_id, int16_t code, uint8_t *out,
     return 7;
 }
 
+/*@ requires off <= SIZE_MAX - n;
+    requires \valid(dst + (off .. off + n - 1));
+    requires \valid_read(src + (0 .. n - 1));
+    requires \separated(dst + (off .. off + n - 1), src + (0 .. n - 1));
+    terminates \true;
+    assigns dst[off .. off + n - 1] \from src[0 .. n - 1];
+    ensures \forall integer m; off <= m < off + n ==> dst[m] == src[m - off];
+*/
+static void rpc_copy_at(uint8_t *dst, size_t off, const uint8_t *src,
+                        size_t n)
+{
+    size_t i = 0;
+    /*@ loop invariant 0 <= i <= n;
+        loop invariant \forall integer m; off <= m < off + i ==>
+                         dst[m] == src[m - off];
+        loop assigns i, dst[off .. off + n - 1];
+        loop variant n - i;
+    */
+    while (i < n) {
+        dst[off + i] = src[i];
+        i++;
+    }
+}
+
 /*@ requires \valid_read(method + (0 .. method_len - 1));
     requires \valid(out + (0 .. cap - 1));
     requires \separated(method + (0 .. method_len - 1), out + (0 .. cap - 1));
-    assigns out[0 .. cap - 1];
+    terminates \true;
+    assigns out[0 .. 5 + method_len];
     behavior limit:
       assumes method_len > 65535;
       assigns \nothing;
       ensures \result == BUSRT_ERR_LIMIT;
     behavior nosep:
       assumes method_len <= 65535 &&
-              rpc_nul_at(method, 0, method_len) < method_len;
+              nul_at(method, 0, method_len) != method_len;
       assigns \nothing;
       ensures \result == BUSRT_ERR_NOSEP;
     behavior space:
       assumes method_len <= 65535 &&
-              rpc_nul_at(method, 0, method_len) == method_len &&
+              nul_at(method, 0, method_len) == method_len &&
               cap < method_len + 6;
       assigns \nothing;
       ensures \result == BUSRT_ERR_SPACE;
     behavior ok:
       assumes method_len <= 65535 &&
-              rpc_nul_at(method, 0, method_len) == method_len &&
+              nul_at(method, 0, method_len) == method_len &&
               cap >= method_len + 6;
       ensures \result == method_len + 6;
       ensures out[0] == 0x01 && le32(out, 1) == call_id;
@@ -245,7 +264,7 @@ int busrt_rpc_request_encode(uint32_t call_id, const uint8_t *method,
     if (method_len > 65535u) {
         return BUSRT_ERR_LIMIT;
     }
-    if (rpc_nul_find(method, method_len, 0u) != method_len) {
+    if (busrt_nul_find(method, method_len, 0u) != method_len) {
         return BUSRT_ERR_NOSEP;
     }
     if (cap < method_len + 6u) {
@@ -253,18 +272,7 @@ int busrt_rpc_request_encode(uint32_t call_id, const uint8_t *method,
     }
     out[0] = (uint8_t)BUSRT_RPC_REQUEST;
     busrt_le32_put(out + 1, call_id);
-    size_t m = 5u;
-    /*@ loop invariant 5 <= m <= 5 + method_len;
-        loop invariant out[0] == 0x01 && le32(out, 1) == call_id;
-        loop invariant \forall integer k; 5 <= k < m ==>
-                         out[k] == method[k - 5];
-        loop assigns m, out[5 .. 4 + method_len];
-        loop variant 5 + method_len - m;
-    */
-    while (m < 5u + method_len) {
-        out[m] = method[m - 5u];
-        m++;
-    }
     out[5u + method_len] = 0u;
+    rpc_copy_at(out, 5u, method, method_len);
     return (int)(method_len + 6u);
 }

@@ -9,6 +9,7 @@
 
 /*@ requires \valid_read(s + (0 .. n - 1));
     requires i < n;
+    terminates \true;
     assigns \nothing;
     ensures \result == seq_len(s, i, n);
     ensures 0 <= \result <= 4;
@@ -58,6 +59,7 @@ static size_t utf8_seq_len(const uint8_t *s, size_t n, size_t i)
 }
 
 /*@ requires \valid_read(s + (0 .. len - 1));
+    terminates \true;
     assigns \nothing;
     ensures \result == 1 <==> utf8_valid(s, len);
     ensures \result == 0 || \result == 1;

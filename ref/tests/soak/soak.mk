@@ -1,0 +1,52 @@
+# Soak test of busrtd (ref/tests/soak/): many clients for a long time, some
+# of them hostile; see ref/tests/soak/README.md.
+#
+# Included from the top Makefile, which provides B, CC, WARN, CPPFLAGS_ALL,
+# FLAGS_obj, CORE_HDR and the rules for build/obj/busrtd, libbusrtcore.a and
+# (through integration.mk) wire.o.
+#
+#   make soak            10 minutes, 200 clients (not part of make test)
+#   make soak-short      60 s, 200 clients (make test)
+#   make soak-valgrind   40 s, 60 clients, busrtd under valgrind (make test)
+#   SOAK_SEED=N          seed of the client behaviour (default 1)
+#   SOAK_ARGS="..."      extra options for build/obj/tests/soak (see soak.c)
+# The broker's log of each run is kept in build/soak/<target>.log.
+
+SOAK_DIR      := ref/tests/soak
+SOAK_BIN      := $(B)/obj/tests/soak
+SOAK_SEED     ?= 1
+SOAK_ARGS     ?=
+SOAK_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+                 --errors-for-leak-kinds=definite
+
+.PHONY: soak soak-short soak-valgrind
+
+TEST_SUITES += soak-short soak-valgrind
+ALL_EXTRA   += $(SOAK_BIN)
+
+$(B)/obj/$(SOAK_DIR)/%.o: $(SOAK_DIR)/%.c ref/tests/integration/wire.h $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(FLAGS_obj) $(CPPFLAGS_ALL) -Iref/tests/integration -c $< -o $@
+
+$(SOAK_BIN): $(B)/obj/$(SOAK_DIR)/soak.o $(B)/obj/ref/tests/integration/wire.o \
+             $(B)/obj/libbusrtcore.a
+	@mkdir -p $(@D)
+	$(CC) $(FLAGS_obj) $^ -o $@
+
+# $(call soak_run,LABEL,ENVIRONMENT,OPTIONS)
+soak_run = @mkdir -p $(B)/soak && echo "== soak: $(1)" && \
+	env BUSRTD=$(B)/obj/busrtd $(2) ./$(SOAK_BIN) --label $(1) --seed $(SOAK_SEED) \
+	    --keep-log $(B)/soak/$(1).log $(3) $(SOAK_ARGS)
+
+soak: $(SOAK_BIN) $(B)/obj/busrtd
+	$(call soak_run,soak,,--duration 600)
+
+soak-short: $(SOAK_BIN) $(B)/obj/busrtd
+	$(call soak_run,soak-short,,--duration 60)
+
+# Under valgrind the broker runs ~20x slower: fewer clients, lower rates, a
+# smaller queue so that slow consumers still overflow within seconds.
+soak-valgrind: $(SOAK_BIN) $(B)/obj/busrtd
+	$(call soak_run,soak-valgrind,BUSRTD_WRAPPER="$(SOAK_VALGRIND)" \
+	    BUSRT_TEST_UNDER_VALGRIND=1,--duration 40 --clients 60 --rate 2 --busy-rate 40 \
+	    --queue-size 128)
