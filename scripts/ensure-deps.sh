@@ -3,7 +3,7 @@
 # when any is missing. Safe to run repeatedly; does nothing when all are there.
 set -eu
 PKGS="libcmocka-dev libjansson-dev libmsgpack-dev frama-c-base why3 z3 cvc4 \
-clang libclang-rt-14-dev llvm-14 lld afl++ valgrind cppcheck python3 gnuplot-nox"
+pkg-config clang libclang-rt-14-dev llvm-14 lld afl++ valgrind cppcheck python3 gnuplot-nox"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
