@@ -83,6 +83,8 @@ ALL_EXTRA :=
 -include proofs/proofs.mk
 -include ref/src/client/client.mk
 -include fuzz/fuzz.mk
+-include conformance/conformance.mk
+-include bench/bench.mk
 
 all: $(ALL_EXTRA)
 

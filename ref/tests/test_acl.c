@@ -42,6 +42,7 @@ static void t_bad_files(void **state)
         {"{\"clients\": []}", "busrt_acl"},
         {"{\"busrt_acl\": 2, \"clients\": []}", "busrt_acl"},
         {"{\"busrt_acl\": 1}", "clients"},
+        {"{\"busrt_acl\": 1, \"clients\": [], \"extra\": 1}", "unknown top-level key"},
         {"{\"busrt_acl\": 1, \"clients\": [{\"nam\": \"x\"}]}", "unknown key \"nam\""},
         {"{\"busrt_acl\": 1, \"clients\": [{\"name\": \"\"}]}", "non-empty"},
         {"{\"busrt_acl\": 1, \"clients\": [{\"name\": \"a\", \"tcp\": [\"10.0.0.0/33\"]}]}",

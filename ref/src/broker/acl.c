@@ -274,6 +274,14 @@ struct acl *acl_load(const char *path, char *err, size_t errlen)
         (void)snprintf(msg, sizeof msg, "line %d: %s", je.line, je.text);
         goto out;
     }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (strcmp(key, "busrt_acl") != 0 && strcmp(key, "clients") != 0) {
+            (void)snprintf(msg, sizeof msg, "unknown top-level key \"%s\"", key);
+            goto out;
+        }
+    }
     json_t *ver = json_object_get(root, "busrt_acl");
     json_t *clients = json_object_get(root, "clients");
     if (!json_is_integer(ver) || json_integer_value(ver) != 1) {

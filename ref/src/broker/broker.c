@@ -32,12 +32,22 @@ static int setup_internal(struct broker *b)
     return 0;
 }
 
+void broker_due(struct broker *b, int64_t t)
+{
+    if (t < b->next_due) {
+        b->next_due = t;
+    }
+}
+
 int broker_init(struct broker *b, const struct config *cfg)
 {
     memset(b, 0, sizeof *b);
     b->cfg = *cfg;
     b->events_tail = &b->events;
+    b->flush_tail = &b->flush_list;
     b->started_ns = now_ns();
+    b->now = b->started_ns;
+    b->next_due = INT64_MAX;
     return setup_internal(b);
 }
 
@@ -86,11 +96,15 @@ static void keepalive(struct broker *b)
 /* Keep-alive and timeouts; returns the next instant something is due. */
 static int64_t housekeeping(struct broker *b, int64_t now)
 {
+    b->now = now;
     if (now >= b->next_keepalive) {
         keepalive(b);
         b->next_keepalive = now + b->cfg.timeout_ns / 2;
     }
-    int64_t due = b->next_keepalive;
+    if (now < b->next_due) { /* nothing can have expired: skip the scan */
+        return b->next_due < b->next_keepalive ? b->next_due : b->next_keepalive;
+    }
+    int64_t due = INT64_MAX;
     for (struct client *c = b->clients; c != NULL; c = c->next) {
         if (c->dead || c->fd < 0) {
             continue;
@@ -117,11 +131,16 @@ static int64_t housekeeping(struct broker *b, int64_t now)
             due = wdue;
         }
     }
-    return due;
+    b->next_due = due;
+    return due < b->next_keepalive ? due : b->next_keepalive;
 }
 
 void broker_reap(struct broker *b)
 {
+    if (b->ndead == 0) {
+        return;
+    }
+    b->ndead = 0;
     struct client *c = b->clients;
     while (c != NULL) {
         struct client *next = c->next;
@@ -137,6 +156,9 @@ static void flush_all(struct broker *b)
     while (b->flush_list != NULL) {
         struct client *c = b->flush_list;
         b->flush_list = c->next_flush;
+        if (b->flush_list == NULL) {
+            b->flush_tail = &b->flush_list;
+        }
         c->want_flush = 0;
         if (!c->dead) {
             client_flush(b, c);
@@ -233,6 +255,7 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
         }
         struct timespec ts = {(time_t)(wait / 1000000000LL), (long)(wait % 1000000000LL)};
         int n = pselect(maxfd + 1, &rd, &wr, NULL, &ts, waitmask);
+        b->now = now_ns();
         if (n < 0) {
             if (errno != EINTR) {
                 log_error("pselect: %s", strerror(errno));

@@ -91,7 +91,10 @@ struct broker {
     size_t nconns;          /* socket clients */
     size_t nhandshakes;     /* socket clients not yet registered */
     struct client *internal; /* ".broker" */
-    struct client *flush_list;
+    struct client *flush_list, **flush_tail; /* FIFO: deliveries before ACKs */
+    int64_t now;      /* monotonic ns, read once per loop turn */
+    int64_t next_due; /* no read or write deadline falls before this */
+    size_t ndead;     /* clients killed and not yet freed */
     uint64_t next_id;
     uint64_t gen; /* routing generation, for de-duplication */
 
@@ -122,6 +125,8 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
 /* Loads cfg.acl_file; at start-up (initial) a bad file is fatal, on reload
  * the old rules stay. Connected clients are re-checked. Returns 0 or -1. */
 int broker_load_acl(struct broker *b, int initial);
+/* Lowers the next instant housekeeping must scan the clients' deadlines. */
+void broker_due(struct broker *b, int64_t t);
 /* Frees the clients killed during this turn. */
 void broker_reap(struct broker *b);
 /* Announces shutdown and gives queued output up to one timeout to leave. */

@@ -68,7 +68,8 @@ struct client *client_new(struct broker *b, int fd, enum client_kind kind)
         b->nconns++;
         b->nhandshakes++;
         c->in_handshake = 1;
-        c->read_deadline = now_ns() + b->cfg.timeout_ns;
+        c->read_deadline = b->now + b->cfg.timeout_ns;
+        broker_due(b, c->read_deadline);
     }
     return c;
 }
@@ -81,6 +82,7 @@ void client_kill(struct broker *b, struct client *c, const char *why)
         return;
     }
     c->dead = 1;
+    b->ndead++;
     if (c->registered) {
         log_info("client %s disconnected: %s", client_label(c), why);
     } else {
@@ -136,8 +138,9 @@ void client_mark_flush(struct broker *b, struct client *c)
 {
     if (!c->want_flush && c->fd >= 0) {
         c->want_flush = 1;
-        c->next_flush = b->flush_list;
-        b->flush_list = c;
+        c->next_flush = NULL;
+        *b->flush_tail = c;
+        b->flush_tail = &c->next_flush;
     }
 }
 
@@ -183,7 +186,8 @@ void client_flush(struct broker *b, struct client *c)
             }
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (c->write_stalled_since == 0) {
-                    c->write_stalled_since = now_ns();
+                    c->write_stalled_since = b->now;
+                    broker_due(b, b->now + b->cfg.timeout_ns);
                 }
                 return;
             }
@@ -251,7 +255,8 @@ static void expect(struct broker *b, struct client *c, enum conn_state st, size_
     if (st == ST_HEADER) {
         t += t / 4; /* idle clients ping; allow 1.25 x timeout between frames */
     }
-    c->read_deadline = now_ns() + t;
+    c->read_deadline = b->now + t;
+    broker_due(b, c->read_deadline);
 }
 
 static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)

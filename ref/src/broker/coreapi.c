@@ -2,6 +2,7 @@
  * msgpack bodies built and read by msgpack-c. */
 #include <msgpack.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,10 +61,12 @@ static void reply_error(struct broker *b, struct client *to, uint32_t id, int16_
     send_rpc(b, to, hdr, sizeof hdr, NULL, 0);
 }
 
-/* Params that carry nothing: absent, msgpack nil, or an empty map. */
+/* Params are empty only when they are zero bytes (REQ-CORE-9): msgpack
+ * nil or an empty map are params. */
 static int params_empty(const uint8_t *p, size_t n)
 {
-    return n == 0 || (n == 1 && (p[0] == 0xC0u || p[0] == 0x80u));
+    (void)p;
+    return n == 0;
 }
 
 static int by_name(const void *x, const void *y)
@@ -93,14 +96,14 @@ static int list_filter(const uint8_t *p, size_t n, regex_t *re, int *has)
         for (uint32_t i = 0; i < u.data.via.map.size && rc == 0; i++) {
             msgpack_object_kv *kv = &u.data.via.map.ptr[i];
             if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != 6 ||
-                memcmp(kv->key.via.str.ptr, "filter", 6) != 0 ||
-                kv->val.type != MSGPACK_OBJECT_STR || *has) {
-                rc = -1;
-                break;
+                memcmp(kv->key.via.str.ptr, "filter", 6) != 0 || *has) {
+                continue; /* unknown keys are ignored (REQ-CORE-9) */
             }
-            char *pat = strndup(kv->val.via.str.ptr, kv->val.via.str.size);
+            char *pat = kv->val.type == MSGPACK_OBJECT_STR
+                            ? strndup(kv->val.via.str.ptr, kv->val.via.str.size)
+                            : NULL;
             if (pat == NULL || regcomp(re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
-                rc = -1;
+                rc = -1; /* not a string, or not a valid expression */
             } else {
                 *has = 1;
             }
@@ -131,7 +134,9 @@ static void pack_client(msgpack_packer *pk, const struct client *c)
     }
     pack_cstr(pk, "port");
     if (c->kind == KIND_TCP) {
-        (void)msgpack_pack_int(pk, c->port);
+        char port[8];
+        (void)snprintf(port, sizeof port, "%d", c->port);
+        pack_cstr(pk, port);
     } else {
         (void)msgpack_pack_nil(pk);
     }

@@ -113,10 +113,10 @@ static void deliver_all(struct broker *b, uint8_t kind, int realtime, const stru
     outbuf_unref(f);
 }
 
-static uint8_t route_message(struct broker *b, const struct client *from, const uint8_t *t,
-                             size_t tlen, const uint8_t *p, size_t plen, int realtime)
+/* r: the registered client named by the target, or NULL. */
+static uint8_t route_message(struct broker *b, const struct client *from, struct client *r,
+                             const uint8_t *p, size_t plen, int realtime)
 {
-    struct client *r = registry_get(b, t, tlen);
     if (r == NULL || r->dead) {
         return BUSRT_RC_NOT_REGISTERED;
     }
@@ -262,7 +262,7 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
             }
             return;
         }
-        code = route_message(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        code = route_message(b, c, r, p, fb.payload.len, realtime);
         break;
     }
     case BUSRT_OP_BROADCAST:
@@ -328,7 +328,7 @@ void router_message_internal(struct broker *b, const uint8_t *target, size_t tle
 {
     struct client *r = registry_get(b, target, tlen);
     if (r == NULL || r->kind == KIND_INTERNAL ||
-        route_message(b, b->internal, target, tlen, payload, len, 0) != BUSRT_RC_OK) {
+        route_message(b, b->internal, r, payload, len, 0) != BUSRT_RC_OK) {
         log_warn("internal message to '%.*s' not delivered", tlen > 64u ? 64 : (int)tlen,
                  (const char *)target);
     }
