@@ -15,7 +15,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#define BENCH_VERSION "1.0.0"
+#include "busrt/codes.h"
+
+#define BENCH_VERSION BUSRT_VERSION_STRING /* one version for the project */
 #define MAX_TARGETS 8
 #define MAX_SENDERS 16
 #define MAX_SUBS 128

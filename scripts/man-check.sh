@@ -6,7 +6,7 @@ B=$1
 fail=0
 opts_help() { "$1" --help 2>&1 | grep -oE '(^|[ ,\[])--?[A-Za-z][A-Za-z0-9-]*' |
               sed 's/^[ ,[]//' | sort -u; }
-opts_man() { sed -n 's/\\-/-/g; p' "$1" | grep -oE '(^|[ ,\[" ])--?[A-Za-z][A-Za-z0-9-]*' |
+opts_man() { sed -e 's/\\f[BIRP]//g' -e 's/\\-/-/g' "$1" | grep -oE '(^|[ ,\[" ])--?[A-Za-z][A-Za-z0-9-]*' |
              sed 's/^[ ,["]//' | grep -E '^-' | sort -u; }
 for pair in busrtd:man/busrtd.8 busrt:man/busrt.1 busrt-conformance:man/busrt-conformance.1 \
             busrt-bench:man/busrt-bench.1; do

@@ -2,6 +2,7 @@
  * over the wire. Usage: busrt-conformance --help; the case format and the
  * options are documented in conformance/README.md. */
 #define _DEFAULT_SOURCE
+#include "busrt/codes.h"
 #include "cf.h"
 
 #include <fcntl.h>
@@ -206,7 +207,8 @@ int main(int argc, char **argv)
         case O_JSON: jsonp = optarg; break;
         case 'v': r.verbose = 1; break;
         case 'h': usage(stdout); return 0;
-        case O_VERSION: printf("busrt-conformance %s (%s)\n", CF_SUITE_VERSION, CF_FORMAT);
+        case O_VERSION: printf("busrt-conformance %s (suite %s, %s)\n", BUSRT_VERSION_STRING,
+                               CF_SUITE_VERSION, CF_FORMAT);
             return 0;
         default: usage(stderr); return 2;
         }
