@@ -83,8 +83,11 @@ ALL_EXTRA :=
 -include proofs/proofs.mk
 -include ref/src/client/client.mk
 -include fuzz/fuzz.mk
+-include ref/tests/soak/soak.mk
+-include ref/tests/faults/faults.mk
 -include conformance/conformance.mk
 -include bench/bench.mk
+-include mk/install.mk
 
 all: $(ALL_EXTRA)
 

@@ -43,6 +43,8 @@ install: all $(B)/busrt.pc
 	install -m 0644 spec/busrt-v1.md README.md CHANGELOG.md CITATION.cff $(DESTDIR)$(DOCDIR)/
 	install -m 0644 spec/vectors/*.json spec/vectors/README.md $(DESTDIR)$(DATADIR)/vectors/
 	install -m 0644 contrib/acl.example.json $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(DATADIR)/systemd
+	install -m 0644 contrib/systemd/* $(DESTDIR)$(DATADIR)/systemd/
 	@echo "installed busrt $(VERSION) under $(DESTDIR)$(PREFIX)"
 
 uninstall:

@@ -145,7 +145,15 @@ void broker_reap(struct broker *b)
     while (c != NULL) {
         struct client *next = c->next;
         if (c->dead) {
-            client_destroy(b, c);
+            if (c->linger && c->linger_until == 0) {
+                c->linger_until = b->now + b->cfg.timeout_ns;
+                broker_due(b, c->linger_until);
+            }
+            if (c->linger && c->q.count > 0 && b->now < c->linger_until) {
+                b->ndead++; /* still writing out its queue */
+            } else {
+                client_destroy(b, c);
+            }
         }
         c = next;
     }
@@ -160,7 +168,7 @@ static void flush_all(struct broker *b)
             b->flush_tail = &b->flush_list;
         }
         c->want_flush = 0;
-        if (!c->dead) {
+        if (!c->dead || c->linger) {
             client_flush(b, c);
         }
     }
@@ -195,7 +203,7 @@ int broker_load_acl(struct broker *b, int initial)
         if (c->acl == NULL || !acl_peer_ok(c->acl, &c->peer)) {
             log_warn("client %s: no longer allowed by the access control file; dropping it",
                      client_label(c));
-            client_kill(b, c, "access revoked");
+            client_close(b, c, "access revoked");
             continue;
         }
         void *v;
@@ -243,7 +251,9 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
         }
         for (struct client *c = b->clients; c != NULL; c = c->next) {
             if (c->fd >= 0) {
-                watch(c->fd, &rd, &maxfd);
+                if (!c->dead) {
+                    watch(c->fd, &rd, &maxfd);
+                }
                 if (c->q.count > 0) {
                     watch(c->fd, &wr, &maxfd);
                 }
@@ -278,7 +288,7 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
             fifo_on_readable(b, b->fifo);
         }
         for (struct client *c = b->clients; c != NULL; c = c->next) {
-            if (c->fd < 0 || c->dead) {
+            if (c->fd < 0 || (c->dead && !c->linger)) {
                 continue;
             }
             if (FD_ISSET(c->fd, &wr)) {
@@ -305,7 +315,7 @@ void broker_drain(struct broker *b)
         FD_ZERO(&wr);
         int maxfd = -1;
         for (struct client *c = b->clients; c != NULL; c = c->next) {
-            if (c->fd >= 0 && !c->dead && c->q.count > 0) {
+            if (c->fd >= 0 && (!c->dead || c->linger) && c->q.count > 0) {
                 watch(c->fd, &wr, &maxfd);
                 client_mark_flush(b, c);
             }

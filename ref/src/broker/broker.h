@@ -31,7 +31,10 @@ struct client {
     int fd;      /* -1 for internal clients */
     enum client_kind kind;
     enum conn_state st;
-    int dead;       /* scheduled for close at the end of this loop turn */
+    int dead;       /* out of routing; closed at the end of the loop turn */
+    int linger;     /* dead, but its queue is written out first (bounded by
+                       the timeout): refusal codes and earlier replies */
+    int64_t linger_until;
     int registered; /* in the registry and indexes */
     int in_handshake; /* counted in broker.nhandshakes */
     char source[64]; /* peer address text for TCP, "" otherwise */
@@ -140,6 +143,9 @@ uint64_t wall_ns(void);
 /* conn.c */
 struct client *client_new(struct broker *b, int fd, enum client_kind kind);
 void client_kill(struct broker *b, struct client *c, const char *why);
+/* client_kill, but what is already queued for c (a refusal code, replies
+ * to earlier frames) is still written, for at most one timeout. */
+void client_close(struct broker *b, struct client *c, const char *why);
 /* Queues the broker's greeting; the handshake then runs in the loop. */
 int client_start(struct broker *b, struct client *c);
 void client_destroy(struct broker *b, struct client *c);

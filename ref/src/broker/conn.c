@@ -96,6 +96,14 @@ void client_kill(struct broker *b, struct client *c, const char *why)
     }
 }
 
+void client_close(struct broker *b, struct client *c, const char *why)
+{
+    if (!c->dead && c->fd >= 0) {
+        c->linger = 1; /* the reply or frames already queued still go out */
+    }
+    client_kill(b, c, why);
+}
+
 int client_start(struct broker *b, struct client *c)
 {
     uint8_t g[BUSRT_GREETING_LEN];
@@ -114,13 +122,6 @@ void client_destroy(struct broker *b, struct client *c)
         c->next->prev = c->prev;
     }
     if (c->fd >= 0) {
-        /* One last non-blocking write, so a refusal code or the frames
-         * queued before a drop still leave when the socket has room. */
-        struct iovec iov[64];
-        int n = outq_iov(&c->q, iov, 64);
-        if (n > 0) {
-            (void)writev(c->fd, iov, n);
-        }
         (void)close(c->fd);
         b->nconns--;
     }
@@ -177,7 +178,7 @@ static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t
 void client_flush(struct broker *b, struct client *c)
 {
     struct iovec iov[64];
-    while (c->q.count > 0 && !c->dead) {
+    while (c->q.count > 0 && (!c->dead || c->linger)) {
         int n = outq_iov(&c->q, iov, 64);
         ssize_t w = writev(c->fd, iov, n);
         if (w < 0) {
@@ -191,6 +192,7 @@ void client_flush(struct broker *b, struct client *c)
                 }
                 return;
             }
+            c->linger = 0; /* nothing more can be written */
             client_kill(b, c, errno == EPIPE || errno == ECONNRESET
                                   ? "peer closed the connection"
                                   : "write error");
@@ -269,7 +271,7 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
                      (unsigned long long)c->id, p[0], p[1], p[2]);
             code = BUSRT_RC_NOT_SUPPORTED;
             (void)send_raw(b, c, &code, 1);
-            client_kill(b, c, "unsupported greeting or protocol version");
+            client_close(b, c, "unsupported greeting or protocol version");
             return;
         }
         code = BUSRT_RC_OK;
@@ -284,7 +286,7 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
             log_warn("connection %llu refused: empty client name", (unsigned long long)c->id);
             code = BUSRT_RC_DATA;
             (void)send_raw(b, c, &code, 1);
-            client_kill(b, c, "empty client name");
+            client_close(b, c, "empty client name");
             return;
         }
         if (n > b->cfg.max_name_len) {
@@ -292,7 +294,7 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
             (void)send_raw(b, c, &code, 1);
             log_warn("connection %llu refused: name of %u bytes exceeds --max-name-len %zu",
                      (unsigned long long)c->id, n, b->cfg.max_name_len);
-            client_kill(b, c, "name too long");
+            client_close(b, c, "name too long");
             return;
         }
         expect(b, c, ST_NAME, n);
@@ -308,7 +310,7 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
                      busrt_strerror(rc));
             code = BUSRT_RC_DATA;
             (void)send_raw(b, c, &code, 1);
-            client_kill(b, c, busrt_strerror(rc));
+            client_close(b, c, busrt_strerror(rc));
             return;
         }
         c->name = malloc(c->need + 1u);
@@ -325,7 +327,7 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
             log_warn("client %s refused: %s (code 0x%02x)", client_label(c),
                      busrt_rc_str(code), code);
             (void)send_raw(b, c, &code, 1);
-            client_kill(b, c, busrt_rc_str(code));
+            client_close(b, c, busrt_rc_str(code));
             return;
         }
         if (c->in_handshake) {
@@ -356,13 +358,13 @@ static void on_header(struct broker *b, struct client *c, const uint8_t *p)
                  "closing",
                  client_label(c), (unsigned long)big.body_len,
                  (unsigned long)b->cfg.payload_limit);
-        client_kill(b, c, "frame too large");
+        client_close(b, c, "frame too large");
         return;
     }
     if (rc < 0) {
         log_warn("client %s: %s (flags 0x%02x); closing", client_label(c), busrt_strerror(rc),
                  p[4]);
-        client_kill(b, c, "invalid frame header");
+        client_close(b, c, "invalid frame header");
         return;
     }
     uint32_t blen = busrt_client_body_len(&c->hdr);

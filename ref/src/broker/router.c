@@ -220,7 +220,7 @@ static int utf8_or_close(struct broker *b, struct client *c, const uint8_t *p, s
     }
     log_warn("client %s: %s is not well-formed UTF-8 (op 0x%02x); closing",
              client_label(c), what, c->hdr.op);
-    client_kill(b, c, "invalid UTF-8");
+    client_close(b, c, "invalid UTF-8");
     return -1;
 }
 
@@ -234,7 +234,7 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
     if (rc != 0) {
         log_warn("client %s: %s (op 0x%02x, %zu body bytes); closing", client_label(c),
                  busrt_strerror(rc), op, len);
-        client_kill(b, c, "malformed frame body");
+        client_close(b, c, "malformed frame body");
         return;
     }
     const uint8_t *t = body + fb.target.off;
