@@ -182,6 +182,16 @@ static void watch(int fd, fd_set *set, int *maxfd)
     }
 }
 
+int broker_activate(struct broker *b)
+{
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        if (listener_activate(&b->listeners[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int broker_load_acl(struct broker *b, int initial)
 {
     char err[512];

@@ -119,8 +119,10 @@ struct broker {
 /* broker.c: lifecycle and event loop */
 #include <signal.h>
 int broker_init(struct broker *b, const struct config *cfg);
-/* Opens every -B listener; returns 0, or -1 after logging why. */
+/* Opens (binds) every -B listener; returns 0, or -1 after logging why. */
 int broker_listen(struct broker *b);
+/* Starts accepting connections on every listener; 0 or -1. */
+int broker_activate(struct broker *b);
 /* Runs until *stop becomes non-zero; signals are delivered only while
  * waiting, with waitmask. */
 void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,

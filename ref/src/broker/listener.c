@@ -167,7 +167,7 @@ int listener_open(struct listener *l, const char *addr, const struct config *cfg
         log_error("listener %s: descriptor %d is beyond FD_SETSIZE", addr, l->fd);
         rc = -1;
     }
-    if (rc == 0 && (listen(l->fd, 128) != 0 || set_nonblock(l->fd) != 0)) {
+    if (rc == 0 && set_nonblock(l->fd) != 0) {
         log_error("listener %s: %s", addr, strerror(errno));
         rc = -1;
     }
@@ -175,7 +175,16 @@ int listener_open(struct listener *l, const char *addr, const struct config *cfg
         listener_close(l);
         return -1;
     }
-    log_info("listening on %s", addr);
+    return 0;
+}
+
+int listener_activate(struct listener *l)
+{
+    if (listen(l->fd, 128) != 0) {
+        log_error("listener %s: listen: %s", l->addr, strerror(errno));
+        return -1;
+    }
+    log_info("listening on %s", l->addr);
     return 0;
 }
 

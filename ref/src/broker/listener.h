@@ -8,11 +8,14 @@
  * starts with '/'. */
 int addr_is_unix(const char *addr);
 
-/* Opens a listener for addr. A stale UNIX socket file is replaced only when
+/* Opens (binds) a listener for addr; listener_activate starts it. A stale UNIX socket file is replaced only when
  * no broker answers on it; --socket-mode and --socket-group apply to UNIX
  * socket files. Returns 0, or -1 after logging why. */
 int listener_open(struct listener *l, const char *addr, const struct config *cfg);
 void listener_close(struct listener *l);
+/* Starts accepting on an opened listener. Kept apart from listener_open so
+ * that the pid file exists before any client can connect. */
+int listener_activate(struct listener *l);
 
 /* Accepts one pending connection and starts its handshake, or refuses it
  * (closing it before the greeting) when a limit is reached. */

@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         b.cfg.pidfile = NULL; /* not ours to remove */
         ok = 0;
     }
+    ok = ok && broker_activate(&b) == 0; /* clients connect only from here on */
     if (!ok) {
         log_error("start-up failed; exiting");
         broker_teardown(&b);
