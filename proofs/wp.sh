@@ -1,17 +1,65 @@
 #!/bin/sh
-# Runs Frama-C WP over the proved core and prints "Proved goals: N / M".
-# Exit status 0 only when every goal is proved. Usage: proofs/wp.sh [BUILD_DIR]
+# Proves the pure core (ref/src/core) and the round-trip theorems
+# (proofs/roundtrip.c) with Frama-C WP, then compares the goal counts with
+# proofs/goals.txt. Prints "Proved goals: N / M"; exits 0 only when every
+# goal is proved and N is at least the recorded total.
+#
+# Usage: proofs/wp.sh [--update] [BUILD_DIR]
+#   --update   rewrite proofs/goals.txt from this run (all goals must prove)
+# Environment:
+#   WP_TIMEOUT  prover timeout in seconds (default 10)
+#   WP_PAR      parallel prover processes (default 2; the machine has 2 cores)
+#   WP_FRESH=1  delete the proof cache first (a full run, as CI does)
+#
+# Outputs in BUILD_DIR/wp/: wp.log (full Frama-C output), report.json,
+# properties.csv, session/ (the proof cache that makes re-runs fast).
 set -u
+update=""
+if [ "${1:-}" = "--update" ]; then
+    update="--update"
+    shift
+fi
 B=${1:-build}
-mkdir -p "$B/wp"
+OUT="$B/wp"
+mkdir -p "$OUT"
 export WHY3CONFIG="$PWD/$B/why3.conf"
-[ -f "$WHY3CONFIG" ] || why3 config detect -C "$WHY3CONFIG" >/dev/null 2>&1
-CORE="ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c ref/src/core/rpcproto.c"
-frama-c -cpp-extra-args="-Iref/include -Iref/src/core" -pp-annot $CORE \
-    -wp -wp-rte -wp-prover cvc4,z3 -wp-timeout "${WP_TIMEOUT:-10}" -wp-par 2 \
-    -warn-unsigned-overflow -warn-unsigned-downcast -wp-session "$B/wp/session" \
-    -then -report-classify -report-unclassified-unknown ERROR > "$B/wp/wp.log" 2>&1
+[ -s "$WHY3CONFIG" ] || why3 config detect -C "$WHY3CONFIG" >/dev/null 2>&1
+if [ "${WP_FRESH:-0}" = 1 ]; then
+    rm -rf "$OUT/session"
+fi
+rm -f "$OUT/report.json" "$OUT/properties.csv"
+
+FILES="ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
+ref/src/core/rpcproto.c proofs/roundtrip.c"
+
+start=$(date +%s)
+# shellcheck disable=SC2086
+frama-c -cpp-extra-args="-Iref/include -Iref/src/core" -pp-annot $FILES \
+    -warn-unsigned-overflow -warn-unsigned-downcast \
+    -wp -wp-rte -wp-prover cvc4,z3 \
+    -wp-timeout "${WP_TIMEOUT:-10}" -wp-par "${WP_PAR:-2}" \
+    -wp-session "$OUT/session" -wp-cache update \
+    -wp-report-json "$OUT/report.json" \
+    -then -report-csv "$OUT/properties.csv" \
+    -report-classify -report-unclassified-unknown ERROR \
+    > "$OUT/wp.log" 2>&1
 rc=$?
-grep -E "^\[wp\] \[(Failed|Timeout|Unknown)" "$B/wp/wp.log" || true
-grep "Proved goals" "$B/wp/wp.log" || { tail -20 "$B/wp/wp.log"; exit 1; }
-exit $rc
+end=$(date +%s)
+
+grep -E "^\[wp\] \[(Failed|Timeout|Unknown)" "$OUT/wp.log"
+grep -E "^\[kernel.*(Warning|Error)|User Error|^\[wp\].*Warning" "$OUT/wp.log"
+grep -E "^\[wp\] Proved goals|^\[wp\] \[Cache\]" "$OUT/wp.log"
+echo "wp: Frama-C ran $((end - start)) s (exit status $rc); log in $OUT/wp.log"
+if [ ! -s "$OUT/report.json" ] || [ ! -s "$OUT/properties.csv" ]; then
+    tail -20 "$OUT/wp.log"
+    echo "FAIL: Frama-C did not write its reports (see $OUT/wp.log)"
+    exit 1
+fi
+python3 proofs/goals.py --json "$OUT/report.json" --log "$OUT/wp.log" \
+    --csv "$OUT/properties.csv" --goals proofs/goals.txt $update
+status=$?
+if [ "$status" = 0 ] && [ "$rc" != 0 ] && [ -z "$update" ]; then
+    echo "FAIL: Frama-C exited with status $rc (see $OUT/wp.log)"
+    exit 1
+fi
+exit $status

@@ -491,44 +491,48 @@ size_t busrt_nul_find(const uint8_t *buf, size_t len, size_t from)
     return i;
 }
 
-/* Stores the three spans of a client body; the first starts at 0. */
+/* Stores the three spans of a client body, each given by its start and
+ * end offsets; the first starts at 0. */
 /*@ requires \valid(b);
+    requires r_off <= r_end && p_off <= p_end;
     terminates \true;
-    assigns *b \from t_len, r_off, r_len, p_off, p_len;
-    ensures b->target.off == 0 && b->target.len == t_len;
-    ensures b->receiver.off == r_off && b->receiver.len == r_len;
-    ensures b->payload.off == p_off && b->payload.len == p_len;
+    assigns *b \from t_end, r_off, r_end, p_off, p_end;
+    ensures b->target.off == 0 && b->target.len == t_end;
+    ensures b->receiver.off == r_off && b->receiver.len == r_end - r_off;
+    ensures b->payload.off == p_off && b->payload.len == p_end - p_off;
 */
-static void client_body_set(struct busrt_client_body *b, size_t t_len,
-                            size_t r_off, size_t r_len, size_t p_off,
-                            size_t p_len)
+static void client_body_set(struct busrt_client_body *b, size_t t_end,
+                            size_t r_off, size_t r_end, size_t p_off,
+                            size_t p_end)
 {
     b->target.off = 0u;
-    b->target.len = t_len;
+    b->target.len = t_end;
     b->receiver.off = r_off;
-    b->receiver.len = r_len;
+    b->receiver.len = r_end - r_off;
     b->payload.off = p_off;
-    b->payload.len = p_len;
+    b->payload.len = p_end - p_off;
 }
 
-/* Stores the three spans of a delivered frame body; the first starts at 0. */
+/* Stores the three spans of a delivered frame body, each given by its start
+ * and end offsets; the first starts at 0. */
 /*@ requires \valid(b);
+    requires t_off <= t_end && p_off <= p_end;
     terminates \true;
-    assigns *b \from s_len, t_off, t_len, p_off, p_len;
-    ensures b->sender.off == 0 && b->sender.len == s_len;
-    ensures b->topic.off == t_off && b->topic.len == t_len;
-    ensures b->payload.off == p_off && b->payload.len == p_len;
+    assigns *b \from s_end, t_off, t_end, p_off, p_end;
+    ensures b->sender.off == 0 && b->sender.len == s_end;
+    ensures b->topic.off == t_off && b->topic.len == t_end - t_off;
+    ensures b->payload.off == p_off && b->payload.len == p_end - p_off;
 */
-static void frame_body_set(struct busrt_frame_body *b, size_t s_len,
-                           size_t t_off, size_t t_len, size_t p_off,
-                           size_t p_len)
+static void frame_body_set(struct busrt_frame_body *b, size_t s_end,
+                           size_t t_off, size_t t_end, size_t p_off,
+                           size_t p_end)
 {
     b->sender.off = 0u;
-    b->sender.len = s_len;
+    b->sender.len = s_end;
     b->topic.off = t_off;
-    b->topic.len = t_len;
+    b->topic.len = t_end - t_off;
     b->payload.off = p_off;
-    b->payload.len = p_len;
+    b->payload.len = p_end - p_off;
 }
 
 /*@ requires \valid_read(body + (0 .. len - 1));
@@ -585,7 +589,7 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
         return BUSRT_ERR_OP;
     }
     if (op >= BUSRT_OP_SUBSCRIBE && op <= BUSRT_OP_UNEXCLUDE) {
-        client_body_set(b, len, len, 0u, len, 0u);
+        client_body_set(b, len, len, len, len, len);
         return 0;
     }
     const size_t n1 = busrt_nul_find(body, len, 0u);
@@ -593,15 +597,15 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
         return BUSRT_ERR_NOSEP;
     }
     if (op != BUSRT_OP_PUBLISH_FOR) {
-        client_body_set(b, n1, len, 0u, n1 + 1u, len - (n1 + 1u));
+        client_body_set(b, n1, len, len, n1 + 1u, len);
         return 0;
     }
     const size_t n2 = busrt_nul_find(body, len, n1 + 1u);
     if (n2 == len) {
         return BUSRT_ERR_NOSEP;
     }
-    client_body_set(b, n1, n1 + 1u, n2 - (n1 + 1u), n2 + 1u,
-                    len - (n2 + 1u));
+    client_body_set(b, n1, n1 + 1u, n2, n2 + 1u, len);
+    /*@ assert b->receiver.off + b->receiver.len == n2; */
     return 0;
 }
 
@@ -658,14 +662,14 @@ int busrt_frame_body_split(uint8_t kind, const uint8_t *body, size_t len,
         return BUSRT_ERR_NOSEP;
     }
     if (kind != BUSRT_KIND_PUBLISH) {
-        frame_body_set(b, n1, len, 0u, n1 + 1u, len - (n1 + 1u));
+        frame_body_set(b, n1, len, len, n1 + 1u, len);
         return 0;
     }
     const size_t n2 = busrt_nul_find(body, len, n1 + 1u);
     if (n2 == len) {
         return BUSRT_ERR_NOSEP;
     }
-    frame_body_set(b, n1, n1 + 1u, n2 - (n1 + 1u), n2 + 1u, len - (n2 + 1u));
+    frame_body_set(b, n1, n1 + 1u, n2, n2 + 1u, len);
     return 0;
 }
 
