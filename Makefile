@@ -21,7 +21,7 @@ FLAGS_obj := $(CFLAGS)
 FLAGS_san := -O1 -g $(SAN)
 
 CORE_SRC   := ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
-              ref/src/core/rpcproto.c ref/src/common/errstr.c
+              ref/src/core/rpcproto.c ref/src/core/mpack.c ref/src/common/errstr.c
 CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 BROKER_SRC := $(wildcard ref/src/broker/*.c)
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
@@ -31,7 +31,7 @@ UNIT_TESTS := test_vectors test_core test_index test_acl
 UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
 UNIT_EXTRA_test_core := ref/tests/model/model.c
 UNIT_EXTRA_test_acl := ref/src/broker/acl.c
-TEST_LIBS  := -lcmocka -ljansson
+TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 
 .PHONY: all test unit deps run clean vectors-check
 .SECONDARY:

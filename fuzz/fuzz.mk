@@ -8,7 +8,7 @@
 #                                NETFUZZ_TARGET=ADDR for a running broker, NETFUZZ_ARGS)
 #   make fuzz-kit KIT_IMPL='your.c ...'   the kit against another implementation
 
-FUZZ_HARNESSES := client_frame frame_header handshake rpc match utf8 conn broker
+FUZZ_HARNESSES := client_frame frame_header handshake rpc encode mpack match utf8 conn broker cli
 FZ             := $(B)/fuzz
 FUZZ_SECONDS   ?= 60
 SMOKE_SECONDS  ?= 12
@@ -23,11 +23,15 @@ FUZZ_EXTRA_broker := $(FUZZ_BROKER) $(FUZZ_MODEL)
 FUZZ_EXTRA_handshake := $(FUZZ_MODEL)
 FUZZ_EXTRA_match  := $(FUZZ_MODEL)
 FUZZ_EXTRA_utf8   := $(FUZZ_MODEL)
+FUZZ_EXTRA_cli    := ref/src/cli/params.c ref/src/cli/output.c
+FUZZ_LIBS_cli     := -lmsgpackc -ljansson -lm
+FUZZ_LIBS_mpack   := -lmsgpackc
 FUZZ_LIBS_conn    := -lmsgpackc -ljansson
 FUZZ_LIBS_broker  := -lmsgpackc -ljansson
 # The dictionary of each harness (fuzz/dict/NAME.dict), as a shell case.
-fuzz_dict = $$(case $(1) in rpc) echo rpc;; match|broker) echo match;; utf8) echo utf8;; *) echo frame;; esac)
-FUZZ_DEPS := $(CORE_SRC) $(CORE_HDR) $(BROKER_SRC) $(BROKER_HDR) $(FUZZ_MODEL) fuzz/fuzz.h
+fuzz_dict = $$(case $(1) in rpc) echo rpc;; match|broker) echo match;; utf8) echo utf8;; cli) echo cli;; mpack) echo mpack;; *) echo frame;; esac)
+FUZZ_DEPS := $(CORE_SRC) $(CORE_HDR) $(BROKER_SRC) $(BROKER_HDR) $(FUZZ_MODEL) fuzz/fuzz.h \
+             $(FUZZ_EXTRA_cli) ref/src/cli/cli.h
 
 # ---- Network fuzzer: build/busrt-netfuzz (fuzz/netfuzz/) --------------------
 # Random mode against a spawned broker (NETFUZZ_BROKER on a temporary UNIX

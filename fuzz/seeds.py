@@ -24,7 +24,7 @@ def raw(v):
 def main():
     vdir, out = sys.argv[1], sys.argv[2]
     seeds = {h: {} for h in ("client_frame", "frame_header", "handshake", "rpc",
-                             "match", "utf8", "conn", "broker")}
+                             "encode", "mpack", "match", "utf8", "conn", "broker", "cli")}
     lim = lambda v: struct.pack("<I", v.get("max_body", 0xFFFFFFFF))
     for v in load(vdir, "client_header.json"):
         seeds["client_frame"][v["id"]] = lim(v) + raw(v)
@@ -66,6 +66,31 @@ def main():
         seeds["conn"][v["id"]] = b"\x3f" + hs + raw(v)
     seeds["broker"]["ops-1"] = bytes(range(0, 90, 1)) * 2
     seeds["broker"]["ops-2"] = bytes([0, 1, 3, 0x61, 0x2f, 0x23, 20, 1, 2, 0x61, 0x62, 35, 3])
+    # Encoders: each selector with capacities just below and at the size.
+    fields = b"\x2a\x00\x00\x00\x41\x00\x10\x00\x00\x00\x01"
+    for sel, size in enumerate((3, 2, 9, 6, 6, 1, 5, 7, 12)):
+        for cap in (size - 1, size, 255):
+            c = cap if sel != 8 else min(cap - size + 128, 255)
+            seeds["encode"]["sel%d-cap%d" % (sel, cap)] = bytes([sel, c]) + fields
+    seeds["encode"]["request-nul"] = b"\x08\x80\x01\x00\x00\x00te\x00st"
+    seeds["encode"]["request-long"] = b"\x23\x80\x01\x00\x00\x00method"
+    # CLI: key=value words (flags byte first) and the payloads of the RPC vectors.
+    words = [b"force=true\nn=3\nratio=0.5\nwho=me", b"a=1\na=x\nb=-9223372036854775808",
+             b"x=1e309\ny=+.5e-3\nz=\xc3\xa9", b"novalue", b"=v", b"k=\xff\xfe"]
+    for i, w in enumerate(words):
+        seeds["cli"]["words-%d" % i] = bytes([i % 4]) + w
+    for v in load(vdir, "rpc.json")[:200]:
+        seeds["cli"][v["id"]] = b"\x00" + raw(v)
+    seeds["cli"]["json"] = b'\x00{"b": [1, 2.5, null], "a": "\\u00e9"}'
+    seeds["cli"]["msgpack"] = b"\x02\x82\xa1a\x93\x01\xcb\x40\x04\x00\x00\x00\x00\x00\x00\xc0\x01\xc3"
+    # MessagePack: every RPC vector's data, and one object of each type.
+    for v in load(vdir, "rpc.json")[:200]:
+        seeds["mpack"][v["id"]] = raw(v)[1:]
+    for name, hx in (("fix", "93c0c2c3"), ("map", "82a161cc01a162cb3ff0000000000000"),
+                     ("str", "d903616263c403010203c7010561"), ("ext", "d4010dd8" + "00" * 17),
+                     ("int", "d0ffd1fffed2fffffffed3" + "ff" * 8), ("array16", "dc000201c0"),
+                     ("map32", "df0000000101c0"), ("c1", "91c1"), ("huge", "dfffffffff")):
+        seeds["mpack"][name] = bytes.fromhex(hx)
     for h, files in seeds.items():
         d = os.path.join(out, h)
         os.makedirs(d, exist_ok=True)

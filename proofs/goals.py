@@ -11,8 +11,8 @@ Inputs (written by proofs/wp.sh):
           function has a `terminates` clause, so its row is unambiguous)
   --goals proofs/goals.txt, the recorded per-file goal counts
 
-Exit status: 0 when every goal is proved and the total number of proved
-goals is at least the recorded total; 1 otherwise. --update rewrites the
+Exit status: 0 when every goal is proved and the number of proved goals,
+per file and in total, is at least the recorded one; 1 otherwise. --update rewrites the
 goals file from this run (only when every goal is proved).
 """
 import argparse
@@ -97,6 +97,8 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--goals", required=True)
     ap.add_argument("--update", action="store_true")
+    ap.add_argument("--functions", action="store_true",
+                    help="also print the goals of each function")
     args = ap.parse_args()
 
     per_fn, (g_valid, g_total) = load_report(args.json)
@@ -131,6 +133,12 @@ def main():
         if r is not None and r != v:
             note += "   (recorded %d)" % r
         print("%-28s %4d/%-4d %9s%s" % (path, v, t, "-" if r is None else r, note))
+    if args.functions:
+        print("\n%-34s %-26s %s" % ("function", "file", "goals"))
+        for fn, (val, tot) in sorted(per_fn.items(),
+                                     key=lambda kv: (fn_file.get(kv[0], ""), kv[0])):
+            print("%-34s %-26s %d/%d" % (fn, fn_file.get(fn, "-"), val, tot))
+        print()
     rec_total = rec.get("total", 0)
     print("Proved goals: %d / %d (recorded in %s: %d)"
           % (g_valid, g_total, args.goals, rec_total))
@@ -141,6 +149,14 @@ def main():
         print("FAIL: %d goal(s) not proved:" % (g_total - g_valid))
         for u in unproved:
             print("  " + u)
+    for path, r in sorted(rec.items()):
+        if path == "total":
+            continue
+        v = per_file.get(path, (0, 0))[0]
+        if v < r:
+            ok = False
+            print("FAIL: %s: %d proved goals, fewer than the %d recorded in %s"
+                  % (path, v, r, args.goals))
     if g_valid < rec_total:
         ok = False
         print("FAIL: %d proved goals, fewer than the %d recorded in %s"
@@ -160,7 +176,7 @@ def main():
             return 1
         with open(args.goals, "w", encoding="utf-8") as f:
             f.write("# WP goals proved per file by `make proofs` (proofs/wp.sh).\n"
-                    "# `make proofs` fails when the total drops below `total`\n"
+                    "# `make proofs` fails when a count or the total drops below this record\n"
                     "# or when any goal is unproved. Regenerate with\n"
                     "# `make proofs-update` after adding proved goals.\n")
             for path in sorted(per_file):

@@ -30,11 +30,11 @@ fi
 rm -f "$OUT/report.json" "$OUT/properties.csv"
 
 FILES="ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
-ref/src/core/rpcproto.c proofs/roundtrip.c"
+ref/src/core/rpcproto.c ref/src/core/mpack.c proofs/roundtrip.c"
 
 start=$(date +%s)
 # shellcheck disable=SC2086
-frama-c -cpp-extra-args="-Iref/include -Iref/src/core" -pp-annot $FILES \
+frama-c -machdep x86_64 -cpp-extra-args="-Iref/include -Iref/src/core" -pp-annot $FILES \
     -warn-unsigned-overflow -warn-unsigned-downcast \
     -wp -wp-rte -wp-prover cvc4,z3 \
     -wp-timeout "${WP_TIMEOUT:-10}" -wp-par "${WP_PAR:-2}" \

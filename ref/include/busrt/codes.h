@@ -90,6 +90,7 @@
 #define BUSRT_ERR_NAME (-11)     /* client name is empty or starts with '.' */
 #define BUSRT_ERR_RPC_KIND (-12) /* unknown RPC layer kind */
 #define BUSRT_ERR_ARG (-13)      /* an argument is outside its documented range */
+#define BUSRT_ERR_MSGPACK (-14)  /* MessagePack type byte 0xC1 (never used) */
 
 /* Text for a BUSRT_ERR_* code (static storage, never NULL). */
 const char *busrt_strerror(int err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "busrt/mpack.h"
 #include "busrt/rpcproto.h"
 #include "log.h"
 
@@ -85,6 +86,12 @@ static int list_filter(const uint8_t *p, size_t n, regex_t *re, int *has)
     *has = 0;
     if (params_empty(p, n)) {
         return 0;
+    }
+    /* Counts are checked against the bytes first, so that the unpacker
+     * never allocates for elements that are not there (REQ-CORE-13). */
+    size_t obj_len = 0;
+    if (busrt_mp_check(p, n, &obj_len) != 0 || obj_len != n) {
+        return -1;
     }
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);

@@ -49,6 +49,17 @@ void cli_table_add(struct cli_table *t, const char *const *row);
 void cli_table_print(FILE *out, const struct cli_table *t);
 void cli_table_free(struct cli_table *t);
 
+/* ---- params.c ---- */
+/* How a key=value word's value is typed: "true"/"false" -> bool; [-]digits
+ * in int64 range -> int; a decimal float (finite) -> float64; else string. */
+enum cli_param_type { CLI_PARAM_BOOL, CLI_PARAM_INT, CLI_PARAM_FLOAT, CLI_PARAM_STR };
+enum cli_param_type cli_param_type(const char *v);
+#define CLI_PARAMS_SYNTAX (-1) /* words[*bad] has no '=' or an empty key */
+#define CLI_PARAMS_NOMEM (-2)  /* the buffer could not grow */
+/* Appends words (key=value) to sb as one MessagePack map; for a repeated
+ * key the last word wins. Returns 0 or a CLI_PARAMS_ code. */
+int cli_params_pack(char *const *words, int n, msgpack_sbuffer *sb, int *bad);
+
 /* ---- bench.c ---- */
 int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_size,
                   unsigned long iters);

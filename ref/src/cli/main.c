@@ -17,6 +17,7 @@
 
 #include "busrt/codes.h"
 #include "busrt/match.h"
+#include "busrt/mpack.h"
 #include "busrt/rpc.h"
 #include "busrt/utf8.h"
 
@@ -171,131 +172,6 @@ static int get_payload(const char *arg, const uint8_t **p, size_t *n, uint8_t **
         return -1;
     }
     *p = *owned;
-    return 0;
-}
-
-/* ---- key=value params ------------------------------------------------------------ */
-
-static int is_int_text(const char *v)
-{
-    const char *s = v[0] == '-' ? v + 1 : v;
-    if (*s == '\0') {
-        return 0;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Decimal float: [-+]digits[.digits][(e|E)[-+]digits], at least one digit. */
-static int is_float_text(const char *v)
-{
-    const char *s = v;
-    if (*s == '-' || *s == '+') {
-        s++;
-    }
-    int digits = 0;
-    while (*s >= '0' && *s <= '9') {
-        s++;
-        digits++;
-    }
-    if (*s == '.') {
-        s++;
-        while (*s >= '0' && *s <= '9') {
-            s++;
-            digits++;
-        }
-    }
-    if (digits == 0) {
-        return 0;
-    }
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '-' || *s == '+') {
-            s++;
-        }
-        if (*s < '0' || *s > '9') {
-            return 0;
-        }
-        while (*s >= '0' && *s <= '9') {
-            s++;
-        }
-    }
-    return *s == '\0';
-}
-
-static void pack_value(msgpack_packer *pk, const char *v)
-{
-    if (strcmp(v, "true") == 0) {
-        (void)msgpack_pack_true(pk);
-        return;
-    }
-    if (strcmp(v, "false") == 0) {
-        (void)msgpack_pack_false(pk);
-        return;
-    }
-    if (is_int_text(v)) {
-        errno = 0;
-        long long i = strtoll(v, NULL, 10);
-        if (errno == 0) {
-            (void)msgpack_pack_int64(pk, (int64_t)i);
-            return;
-        }
-    }
-    if (is_float_text(v)) {
-        double d = strtod(v, NULL);
-        if (!isinf(d)) {
-            (void)msgpack_pack_double(pk, d);
-            return;
-        }
-    }
-    size_t n = strlen(v);
-    (void)msgpack_pack_str(pk, n);
-    (void)msgpack_pack_str_body(pk, v, n);
-}
-
-/* Encodes key=value words as a msgpack map into sb (a later duplicate key
- * wins). Returns 0, or -1 (message printed) for a word without '='. */
-static int params_map(char **words, int n, msgpack_sbuffer *sb)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    int count = 0;
-    for (int i = 0; i < n; i++) {
-        const char *eq = strchr(words[i], '=');
-        if (eq == NULL || eq == words[i]) {
-            fprintf(stderr, "busrt: invalid parameter '%s' (expected key=value)\n", words[i]);
-            return -1;
-        }
-        int dup = 0;
-        size_t kl = (size_t)(eq - words[i]);
-        for (int j = i + 1; j < n; j++) {
-            if (strncmp(words[j], words[i], kl + 1u) == 0) {
-                dup = 1;
-            }
-        }
-        count += dup ? 0 : 1;
-    }
-    (void)msgpack_pack_map(&pk, (size_t)count);
-    for (int i = 0; i < n; i++) {
-        const char *eq = strchr(words[i], '=');
-        size_t kl = (size_t)(eq - words[i]);
-        int dup = 0;
-        for (int j = i + 1; j < n; j++) {
-            if (strncmp(words[j], words[i], kl + 1u) == 0) {
-                dup = 1;
-            }
-        }
-        if (dup) {
-            continue;
-        }
-        (void)msgpack_pack_str(&pk, kl);
-        (void)msgpack_pack_str_body(&pk, words[i], kl);
-        pack_value(&pk, eq + 1);
-    }
     return 0;
 }
 
@@ -515,8 +391,10 @@ static int broker_call(busrt_client *c, const struct cli_opts *o, const char *me
 static int unpack_reply(const struct busrt_rpc_reply *rep, msgpack_unpacked *u)
 {
     size_t off = 0;
+    size_t obj_len = 0;
     msgpack_unpacked_init(u);
-    if (msgpack_unpack_next(u, (const char *)rep->data, rep->len, &off) !=
+    if (busrt_mp_check(rep->data, rep->len, &obj_len) != 0 ||
+        msgpack_unpack_next(u, (const char *)rep->data, obj_len, &off) !=
             MSGPACK_UNPACK_SUCCESS ||
         u->data.type != MSGPACK_OBJECT_MAP) {
         fputs("busrt: the broker's reply is not a MessagePack map\n", stderr);
@@ -782,9 +660,17 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
             return EXIT_ERR;
         }
     } else if (nw > 0) {
-        if (params_map(words, nw, &sb) != 0) {
+        int bad = 0;
+        int pr = cli_params_pack(words, nw, &sb, &bad);
+        if (pr != 0) {
+            if (pr == CLI_PARAMS_SYNTAX) {
+                fprintf(stderr, "busrt: invalid parameter '%s' (expected key=value)\n",
+                        words[bad]);
+            } else {
+                fprintf(stderr, "busrt: out of memory encoding the parameters\n");
+            }
             msgpack_sbuffer_destroy(&sb);
-            return EXIT_USAGE;
+            return pr == CLI_PARAMS_SYNTAX ? EXIT_USAGE : EXIT_ERR;
         }
         params = (const uint8_t *)sb.data;
         plen = sb.size;

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "busrt/mpack.h"
 #include "busrt/utf8.h"
 
 #define HEX_MAX 256u
@@ -283,7 +284,10 @@ static int try_json(FILE *out, const uint8_t *p, size_t n, int silent)
 
 static int try_msgpack(FILE *out, const uint8_t *p, size_t n, int silent)
 {
-    if (n == 0) {
+    /* A payload is untrusted: counts are checked against its bytes before
+     * msgpack-c allocates for them. */
+    size_t obj_len = 0;
+    if (n == 0 || busrt_mp_check(p, n, &obj_len) != 0 || obj_len != n) {
         return 0;
     }
     msgpack_unpacked u;

@@ -22,7 +22,8 @@ CT_DIR      := ref/tests/client
 
 CLIENT_SRC  := $(CL_SRC_DIR)/client.c $(CL_SRC_DIR)/net.c $(CL_SRC_DIR)/rpc.c
 CLIENT_HDR  := $(CL_SRC_DIR)/client_int.h ref/include/busrt/client.h ref/include/busrt/rpc.h
-CLI_SRC     := $(CLI_SRC_DIR)/main.c $(CLI_SRC_DIR)/output.c $(CLI_SRC_DIR)/bench.c
+CLI_SRC     := $(CLI_SRC_DIR)/main.c $(CLI_SRC_DIR)/params.c $(CLI_SRC_DIR)/output.c \
+               $(CLI_SRC_DIR)/bench.c
 CLI_HDR     := $(CLI_SRC_DIR)/cli.h
 CLI_LIBS    := -lmsgpackc -ljansson -lm -pthread
 LIBBUSRT_SO_VERSION := $(VERSION)

@@ -17,6 +17,7 @@ const char *busrt_strerror(int err)
     case BUSRT_ERR_NAME: return "client name is empty or starts with '.'";
     case BUSRT_ERR_RPC_KIND: return "unknown RPC frame kind";
     case BUSRT_ERR_ARG: return "argument out of range";
+    case BUSRT_ERR_MSGPACK: return "invalid MessagePack type byte";
     default: return err >= 0 ? "success" : "unknown error";
     }
 }

@@ -30,7 +30,7 @@ int busrt_greeting_encode(uint8_t *out, size_t cap)
         return BUSRT_ERR_SPACE;
     }
     out[0] = (uint8_t)BUSRT_GREETING;
-    busrt_le16_put(out + 1, (uint16_t)BUSRT_PROTOCOL_VERSION);
+    busrt_le16_put(&out[1], (uint16_t)BUSRT_PROTOCOL_VERSION);
     return (int)BUSRT_GREETING_LEN;
 }
 
@@ -60,7 +60,7 @@ int busrt_greeting_decode(const uint8_t *buf, size_t len)
     if (buf[0] != (uint8_t)BUSRT_GREETING) {
         return BUSRT_ERR_GREETING;
     }
-    if (busrt_le16_get(buf + 1) != BUSRT_PROTOCOL_VERSION) {
+    if (busrt_le16_get(&buf[1]) != BUSRT_PROTOCOL_VERSION) {
         return BUSRT_ERR_VERSION;
     }
     return (int)BUSRT_GREETING_LEN;
@@ -136,7 +136,7 @@ int busrt_name_len_decode(const uint8_t *buf, size_t len, uint16_t *name_len)
 */
 int busrt_name_check(const uint8_t *name, size_t len)
 {
-    if (len == 0u || name[0] == (uint8_t)'.') {
+    if ((len == 0u) || (name[0] == (uint8_t)'.')) {
         return BUSRT_ERR_NAME;
     }
     if (busrt_utf8_valid(name, len) != 1) {
@@ -160,7 +160,7 @@ size_t busrt_name_primary_len(const uint8_t *name, size_t len)
         loop variant len - i;
     */
     while ((len - i) >= 2u) {
-        if (name[i] == 0x25u && name[i + 1u] == 0x25u) {
+        if ((name[i] == 0x25u) && (name[i + 1u] == 0x25u)) {
             return i;
         }
         i++;
@@ -177,8 +177,8 @@ size_t busrt_name_primary_len(const uint8_t *name, size_t len)
 */
 int busrt_op_valid(uint8_t op)
 {
-    return (op <= BUSRT_OP_PUBLISH_FOR || op == BUSRT_OP_MESSAGE ||
-            op == BUSRT_OP_BROADCAST)
+    return ((op <= BUSRT_OP_PUBLISH_FOR) || (op == BUSRT_OP_MESSAGE) ||
+            (op == BUSRT_OP_BROADCAST))
                ? 1
                : 0;
 }
@@ -222,8 +222,8 @@ int busrt_client_header_encode(const struct busrt_client_header *h,
         return BUSRT_ERR_SPACE;
     }
     busrt_le32_put(out, h->op_id);
-    out[4] = (uint8_t)(h->op + h->qos * 64u);
-    busrt_le32_put(out + 5, h->body_len);
+    out[4] = (uint8_t)(h->op + (h->qos * 64u));
+    busrt_le32_put(&out[5], h->body_len);
     return (int)BUSRT_CLIENT_HEADER_LEN;
 }
 
@@ -264,12 +264,12 @@ int busrt_client_header_decode(const uint8_t *buf, size_t len,
     }
     const uint8_t flags = buf[4];
     const uint8_t op = (uint8_t)(flags % 64u);
-    const uint32_t body_len = busrt_le32_get(buf + 5);
+    const uint32_t body_len = busrt_le32_get(&buf[5]);
     if (busrt_op_valid(op) != 1) {
         return BUSRT_ERR_OP;
     }
     /* A ping carries no body, so its length field is never trusted. */
-    if (flags != 0u && body_len > max_body) {
+    if ((flags != 0u) && (body_len > max_body)) {
         return BUSRT_ERR_LIMIT;
     }
     const struct busrt_client_header r = {
@@ -290,7 +290,7 @@ int busrt_client_header_decode(const uint8_t *buf, size_t len,
 */
 uint32_t busrt_client_body_len(const struct busrt_client_header *h)
 {
-    if (h->op == BUSRT_OP_NOP && h->qos == BUSRT_QOS_NO) {
+    if ((h->op == BUSRT_OP_NOP) && (h->qos == BUSRT_QOS_NO)) {
         return 0u;
     }
     return h->body_len;
@@ -305,8 +305,8 @@ uint32_t busrt_client_body_len(const struct busrt_client_header *h)
 */
 int busrt_kind_valid(uint8_t kind)
 {
-    return (kind == BUSRT_KIND_NOP || kind == BUSRT_KIND_PUBLISH ||
-            kind == BUSRT_KIND_MESSAGE || kind == BUSRT_KIND_BROADCAST)
+    return ((kind == BUSRT_KIND_NOP) || (kind == BUSRT_KIND_PUBLISH) ||
+            (kind == BUSRT_KIND_MESSAGE) || (kind == BUSRT_KIND_BROADCAST))
                ? 1
                : 0;
 }
@@ -349,7 +349,7 @@ int busrt_frame_header_encode(const struct busrt_frame_header *h,
         return BUSRT_ERR_SPACE;
     }
     out[0] = h->kind;
-    busrt_le32_put(out + 1, h->body_len);
+    busrt_le32_put(&out[1], h->body_len);
     out[5] = h->realtime;
     return (int)BUSRT_FRAME_HEADER_LEN;
 }
@@ -392,8 +392,8 @@ int busrt_frame_header_decode(const uint8_t *buf, size_t len,
     if (busrt_kind_valid(buf[0]) != 1) {
         return BUSRT_ERR_KIND;
     }
-    const uint32_t body_len = busrt_le32_get(buf + 1);
-    if (buf[0] != BUSRT_KIND_NOP && body_len > max_body) {
+    const uint32_t body_len = busrt_le32_get(&buf[1]);
+    if ((buf[0] != BUSRT_KIND_NOP) && (body_len > max_body)) {
         return BUSRT_ERR_LIMIT;
     }
     const struct busrt_frame_header r = {
@@ -427,7 +427,7 @@ int busrt_ack_encode(const struct busrt_ack *a, uint8_t *out, size_t cap)
         return BUSRT_ERR_SPACE;
     }
     out[0] = (uint8_t)BUSRT_ACK_MARKER;
-    busrt_le32_put(out + 1, a->op_id);
+    busrt_le32_put(&out[1], a->op_id);
     out[5] = a->code;
     return (int)BUSRT_ACK_LEN;
 }
@@ -461,7 +461,7 @@ int busrt_ack_decode(const uint8_t *buf, size_t len, struct busrt_ack *a)
         return BUSRT_ERR_MARKER;
     }
     const struct busrt_ack r = {
-        .op_id = busrt_le32_get(buf + 1),
+        .op_id = busrt_le32_get(&buf[1]),
         .code = buf[5],
     };
     *a = r;
@@ -485,7 +485,7 @@ size_t busrt_nul_find(const uint8_t *buf, size_t len, size_t from)
         loop assigns i;
         loop variant len - i;
     */
-    while (i < len && buf[i] != 0u) {
+    while ((i < len) && (buf[i] != 0u)) {
         i++;
     }
     return i;
@@ -588,7 +588,7 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
     if (busrt_op_valid(op) != 1) {
         return BUSRT_ERR_OP;
     }
-    if (op >= BUSRT_OP_SUBSCRIBE && op <= BUSRT_OP_UNEXCLUDE) {
+    if ((op >= BUSRT_OP_SUBSCRIBE) && (op <= BUSRT_OP_UNEXCLUDE)) {
         client_body_set(b, len, len, len, len, len);
         return 0;
     }
@@ -653,8 +653,8 @@ int busrt_client_body_split(uint8_t op, const uint8_t *body, size_t len,
 int busrt_frame_body_split(uint8_t kind, const uint8_t *body, size_t len,
                            struct busrt_frame_body *b)
 {
-    if (kind != BUSRT_KIND_PUBLISH && kind != BUSRT_KIND_MESSAGE &&
-        kind != BUSRT_KIND_BROADCAST) {
+    if ((kind != BUSRT_KIND_PUBLISH) && (kind != BUSRT_KIND_MESSAGE) &&
+        (kind != BUSRT_KIND_BROADCAST)) {
         return BUSRT_ERR_KIND;
     }
     const size_t n1 = busrt_nul_find(body, len, 0u);

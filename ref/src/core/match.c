@@ -23,7 +23,7 @@ static size_t chunk_end_at(const uint8_t *b, size_t n, size_t from,
         loop assigns i;
         loop variant n - i;
     */
-    while (i < n && b[i] != sep) {
+    while ((i < n) && (b[i] != sep)) {
         i++;
     }
     return i;
@@ -81,16 +81,16 @@ static int chunk_match(const uint8_t *p, size_t pn, const uint8_t *t,
     for (;;) {
         size_t pe = chunk_end_at(p, pn, pi, sep);
         size_t te = chunk_end_at(t, tn, ti, sep);
-        if ((pe - pi) == 1u && p[pi] == many) {
+        if (((pe - pi) == 1u) && (p[pi] == many)) {
             return 1;
         }
-        int chunk_ok = ((pe - pi) == 1u && p[pi] == one) ||
-                       range_equal(p, pi, pe, t, ti, te) == 1;
-        if (!chunk_ok) {
+        /* The chunk must be the one-chunk wildcard or equal the subject's. */
+        if ((((pe - pi) != 1u) || (p[pi] != one)) &&
+            (range_equal(p, pi, pe, t, ti, te) != 1)) {
             return 0;
         }
         if (pe == pn) {
-            return te == tn ? 1 : 0;
+            return (te == tn) ? 1 : 0;
         }
         if (te == tn) {
             return 0;
@@ -147,7 +147,7 @@ int busrt_mask_has_wildcard(const uint8_t *s, size_t len)
         loop variant len - i;
     */
     while (i < len) {
-        if (s[i] == (uint8_t)'*' || s[i] == (uint8_t)'?') {
+        if ((s[i] == (uint8_t)'*') || (s[i] == (uint8_t)'?')) {
             return 1;
         }
         i++;

@@ -13,7 +13,7 @@
 static int16_t rpc_i16(uint16_t raw)
 {
     /* Two's complement by arithmetic: defined for every raw value. */
-    return raw >= 32768u ? (int16_t)((int32_t)raw - 65536) : (int16_t)raw;
+    return (raw >= 32768u) ? (int16_t)((int32_t)raw - 65536) : (int16_t)raw;
 }
 
 /*@ requires \valid_read(buf + (0 .. len - 1));
@@ -85,14 +85,14 @@ int busrt_rpc_decode(const uint8_t *buf, size_t len,
         *h = r;
         return 0;
     }
-    if (kind != BUSRT_RPC_REQUEST && kind != BUSRT_RPC_REPLY &&
-        kind != BUSRT_RPC_ERROR) {
+    if ((kind != BUSRT_RPC_REQUEST) && (kind != BUSRT_RPC_REPLY) &&
+        (kind != BUSRT_RPC_ERROR)) {
         return BUSRT_ERR_RPC_KIND;
     }
-    if (len < 5u || (kind == BUSRT_RPC_ERROR && len < 7u)) {
+    if ((len < 5u) || ((kind == BUSRT_RPC_ERROR) && (len < 7u))) {
         return BUSRT_ERR_SHORT;
     }
-    const uint32_t call_id = busrt_le32_get(buf + 1);
+    const uint32_t call_id = busrt_le32_get(&buf[1]);
     if (kind == BUSRT_RPC_REQUEST) {
         const size_t nul = busrt_nul_find(buf, len, 5u);
         if (nul == len) {
@@ -123,7 +123,7 @@ int busrt_rpc_decode(const uint8_t *buf, size_t len,
         .kind = kind,
         .call_id = call_id,
         .method = {.off = 7u, .len = 0u},
-        .code = rpc_i16(busrt_le16_get(buf + 5)),
+        .code = rpc_i16(busrt_le16_get(&buf[5])),
         .data = {.off = 7u, .len = len - 7u},
     };
     *h = r;
@@ -171,7 +171,7 @@ int busrt_rpc_reply_encode(uint32_t call_id, uint8_t *out, size_t cap)
         return BUSRT_ERR_SPACE;
     }
     out[0] = (uint8_t)BUSRT_RPC_REPLY;
-    busrt_le32_put(out + 1, call_id);
+    busrt_le32_put(&out[1], call_id);
     return 5;
 }
 
@@ -196,9 +196,14 @@ int busrt_rpc_error_encode(uint32_t call_id, int16_t code, uint8_t *out,
         return BUSRT_ERR_SPACE;
     }
     out[0] = (uint8_t)BUSRT_RPC_ERROR;
-    busrt_le32_put(out + 1, call_id);
+    busrt_le32_put(&out[1], call_id);
     const int32_t wide = code;
-    busrt_le16_put(out + 5, (uint16_t)(wide < 0 ? wide + 65536 : wide));
+    /* Two's complement by arithmetic: 0 .. 65535 for every code. */
+    int32_t raw = wide;
+    if (wide < 0) {
+        raw = wide + 65536;
+    }
+    busrt_le16_put(&out[5], (uint16_t)raw);
     return 7;
 }
 
@@ -267,12 +272,13 @@ int busrt_rpc_request_encode(uint32_t call_id, const uint8_t *method,
     if (busrt_nul_find(method, method_len, 0u) != method_len) {
         return BUSRT_ERR_NOSEP;
     }
-    if (cap < method_len + 6u) {
+    if (cap < (method_len + 6u)) {
         return BUSRT_ERR_SPACE;
     }
     out[0] = (uint8_t)BUSRT_RPC_REQUEST;
-    busrt_le32_put(out + 1, call_id);
+    busrt_le32_put(&out[1], call_id);
     out[5u + method_len] = 0u;
     rpc_copy_at(out, 5u, method, method_len);
-    return (int)(method_len + 6u);
+    const size_t total = method_len + 6u;
+    return (int)total;
 }

@@ -24,21 +24,25 @@ static size_t utf8_seq_len(const uint8_t *s, size_t n, size_t i)
 
     if (c <= 0x7Fu) {
         return 1u;
-    } else if (c >= 0xC2u && c <= 0xDFu) {
+    } else if ((c >= 0xC2u) && (c <= 0xDFu)) {
         want = 2u;
-    } else if (c >= 0xE0u && c <= 0xEFu) {
+    } else if ((c >= 0xE0u) && (c <= 0xEFu)) {
         want = 3u;
         if (c == 0xE0u) {
             lo = 0xA0u;
         } else if (c == 0xEDu) {
             hi = 0x9Fu;
+        } else {
+            /* E1..EC, EE, EF: the full 80..BF range */
         }
-    } else if (c >= 0xF0u && c <= 0xF4u) {
+    } else if ((c >= 0xF0u) && (c <= 0xF4u)) {
         want = 4u;
         if (c == 0xF0u) {
             lo = 0x90u;
         } else if (c == 0xF4u) {
             hi = 0x8Fu;
+        } else {
+            /* F1..F3: the full 80..BF range */
         }
     } else {
         return 0u;
@@ -46,13 +50,13 @@ static size_t utf8_seq_len(const uint8_t *s, size_t n, size_t i)
     if (left < want) {
         return 0u;
     }
-    if (s[i + 1u] < lo || s[i + 1u] > hi) {
+    if ((s[i + 1u] < lo) || (s[i + 1u] > hi)) {
         return 0u;
     }
-    if (want >= 3u && (s[i + 2u] < 0x80u || s[i + 2u] > 0xBFu)) {
+    if ((want >= 3u) && ((s[i + 2u] < 0x80u) || (s[i + 2u] > 0xBFu))) {
         return 0u;
     }
-    if (want == 4u && (s[i + 3u] < 0x80u || s[i + 3u] > 0xBFu)) {
+    if ((want == 4u) && ((s[i + 3u] < 0x80u) || (s[i + 3u] > 0xBFu))) {
         return 0u;
     }
     return want;

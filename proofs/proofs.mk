@@ -1,0 +1,48 @@
+# Formal verification of the pure core (ref/src/core): Frama-C WP proofs,
+# Frama-C Eva, and the MISRA C:2012 check. See proofs/README.md.
+#
+# Included from the top Makefile, which provides B (the build directory)
+# and WARN (the compiler warning flags). The fallbacks below only matter
+# when this fragment is used on its own (make -f proofs/proofs.mk proofs).
+#
+#   make proofs          WP over ref/src/core + proofs/roundtrip.c; fails
+#                        unless every goal is proved and the total is at
+#                        least the one recorded in proofs/goals.txt
+#   make proofs-fresh    the same from an empty proof cache (as CI does)
+#   make proofs-update   re-record proofs/goals.txt from a fully proved run
+#   make eva             Eva on proofs/eva_driver.c; fails on any alarm
+#   make misra           cppcheck MISRA C:2012; fails on any finding that
+#                        is not a documented deviation
+# Tools (Debian 12): frama-c-base, why3, cvc4, z3, cppcheck; `make deps`
+# installs them.
+
+B    ?= build
+WARN ?= -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wconversion \
+        -Wstrict-prototypes -Wmissing-prototypes
+
+.PHONY: proofs proofs-fresh proofs-update proofs-clean proofs-check-c eva misra
+
+# Hook of the top Makefile: `make test` runs these suites.
+TEST_SUITES += proofs misra eva
+
+# proofs/roundtrip.c is proof-only code; keep it warning-free C anyway.
+proofs-check-c:
+	$(CC) $(WARN) -Iref/include -Iref/src/core -fsyntax-only proofs/roundtrip.c
+
+proofs: proofs-check-c
+	@sh proofs/wp.sh $(B)
+
+proofs-fresh: proofs-check-c
+	@WP_FRESH=1 sh proofs/wp.sh $(B)
+
+proofs-update: proofs-check-c
+	@sh proofs/wp.sh --update $(B)
+
+proofs-clean:
+	rm -rf $(B)/wp
+
+eva:
+	@sh proofs/eva.sh $(B)
+
+misra:
+	@sh proofs/misra.sh $(B)
