@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs one in-process harness: fuzz/run.sh ENGINE HARNESS SECONDS DICT [FZ]
 #   ENGINE: libfuzzer or afl. FZ: the build directory (default build/fuzz).
+#   FUZZ_RUNS=N (libFuzzer): stop after N executions or SECONDS, whichever
+#   comes first.
 # Exits non-zero on any crash, leak, sanitizer report or oracle violation,
 # and prints one summary line: engine, harness, executions, crashes.
 set -u
@@ -9,7 +11,9 @@ mkdir -p "$FZ/corpus/$h" "$FZ/crashes"
 case $engine in
 libfuzzer)
     log=$FZ/lf-$h.log
-    if ! "./$FZ/lf/fuzz_$h" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
+    # FUZZ_RUNS=N also stops libFuzzer after N executions (whichever first).
+    if ! "./$FZ/lf/fuzz_$h" -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+        -print_final_stats=1 -timeout=10 \
         -rss_limit_mb=2048 -dict="fuzz/dict/$dict.dict" -artifact_prefix="$FZ/crashes/$h-" \
         "$FZ/corpus/$h" "$FZ/seeds/$h" 2>"$log"; then
         tail -40 "$log"
@@ -17,7 +21,8 @@ libfuzzer)
         exit 1
     fi
     execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
-    printf 'libFuzzer %-13s %12s execs, 0 crashes\n' "$h" "$execs"
+    secs_used=$(awk '/stat::.*total_time|Done [0-9]+ runs in/ {for (i = 1; i <= NF; i++) if ($i == "in") print $(i + 1)}' "$log" | tail -1)
+    printf 'libFuzzer %-13s %12s execs in %ss, 0 crashes\n' "$h" "$execs" "${secs_used:-?}"
     ;;
 afl)
     out=$FZ/afl-out/$h log=$FZ/afl-$h.log
