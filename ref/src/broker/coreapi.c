@@ -10,9 +10,12 @@
 #include "busrt/mpack.h"
 #include "busrt/rpcproto.h"
 #include "log.h"
+#include "mpout.h"
 
 #define AUTHOR "BUS/RT reference implementation contributors"
 
+/* Pack calls need no checks of their own: every writer here goes through
+ * an mpout, which records the first failure (mpout.h). */
 static void pack_cstr(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
@@ -215,46 +218,45 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
     const uint8_t *m = payload + h.method.off;
     const uint8_t *params = payload + h.data.off;
     const size_t mlen = h.method.len, plen = h.data.len;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    struct mpout out;
+    mpout_init(&out);
+    msgpack_packer *const pk = &out.pk;
     int16_t err = 0;
     const char *errmsg = NULL;
 #define IS(s) (mlen == sizeof(s) - 1u && memcmp(m, s, mlen) == 0)
     if (IS("benchmark.test")) {
         if (plen > 0) {
-            (void)msgpack_sbuffer_write(&sb, (const char *)params, plen);
+            mpout_raw(&out, params, plen);
         }
     } else if (IS("test") || IS("info") || IS("stats")) {
         if (!params_empty(params, plen)) {
             err = BUSRT_RPC_E_INVALID_PARAMS;
             errmsg = "this method takes no params";
         } else if (IS("test")) {
-            (void)msgpack_pack_map(&pk, 1);
-            pack_cstr(&pk, "ok");
-            (void)msgpack_pack_true(&pk);
+            (void)msgpack_pack_map(pk, 1);
+            pack_cstr(pk, "ok");
+            (void)msgpack_pack_true(pk);
         } else if (IS("info")) {
-            (void)msgpack_pack_map(&pk, 2);
-            pack_cstr(&pk, "author");
-            pack_cstr(&pk, AUTHOR);
-            pack_cstr(&pk, "version");
-            pack_cstr(&pk, BUSRT_VERSION_STRING);
+            (void)msgpack_pack_map(pk, 2);
+            pack_cstr(pk, "author");
+            pack_cstr(pk, AUTHOR);
+            pack_cstr(pk, "version");
+            pack_cstr(pk, BUSRT_VERSION_STRING);
         } else {
-            (void)msgpack_pack_map(&pk, 5);
-            pack_cstr(&pk, "uptime");
-            (void)msgpack_pack_uint64(&pk, (uint64_t)((now_ns() - b->started_ns) / 1000000000LL));
-            pack_cstr(&pk, "r_frames");
-            (void)msgpack_pack_uint64(&pk, b->r_frames);
-            pack_cstr(&pk, "r_bytes");
-            (void)msgpack_pack_uint64(&pk, b->r_bytes);
-            pack_cstr(&pk, "w_frames");
-            (void)msgpack_pack_uint64(&pk, b->w_frames);
-            pack_cstr(&pk, "w_bytes");
-            (void)msgpack_pack_uint64(&pk, b->w_bytes);
+            (void)msgpack_pack_map(pk, 5);
+            pack_cstr(pk, "uptime");
+            (void)msgpack_pack_uint64(pk, (uint64_t)((now_ns() - b->started_ns) / 1000000000LL));
+            pack_cstr(pk, "r_frames");
+            (void)msgpack_pack_uint64(pk, b->r_frames);
+            pack_cstr(pk, "r_bytes");
+            (void)msgpack_pack_uint64(pk, b->r_bytes);
+            pack_cstr(pk, "w_frames");
+            (void)msgpack_pack_uint64(pk, b->w_frames);
+            pack_cstr(pk, "w_bytes");
+            (void)msgpack_pack_uint64(pk, b->w_bytes);
         }
     } else if (IS("client.list")) {
-        int rc = client_list(b, params, plen, &pk);
+        int rc = client_list(b, params, plen, pk);
         if (rc == -1) {
             err = BUSRT_RPC_E_INVALID_PARAMS;
             errmsg = "params must be empty or {\"filter\": REGEX}";
@@ -267,36 +269,46 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
         errmsg = "method not found";
     }
 #undef IS
+    if (err == 0 && out.failed) {
+        log_error(".broker: out of memory building the %.*s reply; "
+                "answering -32603", (int)mlen, (const char *)m);
+        err = BUSRT_RPC_E_INTERNAL;
+        errmsg = "out of memory";
+    }
     if (h.call_id != 0u) { /* call id 0: the caller wants no reply */
         if (err != 0) {
             reply_error(b, from, h.call_id, err, errmsg);
         } else {
-            reply(b, from, h.call_id, sb.data, sb.size);
+            reply(b, from, h.call_id, out.sb.data, out.sb.size);
         }
     }
-    msgpack_sbuffer_destroy(&sb);
+    mpout_destroy(&out);
 }
 
 static void publish_event(struct broker *b, const char *topic, const char *s,
                           const uint8_t *name, size_t name_len)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    (void)msgpack_pack_map(&pk, name != NULL ? 3 : 2);
-    pack_cstr(&pk, "s");
-    pack_cstr(&pk, s);
+    struct mpout out;
+    mpout_init(&out);
+    msgpack_packer *const pk = &out.pk;
+    (void)msgpack_pack_map(pk, name != NULL ? 3 : 2);
+    pack_cstr(pk, "s");
+    pack_cstr(pk, s);
     if (name != NULL) {
-        pack_cstr(&pk, "d");
-        (void)msgpack_pack_str(&pk, name_len);
-        (void)msgpack_pack_str_body(&pk, name, name_len);
+        pack_cstr(pk, "d");
+        (void)msgpack_pack_str(pk, name_len);
+        (void)msgpack_pack_str_body(pk, name, name_len);
     }
-    pack_cstr(&pk, "t");
-    (void)msgpack_pack_uint64(&pk, wall_ns());
-    router_publish_internal(b, (const uint8_t *)topic, strlen(topic), (const uint8_t *)sb.data,
-                            sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    pack_cstr(pk, "t");
+    (void)msgpack_pack_uint64(pk, wall_ns());
+    if (out.failed) {
+        log_error("out of memory building the %s announcement on %s; not published",
+                s, topic);
+    } else {
+        router_publish_internal(b, (const uint8_t *)topic, strlen(topic),
+                                (const uint8_t *)out.sb.data, out.sb.size);
+    }
+    mpout_destroy(&out);
 }
 
 /* Announcements are queued and published between frames: a client can be

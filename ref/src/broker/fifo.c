@@ -19,6 +19,7 @@
 #include "busrt/rpcproto.h"
 #include "busrt/utf8.h"
 #include "log.h"
+#include "mpout.h"
 
 #define FIFO_LINE_MAX 65536u
 
@@ -174,22 +175,25 @@ static int rpc_call0(struct broker *b, const char *t, size_t tlen, const char *r
     if (hl < 0) {
         return -1;
     }
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    (void)msgpack_sbuffer_write(&sb, (const char *)hdr, (size_t)hl);
-    (void)msgpack_pack_map(&pk, pairs);
+    struct mpout out; /* pack calls are checked once, by out.failed */
+    mpout_init(&out);
+    mpout_raw(&out, hdr, (size_t)hl);
+    (void)msgpack_pack_map(&out.pk, pairs);
     pos = after_method;
     while (next_word(rest, rlen, &pos, &w, &wl)) {
         const char *eq = memchr(w, '=', wl);
         size_t kl = (size_t)(eq - w);
-        (void)msgpack_pack_str(&pk, kl);
-        (void)msgpack_pack_str_body(&pk, w, kl);
-        pack_value(&pk, eq + 1, wl - kl - 1u);
+        (void)msgpack_pack_str(&out.pk, kl);
+        (void)msgpack_pack_str_body(&out.pk, w, kl);
+        pack_value(&out.pk, eq + 1, wl - kl - 1u);
     }
-    router_message_internal(b, (const uint8_t *)t, tlen, (const uint8_t *)sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    if (out.failed) {
+        log_error("fifo: out of memory encoding the params of a call; line dropped");
+    } else {
+        router_message_internal(b, (const uint8_t *)t, tlen, (const uint8_t *)out.sb.data,
+                                out.sb.size);
+    }
+    mpout_destroy(&out);
     return 0;
 }
 
