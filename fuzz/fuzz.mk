@@ -5,6 +5,7 @@
 #   make fuzz FUZZ_SECONDS=600   long runs; corpora kept in build/fuzz/corpus/
 #     FUZZ_RUNS=10000000          ... each libFuzzer harness stops after that many
 #                                 executions, or FUZZ_SECONDS, whichever first
+#     FUZZ_MAX_LEN=512            ... inputs of at most 512 bytes
 #   make fuzz-coverage           line/branch coverage of ref/src/core from the corpora
 #   make netfuzz                 the network fuzzer alone (NETFUZZ_SECONDS, NETFUZZ_SEED,
 #                                NETFUZZ_TARGET=ADDR for a running broker, NETFUZZ_ARGS)
@@ -14,6 +15,7 @@ FUZZ_HARNESSES := client_frame frame_header handshake rpc encode mpack match utf
 FZ             := $(B)/fuzz
 FUZZ_SECONDS   ?= 60
 FUZZ_RUNS      ?=
+FUZZ_MAX_LEN   ?=
 SMOKE_SECONDS  ?= 12
 AFL_SMOKE_SECONDS ?= 8
 FUZZ_CFLAGS    := -g -O1 -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
@@ -118,7 +120,7 @@ fuzz-seeds: $(FZ)/seeds/.stamp
 # busrt-netfuzz exits 1 on any violation (or a broker crash or non-zero exit).
 fuzz-smoke: fuzz-build fuzz-seeds $(KF)/seeds/.stamp $(NETFUZZ_BROKER_DEP)
 	@set -e; for h in $(FUZZ_HARNESSES); do \
-	  FUZZ_RUNS= sh fuzz/run.sh libfuzzer $$h $(SMOKE_SECONDS) $(call fuzz_dict,$$h) $(FZ); done; \
+	  FUZZ_RUNS= FUZZ_MAX_LEN= sh fuzz/run.sh libfuzzer $$h $(SMOKE_SECONDS) $(call fuzz_dict,$$h) $(FZ); done; \
 	for h in $(FUZZ_HARNESSES); do \
 	  sh fuzz/run.sh afl $$h $(AFL_SMOKE_SECONDS) $(call fuzz_dict,$$h) $(FZ); done; \
 	sh fuzz/run.sh libfuzzer example $(KIT_SMOKE_SECONDS) $(KIT_DICT) $(KF); \
@@ -127,7 +129,7 @@ fuzz-smoke: fuzz-build fuzz-seeds $(KF)/seeds/.stamp $(NETFUZZ_BROKER_DEP)
 
 fuzz: fuzz-build fuzz-seeds $(KF)/seeds/.stamp $(NETFUZZ_BROKER_DEP)
 	@set -e; for h in $(FUZZ_HARNESSES); do \
-	  FUZZ_RUNS=$(FUZZ_RUNS) sh fuzz/run.sh libfuzzer $$h $(FUZZ_SECONDS) $(call fuzz_dict,$$h) $(FZ); done; \
+	  FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_MAX_LEN=$(FUZZ_MAX_LEN) sh fuzz/run.sh libfuzzer $$h $(FUZZ_SECONDS) $(call fuzz_dict,$$h) $(FZ); done; \
 	sh fuzz/run.sh libfuzzer example $(FUZZ_SECONDS) $(KIT_DICT) $(KF); \
 	sh $(NF_DIR)/run-lf.sh $(FUZZ_SECONDS) $(NETFUZZ_BROKER) $(NETFUZZ_BODY_LIMIT) $(FZ); \
 	$(call netfuzz_run,$(FUZZ_SECONDS))

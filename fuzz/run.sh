@@ -2,7 +2,7 @@
 # Runs one in-process harness: fuzz/run.sh ENGINE HARNESS SECONDS DICT [FZ]
 #   ENGINE: libfuzzer or afl. FZ: the build directory (default build/fuzz).
 #   FUZZ_RUNS=N (libFuzzer): stop after N executions or SECONDS, whichever
-#   comes first.
+#   comes first. FUZZ_MAX_LEN=N (libFuzzer): inputs of at most N bytes.
 # Exits non-zero on any crash, leak, sanitizer report or oracle violation,
 # and prints one summary line: engine, harness, executions, crashes.
 set -u
@@ -12,7 +12,9 @@ case $engine in
 libfuzzer)
     log=$FZ/lf-$h.log
     # FUZZ_RUNS=N also stops libFuzzer after N executions (whichever first).
+    # FUZZ_MAX_LEN=N caps the input length (libFuzzer -max_len).
     if ! "./$FZ/lf/fuzz_$h" -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+        ${FUZZ_MAX_LEN:+-max_len="$FUZZ_MAX_LEN"} \
         -print_final_stats=1 -timeout=10 \
         -rss_limit_mb=2048 -dict="fuzz/dict/$dict.dict" -artifact_prefix="$FZ/crashes/$h-" \
         "$FZ/corpus/$h" "$FZ/seeds/$h" 2>"$log"; then
