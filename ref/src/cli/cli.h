@@ -53,7 +53,6 @@ void cli_table_free(struct cli_table *t);
 /* How a key=value word's value is typed: "true"/"false" -> bool; [-]digits
  * in int64 range -> int; a decimal float (finite) -> float64; else string. */
 enum cli_param_type { CLI_PARAM_BOOL, CLI_PARAM_INT, CLI_PARAM_FLOAT, CLI_PARAM_STR };
-enum cli_param_type cli_param_type(const char *v);
 #define CLI_PARAMS_SYNTAX (-1) /* words[*bad] has no '=' or an empty key */
 #define CLI_PARAMS_NOMEM (-2)  /* the buffer could not grow */
 /* Appends words (key=value) to sb as one MessagePack map; for a repeated

@@ -60,34 +60,48 @@ static int is_float_text(const char *v)
     return *s == '\0';
 }
 
-enum cli_param_type cli_param_type(const char *v)
+/* A value's type, and its number for ints and floats, parsed once. */
+struct param_value {
+    enum cli_param_type type;
+    long long i;
+    double d;
+};
+
+static struct param_value param_value(const char *v)
 {
+    struct param_value r = {CLI_PARAM_STR, 0, 0.0};
     if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
-        return CLI_PARAM_BOOL;
+        r.type = CLI_PARAM_BOOL;
+        return r;
     }
     if (is_int_text(v)) {
         errno = 0;
-        (void)strtoll(v, NULL, 10);
+        r.i = strtoll(v, NULL, 10);
         if (errno == 0) {
-            return CLI_PARAM_INT;
+            r.type = CLI_PARAM_INT;
+            return r;
         }
     }
-    if (is_float_text(v) && !isinf(strtod(v, NULL))) {
-        return CLI_PARAM_FLOAT;
+    if (is_float_text(v)) {
+        r.d = strtod(v, NULL);
+        if (!isinf(r.d)) {
+            r.type = CLI_PARAM_FLOAT;
+        }
     }
-    return CLI_PARAM_STR;
+    return r;
 }
 
 /* msgpack-c's pack functions return 0, or -1 when the buffer cannot grow. */
 static int pack_value(msgpack_packer *pk, const char *v)
 {
-    switch (cli_param_type(v)) {
+    const struct param_value pv = param_value(v);
+    switch (pv.type) {
     case CLI_PARAM_BOOL:
         return (v[0] == 't') ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     case CLI_PARAM_INT:
-        return msgpack_pack_int64(pk, (int64_t)strtoll(v, NULL, 10));
+        return msgpack_pack_int64(pk, (int64_t)pv.i);
     case CLI_PARAM_FLOAT:
-        return msgpack_pack_double(pk, strtod(v, NULL));
+        return msgpack_pack_double(pk, pv.d);
     case CLI_PARAM_STR:
     default:
         break;
