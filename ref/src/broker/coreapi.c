@@ -225,9 +225,7 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
     const char *errmsg = NULL;
 #define IS(s) (mlen == sizeof(s) - 1u && memcmp(m, s, mlen) == 0)
     if (IS("benchmark.test")) {
-        if (plen > 0) {
-            mpout_raw(&out, params, plen);
-        }
+        mpout_raw(&out, params, plen);
     } else if (IS("test") || IS("info") || IS("stats")) {
         if (!params_empty(params, plen)) {
             err = BUSRT_RPC_E_INVALID_PARAMS;
