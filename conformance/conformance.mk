@@ -6,7 +6,8 @@
 # $(B)/<variant>/libbusrtcore.a and $(B)/obj/busrtd. The fallbacks below only
 # matter when this fragment is used on its own.
 #
-#   make conformance                  spawn build/obj/busrtd (-t $(CF_T)), run every case
+#   make conformance                  spawn build/obj/busrtd (-t $(CF_T)), run every case,
+#                                     once per multiplexer backend (CF_IO="epoll poll select")
 #   make conformance TARGET=ADDR      run every case against the broker at ADDR
 #                                     (UNIX path or HOST:PORT; pass CF_T=<its timeout>)
 #   make conformance-check            the coverage self-check (no broker needed)
@@ -55,14 +56,25 @@ CF_XFAIL :=
 CF_COMMON := --timeout-s $(CF_T) --spec spec/busrt-v1.md --cases $(CF_DIR)/cases \
              --exemptions $(CF_DIR)/exemptions.json
 
+CF_IO ?= epoll poll select
+
+# The shell loops over CF_IO with $$io; with TARGET= it runs once.
 ifeq ($(strip $(TARGET)),)
-CF_BROKER = --spawn '$(B)/obj/busrtd -B {addr} -t $(CF_T)' $(CF_SPAWN_OPTS) \
+CF_BROKER = --spawn '$(B)/obj/busrtd --io '$$io' -B {addr} -t $(CF_T)' $(CF_SPAWN_OPTS) \
             $(foreach c,$(CF_XFAIL),--xfail $(c))
 CF_BROKER_DEP = $(B)/obj/busrtd
+CF_LOOP = $(CF_IO)
 else
 CF_BROKER = --target '$(TARGET)'
 CF_BROKER_DEP =
+CF_LOOP = target
 endif
+# $(call cf_run,RUNNER): the runner once per backend; fails when any run did.
+cf_run = @fail=""; for io in $(CF_LOOP); do \
+	  echo "== conformance ($$io)"; \
+	  $(1) $(CF_BROKER) $(CF_COMMON) $(CF_ARGS) || fail="$$fail $$io"; \
+	done; \
+	if [ -n "$$fail" ]; then echo "conformance: FAILED with:$$fail"; exit 1; fi
 
 ALL_EXTRA   += $(B)/busrt-conformance $(B)/san/busrt-conformance
 TEST_SUITES += conformance-check conformance
@@ -86,10 +98,10 @@ conformance-check: $(B)/busrt-conformance
 	./$(B)/busrt-conformance --check-coverage $(CF_COMMON)
 
 conformance: $(B)/busrt-conformance $(CF_BROKER_DEP)
-	./$(B)/busrt-conformance $(CF_BROKER) $(CF_COMMON) $(CF_ARGS)
+	$(call cf_run,./$(B)/busrt-conformance)
 
 conformance-san: $(B)/san/busrt-conformance $(CF_BROKER_DEP)
-	./$(B)/san/busrt-conformance $(CF_BROKER) $(CF_COMMON) $(CF_ARGS)
+	$(call cf_run,./$(B)/san/busrt-conformance)
 
 conformance-valgrind: $(B)/obj/busrt-conformance $(CF_BROKER_DEP)
-	$(CF_VALGRIND) ./$(B)/obj/busrt-conformance $(CF_BROKER) $(CF_COMMON) $(CF_ARGS)
+	$(call cf_run,$(CF_VALGRIND) ./$(B)/obj/busrt-conformance)

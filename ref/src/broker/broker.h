@@ -1,11 +1,15 @@
 /* Broker state shared by the modules of busrtd.
  *
- * A frame's path: loop.c reads bytes -> conn.c parses them with the proved
- * core (ref/src/core) -> router.c resolves receivers through index.c ->
- * outq.c queues shared frame buffers -> conn.c writes them out. */
+ * A frame's path: loop.c waits on the multiplexer (ev.c with one backend,
+ * ev_select.c, ev_poll.c or ev_epoll.c) and hands a readable connection to
+ * conn.c, which reads the bytes and parses them with the proved core
+ * (ref/src/core) -> router.c resolves receivers through index.c -> outq.c
+ * queues shared frame buffers -> conn.c writes them out (loop.c's flush
+ * list). Deadlines live in timer.c's heap; broker.c holds the lifecycle. */
 #ifndef BUSRTD_BROKER_H
 #define BUSRTD_BROKER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,8 +17,10 @@
 #include "bmap.h"
 #include "busrt/frame.h"
 #include "config.h"
+#include "ev.h"
 #include "index.h"
 #include "outq.h"
+#include "timer.h"
 
 enum client_kind { KIND_UNIX, KIND_TCP, KIND_INTERNAL };
 
@@ -31,10 +37,11 @@ struct client {
     int fd;      /* -1 for internal clients */
     enum client_kind kind;
     enum conn_state st;
-    int dead;       /* out of routing; closed at the end of the loop turn */
+    int dead;       /* out of routing; closed at the start of the next turn */
     int linger;     /* dead, but its queue is written out first (bounded by
                        the timeout): refusal codes and earlier replies */
     int64_t linger_until;
+    struct client *next_dead; /* broker.dead list */
     int registered; /* in the registry and indexes */
     int in_handshake; /* counted in broker.nhandshakes */
     char source[64]; /* peer address text for TCP, "" otherwise */
@@ -50,7 +57,9 @@ struct client {
     struct client *secondary; /* first secondary (primaries only) */
     struct client *next_secondary;
 
-    /* input: a read buffer; bodies larger than it go to a separate buffer */
+    /* input: the broker's shared read buffer while reading, an own buffer
+     * only while a partial item is pending, NULL when idle; bodies larger
+     * than buf-size go to a separate buffer */
     uint8_t *in;
     size_t in_cap, in_start, in_end;
     uint8_t *big;   /* body or name being collected, when larger than in */
@@ -58,6 +67,9 @@ struct client {
     size_t need;    /* bytes the current state waits for */
     struct busrt_client_header hdr;
     int64_t read_deadline; /* monotonic ns */
+    int64_t next_ping;     /* keep-alive NOP due (registered clients) */
+    struct timer timer;    /* in broker.timers: the earliest of the deadlines
+                              (socket clients, from client_new to destroy) */
 
     /* output */
     struct outq q;
@@ -84,6 +96,9 @@ struct listener {
 struct fifo;
 struct event;
 
+/* The most ready descriptors one turn handles; more wait for the next. */
+#define BROKER_READY_MAX 256
+
 struct broker {
     struct config cfg;
     struct listener *listeners;
@@ -95,9 +110,17 @@ struct broker {
     size_t nhandshakes;     /* socket clients not yet registered */
     struct client *internal; /* ".broker" */
     struct client *flush_list, **flush_tail; /* FIFO: deliveries before ACKs */
+    struct client *dead;    /* killed, not yet freed (broker_reap) */
+    struct client **byfd;   /* socket clients by descriptor */
+    size_t byfd_cap;
+    struct ev ev;           /* the multiplexer */
+    struct ev_ready ready[BROKER_READY_MAX];
+    struct timers timers;    /* client deadlines */
+    uint8_t *rbuf;          /* the shared read buffer, buf-size bytes */
+    struct outbuf *nop;     /* the keep-alive frame, shared by every queue */
+    int spare_fd;           /* kept free for refusing connections at EMFILE */
+    int draining;           /* shutting down: no more reading */
     int64_t now;      /* monotonic ns, read once per loop turn */
-    int64_t next_due; /* no read or write deadline falls before this */
-    size_t ndead;     /* clients killed and not yet freed */
     uint64_t next_id;
     uint64_t gen; /* routing generation, for de-duplication */
 
@@ -112,37 +135,38 @@ struct broker {
 
     int64_t started_ns;     /* monotonic */
     int64_t started_wall_s; /* for uptime */
-    int64_t next_keepalive;
     uint64_t r_frames, r_bytes, w_frames, w_bytes;
 };
 
-/* broker.c: lifecycle and event loop */
-#include <signal.h>
+/* broker.c: lifecycle */
 int broker_init(struct broker *b, const struct config *cfg);
 /* Opens (binds) every -B listener; returns 0, or -1 after logging why. */
 int broker_listen(struct broker *b);
 /* Starts accepting connections on every listener; 0 or -1. */
 int broker_activate(struct broker *b);
+/* Loads cfg.acl_file; at start-up (initial) a bad file is fatal, on reload
+ * the old rules stay. Connected clients are re-checked. Returns 0 or -1. */
+int broker_load_acl(struct broker *b, int initial);
+/* Frees the clients killed so far, except those still writing out their
+ * queue (lingering, bounded by the timeout). */
+void broker_reap(struct broker *b);
+/* Closes every client and listener, removes socket, FIFO and pid files. */
+void broker_teardown(struct broker *b);
+
+/* loop.c: the event loop */
 /* Runs until *stop becomes non-zero; signals are delivered only while
  * waiting, with waitmask. */
 void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,
                 volatile sig_atomic_t *reload);
-/* Loads cfg.acl_file; at start-up (initial) a bad file is fatal, on reload
- * the old rules stay. Connected clients are re-checked. Returns 0 or -1. */
-int broker_load_acl(struct broker *b, int initial);
-/* Lowers the next instant housekeeping must scan the clients' deadlines. */
-void broker_due(struct broker *b, int64_t t);
-/* Frees the clients killed during this turn. */
-void broker_reap(struct broker *b);
 /* Announces shutdown and gives queued output up to one timeout to leave. */
 void broker_drain(struct broker *b);
-/* Closes every client and listener, removes socket, FIFO and pid files. */
-void broker_teardown(struct broker *b);
 
 int64_t now_ns(void);
 uint64_t wall_ns(void);
 
 /* conn.c */
+/* A new client on fd (-1: internal or socket-less), or NULL when out of
+ * memory. A socket client is watched for reading and has a deadline. */
 struct client *client_new(struct broker *b, int fd, enum client_kind kind);
 void client_kill(struct broker *b, struct client *c, const char *why);
 /* client_kill, but what is already queued for c (a refusal code, replies
@@ -155,6 +179,13 @@ int client_on_readable(struct broker *b, struct client *c);
 /* Processes bytes as if read from c's socket (fuzzing, tests). */
 void client_feed(struct broker *b, struct client *c, const uint8_t *p, size_t n);
 void client_flush(struct broker *b, struct client *c);
+/* Tells the multiplexer what c waits for: reading while alive, writing
+ * while its queue waits for the socket (a write returned EAGAIN); a queue
+ * is otherwise written from the loop's flush list without asking. */
+void client_watch(struct broker *b, struct client *c);
+/* c's deadline (timer) came: drops it on a read, write or linger timeout,
+ * sends the keep-alive NOP when due, and sets the timer to the next one. */
+void client_on_timer(struct broker *b, struct client *c);
 void client_mark_flush(struct broker *b, struct client *c);
 const char *client_label(const struct client *c);
 

@@ -7,12 +7,13 @@
 #include <string.h>
 
 #include "busrt/codes.h"
+#include "ev.h"
 
 void config_usage(void)
 {
     printf(
         "Usage: busrtd -B ADDR [-B ADDR ...] [OPTIONS]\n"
-        "BUS/RT v1 reference broker (single-threaded, select()-based).\n"
+        "BUS/RT v1 reference broker (single-threaded event loop).\n"
         "\n"
         "Listeners:\n"
         "  -B, --bind ADDR          listen on ADDR: a UNIX socket path (ends in .sock,\n"
@@ -24,6 +25,8 @@ void config_usage(void)
         "  --verbose                log debug events too\n"
         "  --log-syslog             log to syslog instead of stderr\n"
         "  -w, --workers N          accepted for compatibility; ignored (one thread)\n"
+        "  --io BACKEND             multiplexer: epoll (default), poll, or select (the\n"
+        "                           minimal reference: descriptors below FD_SETSIZE only)\n"
         "Protocol:\n"
         "  --force-register         a duplicate name replaces the older connection\n"
         "  -t, --timeout SECONDS    I/O timeout, decimals allowed (default 5)\n"
@@ -34,7 +37,9 @@ void config_usage(void)
         "  --queue-bytes BYTES      outgoing queue bytes per client (default 67108864)\n"
         "  --payload-size-limit BYTES  largest frame body accepted (default 16777216,\n"
         "                           at most 4294901759)\n"
-        "  --max-clients N          connected clients, handshakes included (default 1000)\n"
+        "  --max-clients N          connected clients, handshakes included (default: the\n"
+        "                           descriptor limit, raised to its hard limit at start,\n"
+        "                           less 32; with --io select at most FD_SETSIZE less 32)\n"
         "  --max-name-len BYTES     longest client name (default and maximum 65535)\n"
         "  --max-topic-len BYTES    longest subscription or exclusion pattern (default 4096)\n"
         "  --max-subscriptions N    subscriptions per client (default 65536)\n"
@@ -61,7 +66,8 @@ static void defaults(struct config *cfg)
     cfg->queue_size = 8192u;
     cfg->queue_bytes = 64u * 1024u * 1024u;
     cfg->payload_limit = 16u * 1024u * 1024u;
-    cfg->max_clients = 1000u;
+    cfg->max_clients = 0u; /* derived at start-up */
+    cfg->io = ev_default();
     cfg->max_name_len = BUSRT_NAME_MAX;
     cfg->max_topic_len = 4096u;
     cfg->max_subscriptions = 65536u;
@@ -195,6 +201,13 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 return -1;
             }
             cfg->socket_mode = (int)mode;
+        } else if (takes(a, "--io", NULL, &i, argc, argv, &v)) {
+            if (v == NULL) return -1;
+            if (ev_find(v) == NULL) {
+                fprintf(stderr, "busrtd: --io: '%s' is not a backend (epoll, poll, select)\n", v);
+                return -1;
+            }
+            cfg->io = v;
         } else if (takes(a, "--socket-group", NULL, &i, argc, argv, &v)) {
             if (v == NULL) return -1;
             cfg->socket_group = v;

@@ -22,7 +22,8 @@ struct config {
     size_t queue_size;        /* --queue-size: frames per client queue */
     size_t queue_bytes;       /* --queue-bytes: bytes per client queue */
     uint32_t payload_limit;   /* --payload-size-limit: max frame body */
-    size_t max_clients;       /* --max-clients */
+    size_t max_clients;       /* --max-clients; 0: derived from the descriptor
+                                 limit at start-up (main.c) */
     size_t max_name_len;      /* --max-name-len */
     size_t max_topic_len;     /* --max-topic-len: subscription pattern bytes */
     size_t max_subscriptions; /* --max-subscriptions per client */
@@ -31,6 +32,7 @@ struct config {
     const char *acl_file;     /* --acl: access control file, or NULL */
     int socket_mode;          /* --socket-mode: UNIX socket file mode, or -1 */
     const char *socket_group; /* --socket-group: UNIX socket file group, or NULL */
+    const char *io;           /* --io: multiplexer backend (ev.h), default epoll */
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help

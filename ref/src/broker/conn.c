@@ -45,6 +45,52 @@ static void set_label(struct client *c)
     }
 }
 
+/* Grows the descriptor -> client table to hold fd; 1 when it does. */
+static int fd_table_fits(struct broker *b, int fd)
+{
+    size_t need = (size_t)fd + 1u;
+    if (need <= b->byfd_cap) {
+        return 1;
+    }
+    size_t ncap = b->byfd_cap == 0u ? 256u : b->byfd_cap;
+    while (ncap < need) {
+        ncap *= 2u;
+    }
+    struct client **t = realloc(b->byfd, ncap * sizeof *t);
+    if (t == NULL) {
+        return 0;
+    }
+    memset(t + b->byfd_cap, 0, (ncap - b->byfd_cap) * sizeof *t);
+    b->byfd = t;
+    b->byfd_cap = ncap;
+    return 1;
+}
+
+/* Moves c's timer to at when that is earlier than its current time. */
+static void arm(struct broker *b, struct client *c, int64_t at)
+{
+    if (c->fd >= 0) {
+        timers_lower(&b->timers, &c->timer, at);
+    }
+}
+
+void client_watch(struct broker *b, struct client *c)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    unsigned want = c->dead || b->draining ? 0u : (unsigned)EV_READ;
+    if (c->q.count > 0 && c->write_stalled_since != 0 && (!c->dead || c->linger)) {
+        want |= EV_WRITE;
+    }
+    if (ev_set(&b->ev, c->fd, want) != 0) {
+        /* Only a kernel out of memory gets here; a client left waiting for
+         * EV_WRITE is dropped by its write timeout. */
+        log_warn("client %s: cannot change its descriptor's interest: %s",
+                 client_label(c), strerror(errno));
+    }
+}
+
 struct client *client_new(struct broker *b, int fd, enum client_kind kind)
 {
     struct client *c = calloc(1, sizeof *c);
@@ -59,18 +105,25 @@ struct client *client_new(struct broker *b, int fd, enum client_kind kind)
     outq_init(&c->q, b->cfg.queue_size);
     bmap_init(&c->subs);
     bmap_init(&c->excls);
+    if (fd >= 0) {
+        if (!fd_table_fits(b, fd) || timers_reserve(&b->timers) != 0 ||
+            ev_set(&b->ev, fd, EV_READ) != 0) {
+            free(c);
+            return NULL;
+        }
+        b->byfd[fd] = c;
+        b->nconns++;
+        b->nhandshakes++;
+        c->in_handshake = 1;
+        c->read_deadline = b->now + b->cfg.timeout_ns;
+        c->next_ping = INT64_MAX;
+        timers_set(&b->timers, &c->timer, c->read_deadline);
+    }
     c->next = b->clients;
     if (b->clients != NULL) {
         b->clients->prev = c;
     }
     b->clients = c;
-    if (fd >= 0) {
-        b->nconns++;
-        b->nhandshakes++;
-        c->in_handshake = 1;
-        c->read_deadline = b->now + b->cfg.timeout_ns;
-        broker_due(b, c->read_deadline);
-    }
     return c;
 }
 
@@ -82,7 +135,13 @@ void client_kill(struct broker *b, struct client *c, const char *why)
         return;
     }
     c->dead = 1;
-    b->ndead++;
+    c->next_dead = b->dead;
+    b->dead = c;
+    if (c->linger) {
+        c->linger_until = b->now + b->cfg.timeout_ns;
+        arm(b, c, c->linger_until);
+    }
+    client_watch(b, c);
     if (c->registered) {
         log_info("client %s disconnected: %s", client_label(c), why);
     } else {
@@ -122,6 +181,9 @@ void client_destroy(struct broker *b, struct client *c)
         c->next->prev = c->prev;
     }
     if (c->fd >= 0) {
+        (void)ev_set(&b->ev, c->fd, 0u);
+        b->byfd[c->fd] = NULL;
+        timers_remove(&b->timers, &c->timer);
         (void)close(c->fd);
         b->nconns--;
     }
@@ -129,7 +191,9 @@ void client_destroy(struct broker *b, struct client *c)
         b->nhandshakes--;
     }
     outq_free(&c->q);
-    free(c->in);
+    if (c->in != b->rbuf) {
+        free(c->in);
+    }
     free(c->big);
     free(c->name);
     free(c);
@@ -188,7 +252,8 @@ void client_flush(struct broker *b, struct client *c)
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (c->write_stalled_since == 0) {
                     c->write_stalled_since = b->now;
-                    broker_due(b, b->now + b->cfg.timeout_ns);
+                    arm(b, c, b->now + b->cfg.timeout_ns);
+                    client_watch(b, c);
                 }
                 return;
             }
@@ -203,8 +268,53 @@ void client_flush(struct broker *b, struct client *c)
         c->w_bytes += (size_t)w;
         b->w_frames += frames;
         b->w_bytes += (size_t)w;
-        c->write_stalled_since = 0;
+        if (c->write_stalled_since != 0) {
+            c->write_stalled_since = 0;
+            client_watch(b, c);
+        }
     }
+}
+
+/* The earliest deadline of c that is still to come. */
+static int64_t next_due(const struct broker *b, const struct client *c)
+{
+    if (c->dead) {
+        return c->linger && c->q.count > 0 ? c->linger_until : INT64_MAX;
+    }
+    int64_t t = c->read_deadline;
+    if (c->write_stalled_since != 0 && c->write_stalled_since + b->cfg.timeout_ns < t) {
+        t = c->write_stalled_since + b->cfg.timeout_ns;
+    }
+    return c->next_ping < t ? c->next_ping : t;
+}
+
+void client_on_timer(struct broker *b, struct client *c)
+{
+    int64_t now = b->now;
+    if (c->dead) {
+        if (c->linger && now >= c->linger_until) {
+            log_debug("client %s: its queue could not be written out within the timeout; "
+                      "discarding %zu frames", client_label(c), c->q.count);
+            c->linger = 0; /* broker_reap frees it */
+        }
+    } else if (now >= c->read_deadline) {
+        log_warn("client %s: %s timed out; dropping it", client_label(c),
+                 c->st == ST_HEADER ? "no frame header or ping"
+                 : c->st == ST_BODY ? "frame body"
+                                    : "handshake");
+        client_kill(b, c, "read timeout");
+    } else if (c->write_stalled_since != 0 &&
+               now >= c->write_stalled_since + b->cfg.timeout_ns) {
+        log_warn("client %s: write blocked for longer than the timeout; dropping it",
+                 client_label(c));
+        client_kill(b, c, "write timeout");
+    } else if (now >= c->next_ping) {
+        c->next_ping = now + b->cfg.timeout_ns / 2;
+        if (c->q.count == 0) { /* REQ-KA-1: a queued frame may stand in */
+            (void)router_deliver(b, c, b->nop, 0);
+        }
+    }
+    timers_set(&b->timers, &c->timer, next_due(b, c));
 }
 
 /* ---- input ------------------------------------------------------------------ */
@@ -258,7 +368,7 @@ static void expect(struct broker *b, struct client *c, enum conn_state st, size_
         t += t / 4; /* idle clients ping; allow 1.25 x timeout between frames */
     }
     c->read_deadline = b->now + t;
-    broker_due(b, c->read_deadline);
+    arm(b, c, c->read_deadline); /* later deadlines wait for the timer */
 }
 
 static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
@@ -337,6 +447,8 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
         code = BUSRT_RC_OK;
         if (send_raw(b, c, &code, 1) == 0) {
             expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
+            c->next_ping = b->now + b->cfg.timeout_ns / 2;
+            arm(b, c, c->next_ping);
         }
         return;
     }
@@ -416,17 +528,14 @@ static void process_input(struct broker *b, struct client *c)
     }
 }
 
-/* Makes room at the tail of the read buffer. Returns 0, or -1 when c was
- * killed. */
+/* Makes room at the tail of the read buffer: an idle client borrows the
+ * broker's shared buffer. Returns 0, or -1 when c was killed. */
 static int input_space(struct broker *b, struct client *c)
 {
     if (c->in == NULL) {
+        c->in = b->rbuf;
         c->in_cap = b->cfg.buf_size;
-        c->in = malloc(c->in_cap);
-        if (c->in == NULL) {
-            client_kill(b, c, "out of memory");
-            return -1;
-        }
+        c->in_start = c->in_end = 0;
     }
     if (c->in_start == c->in_end) {
         c->in_start = c->in_end = 0;
@@ -440,6 +549,36 @@ static int input_space(struct broker *b, struct client *c)
         return -1;
     }
     return 0;
+}
+
+/* After reading: gives the shared buffer back. Bytes of an incomplete item
+ * move to a buffer of c's own, which is freed once it is consumed, so an
+ * idle client holds no read buffer. */
+static void input_release(struct broker *b, struct client *c)
+{
+    size_t left = c->in_end - c->in_start;
+    if (c->in != NULL && (left == 0u || c->dead)) {
+        if (c->in != b->rbuf) {
+            free(c->in);
+        }
+        c->in = NULL;
+        c->in_cap = c->in_start = c->in_end = 0;
+        return;
+    }
+    if (c->in != b->rbuf) {
+        return;
+    }
+    uint8_t *own = malloc(b->cfg.buf_size);
+    if (own == NULL) {
+        c->in = NULL;
+        c->in_cap = c->in_start = c->in_end = 0;
+        client_kill(b, c, "out of memory");
+        return;
+    }
+    memcpy(own, c->in + c->in_start, left);
+    c->in = own;
+    c->in_start = 0;
+    c->in_end = left;
 }
 
 /* Handles n bytes just appended to the read buffer. */
@@ -461,6 +600,7 @@ static void input_added(struct broker *b, struct client *c, size_t n)
 int client_on_readable(struct broker *b, struct client *c)
 {
     if (input_space(b, c) != 0) {
+        input_release(b, c);
         return -1;
     }
     ssize_t r;
@@ -468,17 +608,15 @@ int client_on_readable(struct broker *b, struct client *c)
         r = read(c->fd, c->in + c->in_end, c->in_cap - c->in_end);
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return 0;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            client_kill(b, c, "read error");
         }
-        client_kill(b, c, "read error");
-        return -1;
-    }
-    if (r == 0) {
+    } else if (r == 0) {
         client_kill(b, c, "peer closed the connection");
-        return -1;
+    } else {
+        input_added(b, c, (size_t)r);
     }
-    input_added(b, c, (size_t)r);
+    input_release(b, c);
     return c->dead ? -1 : 0;
 }
 
@@ -494,4 +632,5 @@ void client_feed(struct broker *b, struct client *c, const uint8_t *p, size_t n)
         n -= k;
         input_added(b, c, k);
     }
+    input_release(b, c);
 }

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -163,10 +162,6 @@ int listener_open(struct listener *l, const char *addr, const struct config *cfg
     l->fd = -1;
     l->addr = addr;
     int rc = addr_is_unix(addr) ? open_unix(l, addr, cfg) : open_tcp(l, addr);
-    if (rc == 0 && l->fd >= FD_SETSIZE) {
-        log_error("listener %s: descriptor %d is beyond FD_SETSIZE", addr, l->fd);
-        rc = -1;
-    }
     if (rc == 0 && set_nonblock(l->fd) != 0) {
         log_error("listener %s: %s", addr, strerror(errno));
         rc = -1;
@@ -201,21 +196,49 @@ void listener_close(struct listener *l)
     }
 }
 
-void listener_accept(struct broker *b, struct listener *l)
+/* accept() failed for want of a descriptor: free the spare one, take the
+ * connection off the queue and close it, so the peer sees the refusal and
+ * the level-triggered listener does not spin. Returns 1 when one was. */
+static int refuse_at_fd_limit(struct broker *b, struct listener *l)
+{
+    static int64_t last_log;
+    if (b->spare_fd < 0) {
+        return 0;
+    }
+    (void)close(b->spare_fd);
+    int fd = accept(l->fd, NULL, NULL);
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    b->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (b->now - last_log >= 1000000000LL || last_log == 0) { /* at most one line a second */
+        last_log = b->now;
+        log_warn("listener %s: connection refused: no descriptor left (RLIMIT_NOFILE; %zu "
+                 "clients connected)",
+                 l->addr, b->nconns);
+    }
+    return fd >= 0;
+}
+
+int listener_accept(struct broker *b, struct listener *l)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     int fd = accept(l->fd, (struct sockaddr *)&ss, &sl);
     if (fd < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        if (errno == EMFILE || errno == ENFILE) {
+            return refuse_at_fd_limit(b, l);
+        }
+        if (errno == EINTR || errno == ECONNABORTED) {
+            return 1;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
             log_warn("listener %s: accept: %s", l->addr, strerror(errno));
         }
-        return;
+        return 0;
     }
     const char *why = NULL;
-    if (fd >= FD_SETSIZE) {
-        why = "descriptor beyond FD_SETSIZE";
-    } else if (b->nconns >= b->cfg.max_clients) {
+    if (b->nconns >= b->cfg.max_clients) {
         why = "--max-clients reached";
     } else if (b->nhandshakes >= b->cfg.max_handshakes) {
         why = "--max-handshakes reached";
@@ -226,14 +249,20 @@ void listener_accept(struct broker *b, struct listener *l)
         log_warn("listener %s: connection refused: %s (%zu clients connected)", l->addr, why,
                  b->nconns);
         (void)close(fd);
-        return;
+        return 1;
     }
     (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     struct client *c = client_new(b, fd, l->kind);
     if (c == NULL) {
-        log_error("listener %s: out of memory; connection closed", l->addr);
+        if (errno == ERANGE) {
+            log_warn("listener %s: connection refused: the %s backend cannot watch "
+                     "descriptor %d (%zu clients connected)",
+                     l->addr, b->ev.ops->name, fd, b->nconns);
+        } else {
+            log_error("listener %s: out of memory; connection closed", l->addr);
+        }
         (void)close(fd);
-        return;
+        return 1;
     }
     memcpy(&c->peer.addr, &ss, sizeof ss);
     c->peer.is_tcp = l->kind == KIND_TCP;
@@ -260,4 +289,5 @@ void listener_accept(struct broker *b, struct listener *l)
         }
     }
     (void)client_start(b, c);
+    return 1;
 }

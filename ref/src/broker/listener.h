@@ -18,7 +18,10 @@ void listener_close(struct listener *l);
 int listener_activate(struct listener *l);
 
 /* Accepts one pending connection and starts its handshake, or refuses it
- * (closing it before the greeting) when a limit is reached. */
-void listener_accept(struct broker *b, struct listener *l);
+ * (closing it before the greeting) when a limit is reached: --max-clients,
+ * --max-handshakes, no descriptor left, or one the multiplexer cannot
+ * watch. Returns 1 when a connection was taken off the queue, 0 when none
+ * was pending. */
+int listener_accept(struct broker *b, struct listener *l);
 
 #endif

@@ -1,12 +1,14 @@
-/* busrtd: the process around the broker (broker.c): options, signals,
- * daemonizing, the pid file. Signals are blocked except inside pselect(),
- * so SIGINT/SIGTERM end the loop between two turns. */
+/* busrtd: the process around the broker (broker.c, loop.c): options, the
+ * descriptor limit, signals, daemonizing, the pid file. Signals are blocked
+ * except while the loop waits on the multiplexer, so SIGINT/SIGTERM end the
+ * loop between two turns. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -59,6 +61,68 @@ static int daemonize(void)
     return chdir("/");
 }
 
+/* Descriptors kept for the process itself: standard streams, listeners,
+ * the FIFO, the multiplexer, the spare one, the pid file, syslog. */
+#define FD_RESERVE 32u
+
+/* Raises the soft descriptor limit to the hard one, or beyond it to the
+ * kernel's fs.nr_open where the process is permitted to; logs and returns
+ * what it obtained. */
+static size_t raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_warn("getrlimit(RLIMIT_NOFILE): %s; assuming 1024 descriptors", strerror(errno));
+        return 1024u;
+    }
+    rlim_t before = rl.rlim_cur, ceiling = 1048576u;
+    FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+    if (f != NULL) {
+        unsigned long v = 0;
+        if (fscanf(f, "%lu", &v) == 1 && v > 0u) {
+            ceiling = (rlim_t)v;
+        }
+        (void)fclose(f);
+    }
+    struct rlimit up = {ceiling, ceiling};
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < ceiling && setrlimit(RLIMIT_NOFILE, &up) == 0) {
+        rl = up;
+    } else {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > ceiling ? ceiling : rl.rlim_max;
+        if (rl.rlim_cur > before && setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_warn("cannot raise the descriptor limit from %lu to %lu: %s", (unsigned long)before,
+                     (unsigned long)rl.rlim_cur, strerror(errno));
+            rl.rlim_cur = before;
+        }
+    }
+    log_info("descriptor limit %lu (was %lu; hard limit %lu)", (unsigned long)rl.rlim_cur,
+             (unsigned long)before, (unsigned long)rl.rlim_max);
+    return (size_t)rl.rlim_cur;
+}
+
+/* --max-clients: what the descriptors allow, unless given; a larger value
+ * given is kept, with a warning, and the excess is refused at accept. */
+static void size_clients(struct config *cfg)
+{
+    size_t fds = raise_nofile();
+    const struct ev_ops *io = ev_find(cfg->io);
+    if (io != NULL && (size_t)io->fd_limit < fds) {
+        fds = (size_t)io->fd_limit;
+    }
+    size_t fit = fds > FD_RESERVE ? fds - FD_RESERVE : 1u;
+    if (fit > 1000000u) {
+        fit = 1000000u;
+    }
+    if (cfg->max_clients == 0u) {
+        cfg->max_clients = fit;
+    } else if (cfg->max_clients > fit) {
+        log_warn("--max-clients %zu: the %s backend and the descriptor limit allow about %zu; "
+                 "connections beyond that are refused",
+                 cfg->max_clients, cfg->io, fit);
+    }
+    log_info("multiplexer %s, at most %zu clients", cfg->io, cfg->max_clients);
+}
+
 int main(int argc, char **argv)
 {
     static struct broker b;
@@ -68,6 +132,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     log_setup(cfg.verbose, cfg.log_syslog);
+    size_clients(&cfg);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -213,6 +213,13 @@ static int start(struct th_broker *b, const char *const *extra, int tcp)
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
+    static char more[256]; /* BUSRTD_ARGS words, e.g. "--io select" */
+    const char *env = getenv("BUSRTD_ARGS");
+    snprintf(more, sizeof more, "%s", env != NULL ? env : "");
+    char *save = NULL;
+    for (char *w = strtok_r(more, " ", &save); w != NULL && n < 40; w = strtok_r(NULL, " ", &save)) {
+        argv[n++] = w;
+    }
     argv[n++] = "-B";
     argv[n++] = b->sock;
     if (tcp) {

@@ -5,11 +5,13 @@
 # $(B)/<variant>/%.o from %.c. The fallbacks below only matter when this
 # fragment is used on its own (make -f ref/tests/integration/integration.mk).
 #
-#   make integration             obj, then san, then obj under valgrind
-#   make integration-obj         build/obj tests against build/obj/busrtd
-#   make integration-san         build/san tests against build/san/busrtd
+#   make integration             obj and san against every multiplexer backend
+#                                (IT_IO), then obj under valgrind (default backend)
+#   make integration-obj         build/obj tests against build/obj/busrtd, every backend
+#   make integration-san         build/san tests against build/san/busrtd, every backend
 #   make integration-valgrind    build/obj tests, busrtd under valgrind
-#   (one suite: BUSRTD=build/obj/busrtd build/obj/tests/test_routing)
+#   IT_IO="poll"                 narrows the backends
+#   (one suite: BUSRTD=build/obj/busrtd BUSRTD_ARGS="--io select" build/obj/tests/test_routing)
 
 B            ?= build
 CC           ?= gcc
@@ -28,6 +30,7 @@ IT_HDR            := $(IT_DIR)/wire.h $(IT_DIR)/itest.h
 IT_LIBS           := -lcmocka
 IT_VALGRIND       := valgrind -q --error-exitcode=99 --leak-check=full \
                      --errors-for-leak-kinds=definite
+IT_IO             ?= epoll poll select
 IT_BINS           := $(foreach v,$(IT_VARIANTS),$(foreach t,$(INTEGRATION_TESTS),$(B)/$(v)/tests/$(t)))
 
 .PHONY: integration integration-obj integration-san integration-valgrind integration-bins
@@ -62,6 +65,10 @@ it_run = for t in $(INTEGRATION_TESTS); do \
 	  echo "== integration ($(1)): $$t"; \
 	  env $(3) ./$(B)/$(2)/tests/$$t || fail="$$fail $(1):$$t"; \
 	done
+# The same once per backend of IT_IO (BUSRTD_ARGS="--io BACKEND").
+it_run_io = for io in $(IT_IO); do \
+	  $(call it_run,$(1)/$$io,$(2),$(3) BUSRTD_ARGS="--io $$io"); \
+	done
 
 IT_ENV_obj      := BUSRTD=$(B)/obj/busrtd
 IT_ENV_san      := BUSRTD=$(B)/san/busrtd
@@ -72,16 +79,16 @@ it_report = if [ -n "$$fail" ]; then echo "integration: FAILED:$$fail"; exit 1; 
 
 integration: $(IT_BINS) $(B)/obj/busrtd $(B)/san/busrtd
 	@fail=""; \
-	$(call it_run,obj,obj,$(IT_ENV_obj)); \
-	$(call it_run,san,san,$(IT_ENV_san)); \
+	$(call it_run_io,obj,obj,$(IT_ENV_obj)); \
+	$(call it_run_io,san,san,$(IT_ENV_san)); \
 	$(call it_run,valgrind,obj,$(IT_ENV_valgrind)); \
 	$(it_report)
 
 integration-obj: $(foreach t,$(INTEGRATION_TESTS),$(B)/obj/tests/$(t)) $(B)/obj/busrtd
-	@fail=""; $(call it_run,obj,obj,$(IT_ENV_obj)); $(it_report)
+	@fail=""; $(call it_run_io,obj,obj,$(IT_ENV_obj)); $(it_report)
 
 integration-san: $(foreach t,$(INTEGRATION_TESTS),$(B)/san/tests/$(t)) $(B)/san/busrtd
-	@fail=""; $(call it_run,san,san,$(IT_ENV_san)); $(it_report)
+	@fail=""; $(call it_run_io,san,san,$(IT_ENV_san)); $(it_report)
 
 integration-valgrind: $(foreach t,$(INTEGRATION_TESTS),$(B)/obj/tests/$(t)) $(B)/obj/busrtd
 	@fail=""; $(call it_run,valgrind,obj,$(IT_ENV_valgrind)); $(it_report)

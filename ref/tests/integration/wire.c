@@ -172,6 +172,15 @@ static void child_exec(const struct wc_broker *b, const char *const *args)
         }
     }
     argv[n++] = (char *)(uintptr_t)bin;
+    const char *more = getenv("BUSRTD_ARGS"); /* e.g. "--io select" */
+    char *mcopy = (more != NULL) ? strdup(more) : NULL;
+    if (mcopy != NULL) {
+        char *save = NULL;
+        for (char *w = strtok_r(mcopy, " ", &save); w != NULL && n < 230;
+             w = strtok_r(NULL, " ", &save)) {
+            argv[n++] = w;
+        }
+    }
     for (size_t i = 0; args != NULL && args[i] != NULL && n < 254; i++) {
         argv[n++] = (char *)(uintptr_t)args[i];
     }

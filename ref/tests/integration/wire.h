@@ -60,7 +60,8 @@ struct wc_broker {
 /* Creates the temp dir and fills the paths; does not start anything.
  * Returns 0 or WC_ERR. */
 int wc_broker_init(struct wc_broker *b);
-/* Starts [BUSRTD_WRAPPER words...] BUSRTD args... (args NULL-terminated),
+/* Starts [BUSRTD_WRAPPER words...] BUSRTD [BUSRTD_ARGS words...] args...
+ * (args NULL-terminated),
  * stdin from /dev/null, stdout/stderr to the log files. Does not wait.
  * Returns 0 or WC_ERR. */
 int wc_broker_spawn(struct wc_broker *b, const char *const *args);

@@ -1,0 +1,86 @@
+#include "ev.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct ev_ops *const backends[] = {&ev_epoll_ops, &ev_poll_ops, &ev_select_ops};
+
+const struct ev_ops *ev_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+        if (strcmp(backends[i]->name, name) == 0) {
+            return backends[i];
+        }
+    }
+    return NULL;
+}
+
+const char *ev_default(void)
+{
+    return ev_epoll_ops.name;
+}
+
+int ev_open(struct ev *e, const struct ev_ops *ops)
+{
+    memset(e, 0, sizeof *e);
+    e->ops = ops;
+    e->st = ops->create();
+    return e->st == NULL ? -1 : 0;
+}
+
+void ev_close(struct ev *e)
+{
+    if (e->st != NULL) {
+        e->ops->destroy(e->st);
+    }
+    free(e->mask);
+    memset(e, 0, sizeof *e);
+}
+
+int ev_set(struct ev *e, int fd, unsigned mask)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    size_t i = (size_t)fd;
+    if (i >= e->cap) {
+        if (mask == 0u) {
+            return 0; /* never watched */
+        }
+        size_t ncap = e->cap == 0u ? 64u : e->cap;
+        while (ncap <= i) {
+            ncap *= 2u;
+        }
+        uint8_t *m = realloc(e->mask, ncap);
+        if (m == NULL) {
+            return -1;
+        }
+        memset(m + e->cap, 0, ncap - e->cap);
+        e->mask = m;
+        e->cap = ncap;
+    }
+    unsigned old = e->mask[i];
+    if (old == mask) {
+        return 0;
+    }
+    if (e->ops->set(e->st, fd, old, mask) != 0) {
+        return -1;
+    }
+    e->mask[i] = (uint8_t)mask;
+    return 0;
+}
+
+int ev_wait(struct ev *e, int64_t timeout_ns, const sigset_t *sigmask, struct ev_ready *out,
+            int max)
+{
+    struct timespec ts;
+    const struct timespec *tp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000LL);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000LL);
+        tp = &ts;
+    }
+    return e->ops->wait(e->st, tp, sigmask, out, max);
+}

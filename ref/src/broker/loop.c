@@ -1,0 +1,167 @@
+/* The event loop. One turn, top to bottom:
+ *   1. publish queued announcements (.broker/info reg/unreg);
+ *   2. write the output of every client on the flush list (the clients
+ *      that got frames since their last write, in the order they got them:
+ *      deliveries before the ACKs that follow them);
+ *   3. free the clients dropped so far (broker_reap);
+ *   4. wait on the multiplexer (ev.c) until a descriptor is ready or the
+ *      earliest deadline of the timer heap (timer.c) comes;
+ *   5. for each ready descriptor: accept on a listener, read the FIFO, or
+ *      write (EV_WRITE: a queue that had stalled) and read a client;
+ *   6. handle the deadlines that have come (client_on_timer).
+ * Nothing in a turn walks every client: work is proportional to the
+ * ready descriptors, the clients with output and the expired deadlines.
+ *
+ * Why the call circle conn -> router -> registry -> coreapi is safe: a
+ * dropped client is only marked (client_kill takes it out of routing at
+ * once) and freed at step 3 of a later turn, so no pointer held during a
+ * turn dangles; announcements are queued and published between frames. */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "broker.h"
+#include "fifo.h"
+#include "listener.h"
+#include "log.h"
+
+static void flush_all(struct broker *b)
+{
+    while (b->flush_list != NULL) {
+        struct client *c = b->flush_list;
+        b->flush_list = c->next_flush;
+        if (b->flush_list == NULL) {
+            b->flush_tail = &b->flush_list;
+        }
+        c->want_flush = 0;
+        if (!c->dead || c->linger) {
+            client_flush(b, c);
+        }
+    }
+}
+
+static struct client *timer_owner(struct timer *t)
+{
+    return (struct client *)(void *)((char *)t - offsetof(struct client, timer));
+}
+
+/* Handles every deadline up to now. */
+static void expire(struct broker *b)
+{
+    struct timer *t;
+    while ((t = timers_first(&b->timers)) != NULL && t->at <= b->now) {
+        client_on_timer(b, timer_owner(t));
+    }
+}
+
+/* Nanoseconds until the earliest deadline: 0 when one has passed, -1 when
+ * there is none. */
+static int64_t wait_ns(const struct broker *b)
+{
+    const struct timer *t = timers_first(&b->timers);
+    if (t == NULL || t->at == INT64_MAX) {
+        return -1;
+    }
+    return t->at > b->now ? t->at - b->now : 0;
+}
+
+static void on_ready(struct broker *b, const struct ev_ready *r)
+{
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        if (r->fd == b->listeners[i].fd) {
+            for (int k = 0; k < 64; k++) { /* bounded: others get their turn */
+                if (!listener_accept(b, &b->listeners[i])) {
+                    break;
+                }
+            }
+            return;
+        }
+    }
+    if (b->fifo != NULL && r->fd == fifo_fd(b->fifo)) {
+        fifo_on_readable(b, b->fifo);
+        return;
+    }
+    struct client *c = (size_t)r->fd < b->byfd_cap ? b->byfd[r->fd] : NULL;
+    if (c == NULL || (c->dead && !c->linger)) {
+        return;
+    }
+    if ((r->events & EV_WRITE) != 0u) {
+        client_flush(b, c);
+    }
+    if (!c->dead && (r->events & EV_READ) != 0u) {
+        (void)client_on_readable(b, c);
+        coreapi_flush_events(b);
+    }
+}
+
+void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,
+                volatile sig_atomic_t *reload)
+{
+    b->now = now_ns();
+    expire(b);
+    while (!*stop) {
+        if (*reload) {
+            *reload = 0;
+            if (b->cfg.acl_file != NULL) {
+                (void)broker_load_acl(b, 0);
+            } else {
+                log_info("SIGHUP: no --acl file to reload");
+            }
+        }
+        coreapi_flush_events(b);
+        flush_all(b);
+        broker_reap(b);
+        b->now = now_ns();
+        int n = ev_wait(&b->ev, wait_ns(b), waitmask, b->ready, BROKER_READY_MAX);
+        b->now = now_ns();
+        if (n < 0 && errno != EINTR) {
+            log_error("waiting on the %s multiplexer: %s; retrying", b->ev.ops->name,
+                      strerror(errno));
+        }
+        for (int i = 0; i < n; i++) {
+            on_ready(b, &b->ready[i]);
+        }
+        /* Deadlines are checked after reading, so a ping that waited in a
+         * socket while the broker was starved of CPU still counts. */
+        b->now = now_ns();
+        expire(b);
+    }
+}
+
+void broker_drain(struct broker *b)
+{
+    coreapi_shutdown(b);
+    b->draining = 1; /* nobody is read any more; only queues are written */
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        (void)ev_set(&b->ev, b->listeners[i].fd, 0u);
+    }
+    if (b->fifo != NULL) {
+        (void)ev_set(&b->ev, fifo_fd(b->fifo), 0u);
+    }
+    for (struct client *c = b->clients; c != NULL; c = c->next) {
+        client_watch(b, c);
+    }
+    int64_t end = now_ns() + b->cfg.timeout_ns;
+    for (;;) {
+        coreapi_flush_events(b);
+        flush_all(b); /* what is left after this waits for EV_WRITE */
+        size_t pending = 0;
+        for (struct client *c = b->clients; c != NULL; c = c->next) {
+            pending += c->fd >= 0 && (!c->dead || c->linger) && c->q.count > 0;
+        }
+        b->now = now_ns();
+        if (pending == 0 || b->now >= end) {
+            return;
+        }
+        int n = ev_wait(&b->ev, end - b->now, NULL, b->ready, BROKER_READY_MAX);
+        if (n < 0 && errno != EINTR) {
+            log_error("waiting on the %s multiplexer: %s; %zu queues not written out",
+                      b->ev.ops->name, strerror(errno), pending);
+            return;
+        }
+        b->now = now_ns();
+        for (int i = 0; i < n; i++) {
+            on_ready(b, &b->ready[i]);
+        }
+    }
+}
