@@ -26,11 +26,14 @@ CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 BROKER_SRC := $(wildcard ref/src/broker/*.c)
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
 BROKER_LIBS := -lmsgpackc -ljansson
-UNIT_TESTS := test_vectors test_core test_index test_acl
+UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev
 # Broker modules a unit test links besides the core library.
 UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
 UNIT_EXTRA_test_core := ref/tests/model/model.c
 UNIT_EXTRA_test_acl := ref/src/broker/acl.c
+UNIT_EXTRA_test_timer := ref/src/broker/timer.c
+UNIT_EXTRA_test_ev := ref/src/broker/ev.c ref/src/broker/ev_select.c ref/src/broker/ev_poll.c \
+                      ref/src/broker/ev_epoll.c
 TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 
 .PHONY: all test unit deps run clean vectors-check

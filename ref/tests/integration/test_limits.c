@@ -404,6 +404,88 @@ static void t_more_connections_than_fd_setsize(void **state)
     assert_int_equal(wc_broker_stop(&g_b), 0);
 }
 
+static int log_has(const char *needle)
+{
+    static char buf[1 << 16];
+    long n = wc_read_file(g_b.err_log, buf, sizeof buf);
+    return n > 0 && strstr(buf, needle) != NULL;
+}
+
+static void t_descriptor_limit(void **state)
+{
+    (void)state;
+    /* A broker whose process may open only 64 descriptors, told to take
+     * up to 500 clients: it warns at start, every connection beyond what
+     * its descriptors allow is closed before the greeting (no spinning on
+     * the listener, no crash), the registered clients keep working, and
+     * closing some makes room again. */
+    const int total = 90;
+    assert_int_equal(setenv("BUSRTD_NOFILE", "64", 1), 0);
+    const char *extra[] = {"--max-clients", "500", "-t", "60", NULL};
+    int started = wc_broker_start(&g_b, extra);
+    assert_int_equal(unsetenv("BUSRTD_NOFILE"), 0);
+    assert_int_equal(started, 0);
+    int fds[90];
+    int ok = 0, refused = 0, first = -1;
+    char name[32];
+    for (int i = 0; i < total; i++) {
+        snprintf(name, sizeof name, "dl.c%02d", i);
+        fds[i] = -1;
+        int fd = wc_connect(g_b.sock, IT_T);
+        if (fd < 0) {
+            assert_int_equal(fd, WC_EOF);
+            refused++;
+            continue;
+        }
+        int r = wc_handshake(fd, name, strlen(name), IT_T);
+        if (r == (int)BUSRT_RC_OK) {
+            fds[i] = fd;
+            ok++;
+            if (first < 0) {
+                first = i;
+            }
+        } else {
+            if (r != WC_EOF) {
+                fprintf(stderr, "it: connection %d: handshake result %d\n", i, r);
+            }
+            assert_int_equal(r, WC_EOF);
+            wc_close(fd);
+            refused++;
+        }
+    }
+    fprintf(stderr, "it: 64 descriptors: %d of %d registered, %d refused\n", ok, total, refused);
+    assert_true(ok >= 40 && ok < 64);
+    assert_int_equal(ok + refused, total);
+    assert_true(log_has("--max-clients 500"));
+    assert_true(log_has("no descriptor left"));
+    char sender[32];
+    snprintf(sender, sizeof sender, "dl.c%02d", first);
+    assert_int_equal(wc_send_bcast(fds[first], 0, 0, "dl.*", "all", 3), 0);
+    for (int i = 0; i < total; i++) {
+        if (fds[i] >= 0) {
+            it_expect_frame(fds[i], BUSRT_KIND_BROADCAST, sender, NULL, "all", 3, 0);
+        }
+    }
+    for (int i = total - 1, closed = 0; i > first && closed < 5; i--) {
+        if (fds[i] >= 0) {
+            wc_close(fds[i]);
+            fds[i] = -1;
+            closed++;
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "dl.new%d", i);
+        int fd = reg_retry(g_b.sock, name);
+        assert_true(fd >= 0);
+        it_roundtrip(fds[first], sender, fd, name, "room", (uint32_t)(i + 1));
+        wc_close(fd);
+    }
+    for (int i = 0; i < total; i++) {
+        wc_close(fds[i]);
+    }
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
 int main(void)
 {
     wc_init();
@@ -414,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_small_buffers, setup, teardown),
         cmocka_unit_test_setup_teardown(t_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(t_more_connections_than_fd_setsize, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_descriptor_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

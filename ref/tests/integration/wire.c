@@ -156,6 +156,15 @@ static void child_exec(const struct wc_broker *b, const char *const *args)
         close((int)fd);
     }
 
+    const char *nofile = getenv("BUSRTD_NOFILE"); /* a descriptor limit for the broker */
+    if (nofile != NULL && nofile[0] != '\0') {
+        struct rlimit lim;
+        lim.rlim_cur = lim.rlim_max = (rlim_t)strtoul(nofile, NULL, 10);
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+            dprintf(2, "wire: setrlimit(RLIMIT_NOFILE, %s): %s\n", nofile, strerror(errno));
+            _exit(126);
+        }
+    }
     const char *bin = getenv("BUSRTD");
     if (bin == NULL || bin[0] == '\0') {
         bin = "build/obj/busrtd";

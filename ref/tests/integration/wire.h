@@ -61,7 +61,7 @@ struct wc_broker {
  * Returns 0 or WC_ERR. */
 int wc_broker_init(struct wc_broker *b);
 /* Starts [BUSRTD_WRAPPER words...] BUSRTD [BUSRTD_ARGS words...] args...
- * (args NULL-terminated),
+ * (args NULL-terminated), with RLIMIT_NOFILE set to BUSRTD_NOFILE if given,
  * stdin from /dev/null, stdout/stderr to the log files. Does not wait.
  * Returns 0 or WC_ERR. */
 int wc_broker_spawn(struct wc_broker *b, const char *const *args);
