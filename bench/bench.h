@@ -41,6 +41,16 @@ uint64_t get_u64(const uint8_t *p);
 int set_nonblock(int fd);
 /* Closes every descriptor above 2 except keep (in a forked child). */
 void close_fds_except(int keep);
+/* Raises this process's RLIMIT_NOFILE soft limit to the hard limit. Returns
+ * the soft limit in force afterwards (0 when unknown or unlimited); err is
+ * set (else empty) when the limit could not be read or raised. */
+size_t nofile_raise(char *err, size_t errlen);
+/* Another process's resident set (VmRSS of /proc/PID/status), kB, or -1
+ * when it cannot be read. */
+long proc_rss_kb(pid_t pid);
+/* Another process's open descriptors (entries of /proc/PID/fd), or -1 when
+ * they cannot be listed (another user's process). */
+long proc_fd_count(pid_t pid);
 
 /* Progress line on stderr (a rewritten line on a TTY, else one line every
  * few seconds). */
@@ -144,6 +154,7 @@ enum ctl_type {
     CTL_READY,      /* holder: set up done */
     CTL_PIN,        /* peer: pin to CPU qos (-1: restore) */
     CTL_TDATA,      /* bench -> peer: one frame of a floor throughput run */
+    CTL_SETUP,      /* holder -> bench: set-up progress (every bounded step) */
 };
 
 enum recv_mode {
@@ -219,7 +230,13 @@ void peer_main(int fd, int64_t timeout_ns) __attribute__((noreturn));
 /* The load generator (L). addrs: one per target. Never returns. */
 void load_main(int fd, char (*addrs)[ADDR_CAP], int ntargets, uint64_t window,
                int64_t timeout_ns) __attribute__((noreturn));
-/* The holder of non-matching clients or subscriptions (H). Never returns. */
+/* The holder of non-matching clients or subscriptions (H): sets them up on
+ * every target with a non-empty address (the bench gives a holder of
+ * clients one target), with a CTL_SETUP after every bounded step and one
+ * CTL_READY per target index (count: clients held, count2: subscriptions,
+ * t_ns: time spent connecting and registering, rate: clients per second,
+ * text: why fewer than asked). Raises its own descriptor limit and never
+ * asks for more clients than that limit allows. Never returns. */
 void holder_main(int fd, char (*addrs)[ADDR_CAP], int ntargets, int clients, size_t k,
                  int64_t timeout_ns) __attribute__((noreturn));
 
@@ -280,6 +297,11 @@ struct result {
     double deliveries;               /* deliveries per second (fan-out) */
     double per_op_ns;                /* 1e9 / rate */
     double base_ratio;               /* scale: this point / the smallest point */
+    /* scale: the broker's memory with the entries held, the holder's set-up */
+    long rss_kb;          /* VmRSS of the broker process, kB; 0 unknown */
+    double kb_per_client; /* other clients: (RSS - RSS at smallest N) / (held - held there) */
+    int have_kb_per_client;
+    double setup_rate;    /* other clients: connected and registered per second (holder) */
     uint64_t sent, received, lost, errors;
     int ok;
     char note[200];
@@ -291,10 +313,12 @@ struct target {
     char *cmd; /* --spawn command, NULL for --target */
     pid_t pid; /* spawned broker */
     pid_t bpid; /* the broker process: spawned, or the UNIX socket's peer; -1 unknown */
+    pid_t mpid; /* the same for /proc readings (RSS, descriptors), also when bpid is not
+                   ours to place; -1 unknown */
     struct conn a; /* the bench process's main connection */
     char bname[NAME_CAP];
     double capacity; /* 1->1 QoS 0 100 B frames/s (median), for the load */
-    size_t clients_cap; /* other clients the target accepted (0: no limit met) */
+    size_t clients_cap; /* other clients held at most when fewer were asked (0: no cap met) */
     int dead;           /* stopped answering: later measurements are skipped */
     char dead_why[160];
 };

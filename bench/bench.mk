@@ -5,6 +5,9 @@
 #   make bench-smoke   builds it and runs a ~10 s quick run that must finish
 #                      with every measurement complete and nothing lost (in
 #                      make test). Timing goals are never pass/fail.
+#   make bench-io      the broker's three multiplexers (--io select, poll,
+#                      epoll) side by side in one run: latency and scale
+#                      sections; outputs io-*.* in $(B)/bench/
 # BENCH_ARGS adds options, e.g. make bench BENCH_ARGS='--target other=/tmp/b.sock'.
 
 BENCH_SRC    := bench/main.c bench/conn.c bench/ctl.c bench/peer.c bench/report.c \
@@ -13,11 +16,25 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(B)/obj/%.o)
 BENCH_OUT    := $(B)/bench
 BENCH_BROKER ?= $(B)/obj/busrtd
 BENCH_ARGS   ?=
+# the program to run: ./build/busrt-bench, or as given for an absolute B
+BENCH_BIN    := $(if $(filter /%,$(B)),,./)$(B)/busrt-bench
 
 ALL_EXTRA   += $(B)/busrt-bench
 TEST_SUITES += bench-smoke
 
-.PHONY: bench bench-smoke
+.PHONY: bench bench-smoke bench-io
+
+# The scale series holds up to 19000 other clients: spawned brokers get room
+# for them (busrtd's own default follows its descriptor limit).
+BENCH_MAXC   := --max-clients 30000
+BENCH_IO     := select poll epoll
+
+# gnuplot draws the chart; installed when missing, skipped when unavailable.
+define bench_gnuplot
+@command -v gnuplot >/dev/null 2>&1 || { echo "bench: installing gnuplot-nox for the chart"; \
+  apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 || \
+  echo "bench: gnuplot unavailable; the chart is skipped"; }
+endef
 
 # Objects come from the obj variant's pattern rule (WARN, CFLAGS, CPPFLAGS_ALL).
 $(BENCH_OBJ): bench/bench.h
@@ -27,11 +44,9 @@ $(B)/busrt-bench: $(BENCH_OBJ) $(B)/obj/libbusrtcore.a
 
 bench: $(B)/busrt-bench $(BENCH_BROKER)
 	@mkdir -p $(BENCH_OUT)
-	@command -v gnuplot >/dev/null 2>&1 || { echo "bench: installing gnuplot-nox for the chart"; \
-	  apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 || \
-	  echo "bench: gnuplot unavailable; the chart is skipped"; }
+	$(bench_gnuplot)
 	@rm -f $(BENCH_OUT)/broker.log
-	@rc=0; ./$(B)/busrt-bench --spawn 'busrtd=$(BENCH_BROKER) -B {addr}' \
+	@rc=0; $(BENCH_BIN) --spawn 'busrtd=$(BENCH_BROKER) $(BENCH_MAXC) -B {addr}' \
 	  --broker-log $(BENCH_OUT)/broker.log --csv $(BENCH_OUT)/bench.csv \
 	  --json $(BENCH_OUT)/bench.json \
 	  $$(command -v gnuplot >/dev/null 2>&1 && echo --plot $(BENCH_OUT)/bench.png) \
@@ -43,7 +58,7 @@ bench: $(B)/busrt-bench $(BENCH_BROKER)
 bench-smoke: $(B)/busrt-bench $(BENCH_BROKER)
 	@mkdir -p $(BENCH_OUT)
 	@rm -f $(BENCH_OUT)/smoke-broker.log
-	./$(B)/busrt-bench --quick --max-time 180 --spawn 'busrtd=$(BENCH_BROKER) -B {addr}' \
+	$(BENCH_BIN) --quick --max-time 180 --spawn 'busrtd=$(BENCH_BROKER) -B {addr}' \
 	  --broker-log $(BENCH_OUT)/smoke-broker.log --csv $(BENCH_OUT)/smoke.csv \
 	  --json $(BENCH_OUT)/smoke.json
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); \
@@ -53,3 +68,21 @@ bench-smoke: $(B)/busrt-bench $(BENCH_BROKER)
 	  assert not bad and not miss, (bad, miss); \
 	  print("bench-smoke: %d measurements, all complete, nothing lost" % len(d["results"]))' \
 	  $(BENCH_OUT)/smoke.json
+
+# One target per multiplexer of the same broker, measured interleaved with
+# the floor: latency (idle, placement probe, under load) and scale. A broker
+# that does not start (e.g. one without --io) fails its target, reported in
+# the table; the run then exits 1.
+bench-io: $(B)/busrt-bench $(BENCH_BROKER)
+	@mkdir -p $(BENCH_OUT)
+	$(bench_gnuplot)
+	@rm -f $(BENCH_OUT)/io-broker.log
+	@rc=0; $(BENCH_BIN) \
+	  $(foreach io,$(BENCH_IO),--spawn '$(io)=$(BENCH_BROKER) --io $(io) $(BENCH_MAXC) -B {addr}') \
+	  --only latency,scale --broker-log $(BENCH_OUT)/io-broker.log \
+	  --csv $(BENCH_OUT)/io.csv --json $(BENCH_OUT)/io.json \
+	  $$(command -v gnuplot >/dev/null 2>&1 && echo --plot $(BENCH_OUT)/io.png) \
+	  $(BENCH_ARGS) > $(BENCH_OUT)/io-results.txt || rc=$$?; \
+	cat $(BENCH_OUT)/io-results.txt; \
+	echo "bench-io: results in $(BENCH_OUT)/ (io-results.txt, io.csv, io.json, io.png)"; \
+	exit $$rc

@@ -73,8 +73,8 @@ static volatile pid_t g_placed[MAX_TARGETS]; /* brokers whose CPU mask we change
 static const char *g_watchdog_msg =
     "busrt-bench: watchdog: the run exceeded --max-time; stopping\n";
 
-/* Removes the temporary directory of spawned brokers' sockets (only
- * async-signal-safe calls: also used from the signal handler). */
+/* Removes the temporary directory of spawned brokers' sockets and logs
+ * (only async-signal-safe calls: also used from the signal handler). */
 static void remove_tmpdir(void)
 {
     if (g_tmpdir[0] == '\0') {
@@ -82,11 +82,13 @@ static void remove_tmpdir(void)
     }
     char p[96];
     for (int i = 0; i < MAX_TARGETS; i++) {
-        /* g_tmpdir "/t" digit ".sock", built without stdio */
+        /* g_tmpdir "/t" digit ".sock" (".log"), built without stdio */
         size_t l = strlen(g_tmpdir);
         memcpy(p, g_tmpdir, l);
         memcpy(p + l, "/t0.sock", 9);
         p[l + 2] = (char)('0' + i);
+        (void)unlink(p);
+        memcpy(p + l + 3, ".log", 5);
         (void)unlink(p);
     }
     (void)rmdir(g_tmpdir);
@@ -291,18 +293,63 @@ static void child_signals_default(void)
     (void)alarm(0);
 }
 
-static int spawn_broker(struct target *t, int idx)
+/* The last non-empty line the broker wrote to its log after offset `from`
+ * (its complaint when it exits at start-up), or "". */
+static void log_tail(const char *path, off_t from, char *out, size_t cap)
+{
+    out[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    char buf[4096];
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t at = end - from > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : from;
+    ssize_t n = at >= 0 ? pread(fd, buf, sizeof buf - 1u, at) : -1;
+    (void)close(fd);
+    if (n <= 0) {
+        return;
+    }
+    size_t len = (size_t)n;
+    while (len > 0 && (buf[len - 1u] == '\n' || buf[len - 1u] == '\r' || buf[len - 1u] == ' ')) {
+        len--;
+    }
+    buf[len] = '\0';
+    char *line = strrchr(buf, '\n');
+    copy_str(out, cap, line != NULL ? line + 1 : buf);
+}
+
+/* Starts a --spawn target and waits until it accepts connections. Returns 0,
+ * or -1 with why set (the broker is stopped). */
+static int spawn_broker(struct target *t, int idx, char *why, size_t whylen)
 {
     (void)snprintf(t->addr, sizeof t->addr, "%s/t%d.sock", g_tmpdir, idx);
+    char logpath[96] = "";
+    if (O.broker_log == NULL) {
+        (void)snprintf(logpath, sizeof logpath, "%s/t%d.log", g_tmpdir, idx);
+    }
+    const char *log = O.broker_log != NULL ? O.broker_log : logpath;
     char *cmd = replace_addr(t->cmd, t->addr);
     size_t l = strlen(cmd) + 8;
     char *full = xmalloc(l);
     (void)snprintf(full, l, "exec %s", cmd);
-    int logfd = open(O.broker_log != NULL ? O.broker_log : "/dev/null",
-                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    off_t log_from = 0;
+    if (logfd < 0) {
+        msg("target %d (%s): cannot open the broker log %s: %s; its output is lost", idx,
+            t->label, log, strerror(errno));
+    } else {
+        log_from = lseek(logfd, 0, SEEK_END);
+        log_from = log_from < 0 ? 0 : log_from;
+    }
     pid_t pid = fork();
     if (pid < 0) {
-        msg("fork: %s", strerror(errno));
+        (void)snprintf(why, whylen, "fork: %s", strerror(errno));
+        if (logfd >= 0) {
+            (void)close(logfd);
+        }
+        free(cmd);
+        free(full);
         return -1;
     }
     if (pid == 0) {
@@ -334,8 +381,11 @@ static int spawn_broker(struct target *t, int idx)
     for (;;) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            msg("target %d (%s): the broker exited before accepting connections (status %d)",
-                idx, t->label, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            char tail[120];
+            log_tail(log, log_from, tail, sizeof tail);
+            (void)snprintf(why, whylen, "the broker exited before accepting connections "
+                           "(status %d)%s%s", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+                           tail[0] != '\0' ? ": " : "", tail);
             t->pid = 0;
             g_brokers[idx] = 0;
             return -1;
@@ -344,8 +394,8 @@ static int spawn_broker(struct target *t, int idx)
             return 0;
         }
         if (now_ns() >= deadline) {
-            msg("target %d (%s): no connection accepted on %s within %.0f s", idx, t->label,
-                t->addr, O.timeout);
+            (void)snprintf(why, whylen, "no connection accepted on %.100s within %.0f s",
+                           t->addr, O.timeout);
             return -1;
         }
         (void)poll(NULL, 0, 20);
@@ -1281,8 +1331,8 @@ static void phase_placement(void)
     pl[np] = (struct place){c0, c1, -1, -1, "", NULL, {0}, {0}, 0, 0};
     (void)snprintf(pl[np++].test, sizeof pl[0].test, "floor: A on CPU %d, B on CPU %d", c0, c1);
     for (int t = 0; t < g_nt; t++) {
-        if (g_t[t].bpid <= 0) {
-            continue; /* the broker's process is unknown (TCP to another host?) */
+        if (g_t[t].bpid <= 0 || g_t[t].dead) {
+            continue; /* the broker's process is unknown (TCP to another host?) or failed */
         }
         pl[np] = (struct place){c0, c0, c0, t, "", NULL, {0}, {0}, 0, 0};
         (void)snprintf(pl[np++].test, sizeof pl[0].test, "A+B+broker on CPU %d", c0);
@@ -1417,7 +1467,7 @@ static void run_specs(enum section sec, const struct tspec *specs, size_t nspecs
 static void ensure_capacity(void)
 {
     for (int t = 0; t < g_nt; t++) {
-        if (g_t[t].capacity > 0) {
+        if (g_t[t].capacity > 0 || g_t[t].dead) {
             continue;
         }
         struct trun r;
@@ -1433,13 +1483,236 @@ static void ensure_capacity(void)
     }
 }
 
-/* Scale: holders keep non-matching clients or subscriptions on every
- * target; publish and broadcast cost are measured at each count. */
+/* Scale: the cost of a publish and of a broadcast with N non-matching
+ * entries held by a forked holder: (a) N subscriptions on 10 clients per
+ * target, one holder for every target, the targets interleaved as
+ * elsewhere; (b) N other clients, one holder per target and one target at a
+ * time: a process holds at most its descriptor limit (about what one broker
+ * can hold), and the idle clients of one broker (their keep-alive pings,
+ * the broker's work on them) would load the machine while another broker is
+ * measured. With the N other clients of (b) held the broker's resident set
+ * is read (the process is known for spawned brokers and UNIX sockets), and
+ * the holder times their connects and registrations. (b) runs first: freed
+ * memory stays resident, so its smallest point must come before (a) grows
+ * the broker's heap. */
+static const char *const SCALE_SERIES[4] = {"publish, other subscriptions",
+                                            "broadcast, other subscriptions",
+                                            "publish, other clients", "broadcast, other clients"};
+
+struct hold {
+    pid_t pid;
+    struct ctl k;
+    int ready;
+    size_t got[MAX_TARGETS];  /* clients (b) or subscriptions (a) held */
+    double rate[MAX_TARGETS]; /* (b): clients connected and registered per second */
+    long rss[MAX_TARGETS];    /* (b): the broker's VmRSS with them held, kB; -1 unknown */
+    long fds[MAX_TARGETS];    /* the broker's descriptors before the set-up; -1 unknown */
+    char note[MAX_TARGETS][200];
+};
+
+static double est_setup_s(size_t clients)
+{
+    return (double)clients * 60e-6;
+}
+
+/* Starts a holder of kk other clients (clients = 1) or subscriptions on the
+ * targets with in[t] set and waits until it has reported every target. Each
+ * wait is bounded by one set-up step of the holder (CTL_SETUP), so a slow
+ * broker that keeps accepting is waited for, one that stops is not.
+ * Returns 0, or -1 when the holder failed or went silent. */
+static int hold_start(struct hold *h, int clients, size_t kk, const int *in)
+{
+    memset(h, 0, sizeof *h);
+    h->pid = -1;
+    for (int t = 0; t < g_nt; t++) {
+        h->rss[t] = -1;
+        h->fds[t] = in[t] && g_t[t].mpid > 0 ? proc_fd_count(g_t[t].mpid) : -1;
+    }
+    int fd;
+    pid_t pid = fork_child(&fd, 2);
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        char(*addrs)[ADDR_CAP] = xmalloc((size_t)g_nt * ADDR_CAP);
+        for (int i = 0; i < g_nt; i++) {
+            /* an empty address: not set up by this holder */
+            int use = in[i] && !g_t[i].dead;
+            memcpy(addrs[i], use ? g_t[i].addr : "", use ? ADDR_CAP : 1u);
+        }
+        holder_main(fd, addrs, g_nt, clients, kk, g_timeout);
+    }
+    h->pid = pid;
+    ctl_init(&h->k, fd);
+    const char *what = clients ? "clients" : "subscriptions";
+    for (int nready = 0; nready < g_nt;) {
+        struct ctl_args a;
+        int rc = ctl_wait(&h->k, CTL_READY, CTL_SETUP, &a, g_timeout * 2 + 5000000000LL);
+        if (rc == CTL_SETUP && a.tidx >= 0 && a.tidx < g_nt) {
+            progress_phase("scale: setting up %zu other %s on %s: %llu/%llu", kk, what,
+                           g_t[a.tidx].label, (unsigned long long)a.count,
+                           (unsigned long long)a.count2);
+            continue;
+        }
+        if (rc != CTL_READY || a.tidx < 0 || a.tidx >= g_nt) {
+            msg("scale: the holder of %zu other %s %s", kk, what,
+                rc == CTL_ERR ? a.text : rc < 0 ? "stopped answering" : "sent a bad message");
+            return -1;
+        }
+        nready++;
+        int t = a.tidx;
+        if (!in[t]) {
+            continue;
+        }
+        h->got[t] = clients ? (size_t)a.count : (size_t)a.count2;
+        h->rate[t] = clients ? a.rate : 0.0;
+        if (clients && a.count < kk) {
+            (void)snprintf(h->note[t], sizeof h->note[t],
+                           "capped: %llu of %zu other clients held (%.110s)",
+                           (unsigned long long)a.count, kk, a.text);
+            if (g_t[t].clients_cap == 0 || a.count < g_t[t].clients_cap) {
+                g_t[t].clients_cap = (size_t)a.count;
+            }
+        } else if (clients && a.count2 < a.count) {
+            (void)snprintf(h->note[t], sizeof h->note[t],
+                           "only %llu of %llu other clients subscribed (%.120s)",
+                           (unsigned long long)a.count2, (unsigned long long)a.count, a.text);
+        } else if (!clients && a.count2 < kk) {
+            (void)snprintf(h->note[t], sizeof h->note[t],
+                           "only %llu of %zu subscriptions accepted (%.120s)",
+                           (unsigned long long)a.count2, kk, a.text);
+        }
+    }
+    nap(O.quick ? 50 : 300); /* registration announcements, logging */
+    for (int t = 0; t < g_nt && clients; t++) {
+        /* (b) only: (a) runs after (b), on a heap (b) has grown */
+        if (in[t] && g_t[t].mpid > 0) {
+            h->rss[t] = proc_rss_kb(g_t[t].mpid);
+        }
+    }
+    h->ready = 1;
+    return 0;
+}
+
+/* Stops the holder and lets the brokers process the disconnections (their
+ * descriptor count back where it was, bounded) before anything else runs. */
+static void hold_stop(struct hold *h, const int *in)
+{
+    pid_t hp = h->pid;
+    if (hp > 0) {
+        reap_child(&hp, &h->k, 2);
+    }
+    h->pid = -1;
+    int64_t deadline = now_ns() + g_timeout;
+    int waited = 0;
+    for (int t = 0; t < g_nt; t++) {
+        if (!in[t] || h->fds[t] < 0) {
+            continue;
+        }
+        long n;
+        while ((n = proc_fd_count(g_t[t].mpid)) > h->fds[t] + 8 && now_ns() < deadline) {
+            nap(20);
+            waited = 1;
+        }
+        if (n > h->fds[t] + 8) {
+            msg("scale: %s still has %ld descriptors open (%ld before the set-up) %.0f s after "
+                "its other clients left", g_t[t].label, n, h->fds[t], O.timeout);
+        }
+    }
+    nap(waited ? (O.quick ? 50 : 200) : (O.quick ? 100 : 400));
+}
+
+/* The rate runs and round trips of one scale point on the targets with
+ * in[t] set, into rows[publish / broadcast][t]. */
+static void scale_measure(int clients, size_t kk, int ki, const int *in, const struct hold *h,
+                          struct result *rows[2][MAX_TARGETS],
+                          struct result *base[4][MAX_TARGETS])
+{
+    for (int sidx = 0; sidx < 2; sidx++) {
+        int si = clients * 2 + sidx;
+        struct tspec sp = {SCALE_SERIES[si], sidx == 0 ? RM_PUB : RM_BCAST, 0, 100, 1, 0};
+        struct trun runs[MAX_TARGETS][16];
+        struct samples lat[MAX_TARGETS];
+        uint64_t lerr[MAX_TARGETS] = {0};
+        char lwhy[MAX_TARGETS][200];
+        memset(lat, 0, sizeof lat);
+        memset(lwhy, 0, sizeof lwhy);
+        int n = O.tput_repeats > 16 ? 16 : O.tput_repeats;
+        for (int r = 0; r < n && h->ready; r++) {
+            for (int k = 0; k < g_nt; k++) {
+                int t = (k + r) % g_nt;
+                if (!in[t]) {
+                    continue;
+                }
+                progress_phase("scale: %s, %zu, run %d/%d, %s", SCALE_SERIES[si], kk, r + 1, n,
+                               g_t[t].label);
+                tput_run(t, &sp, O.scale_duration, &runs[t][r]);
+                char dest[NAME_CAP];
+                if (sidx == 0) {
+                    topic_scale(dest, t);
+                } else {
+                    mask_scale(dest, t);
+                }
+                size_t nb = O.scale_rounds / (size_t)n;
+                if (lwhy[t][0] == '\0' &&
+                    rtt_bus(&g_t[t], sidx == 0 ? BUSRT_OP_PUBLISH : BUSRT_OP_BROADCAST, dest,
+                            BUSRT_QOS_REALTIME, 100, nb / 10u + 5u, nb, &lat[t], &lerr[t],
+                            lwhy[t], sizeof lwhy[t]) != 0 &&
+                    lwhy[t][0] == '\0') {
+                    (void)snprintf(lwhy[t], sizeof lwhy[t], "round trips failed");
+                }
+                progress_add(O.scale_duration + 0.1 + (double)nb * est_rtt_s(100));
+            }
+        }
+        for (int t = 0; t < g_nt; t++) {
+            if (!in[t]) {
+                continue;
+            }
+            struct result *res = rows[sidx][t];
+            res->others_got = h->got[t];
+            res->rss_kb = h->rss[t] > 0 ? h->rss[t] : 0;
+            res->setup_rate = h->rate[t];
+            if (!h->ready) {
+                char why[200];
+                (void)snprintf(why, sizeof why, "skipped: %.160s", g_t[t].dead_why);
+                res_fail(res, g_t[t].dead ? why
+                                          : "the holder of the other entries did not get ready");
+                continue;
+            }
+            fill_rate(res, runs[t], n);
+            if (h->note[t][0] != '\0' && res->note[0] == '\0') {
+                copy_str(res->note, sizeof res->note, h->note[t]);
+            }
+            if (lwhy[t][0] != '\0') {
+                res_fail(res, lwhy[t]);
+            }
+            struct samples *s = &lat[t];
+            samples_sort(s);
+            res->n = s->n;
+            if (s->n > 0) {
+                res->p50 = (double)samples_pct(s, 0.5) / 1000.0;
+                res->p90 = (double)samples_pct(s, 0.9) / 1000.0;
+                res->p99 = (double)samples_pct(s, 0.99) / 1000.0;
+                res->p999 = (double)samples_pct(s, 0.999) / 1000.0;
+                res->max = (double)s->v[s->n - 1u] / 1000.0;
+            }
+            res->errors += lerr[t];
+            if (lerr[t] > 0) {
+                res_fail(res, "stray echoes in the round trips");
+            }
+            samples_free(s);
+            if (ki == 0) {
+                base[si][t] = res;
+            }
+            if (base[si][t] != NULL && base[si][t]->per_op_ns > 0) {
+                res->base_ratio = res->per_op_ns / base[si][t]->per_op_ns;
+            }
+        }
+    }
+}
+
 static void phase_scale(void)
 {
-    static const char *series[4] = {"publish, other subscriptions",
-                                     "broadcast, other subscriptions",
-                                     "publish, other clients", "broadcast, other clients"};
     struct result *base[4][MAX_TARGETS];
     memset(base, 0, sizeof base);
     int live = 0;
@@ -1451,130 +1724,71 @@ static void phase_scale(void)
         g_failed++;
         return;
     }
+    /* rows in the table's order: (a) then (b), each by N, series, target */
+    struct result *rows[2][4][2][MAX_TARGETS];
     for (int clients = 0; clients < 2; clients++) {
         for (int ki = 0; ki < O.nscale; ki++) {
-            size_t kk = O.scale_k[ki];
-            progress_phase("scale: setting up %zu other %s", kk,
-                           clients ? "clients" : "subscriptions");
-            int fd;
-            pid_t pid = fork_child(&fd, 2);
-            if (pid < 0) {
-                g_failed++;
-                return;
-            }
-            if (pid == 0) {
-                char(*addrs)[ADDR_CAP] = xmalloc((size_t)g_nt * ADDR_CAP);
-                for (int i = 0; i < g_nt; i++) {
-                    memcpy(addrs[i], g_t[i].dead ? "" : g_t[i].addr,
-                           g_t[i].dead ? 1u : ADDR_CAP);
-                }
-                holder_main(fd, addrs, g_nt, clients, kk, g_timeout);
-            }
-            struct ctl hk;
-            ctl_init(&hk, fd);
-            size_t got[MAX_TARGETS] = {0};
-            char capnote[MAX_TARGETS][200];
-            memset(capnote, 0, sizeof capnote);
-            int ready = 1;
-            for (int t = 0; t < g_nt; t++) {
-                struct ctl_args a;
-                if (ctl_wait(&hk, CTL_READY, 0, &a, g_timeout * 12) != CTL_READY ||
-                    a.tidx < 0 || a.tidx >= g_nt) {
-                    ready = 0;
-                    break;
-                }
-                got[a.tidx] = clients ? (size_t)a.count : (size_t)a.count2;
-                if (clients && a.count < kk) {
-                    (void)snprintf(capnote[a.tidx], sizeof capnote[a.tidx],
-                                   "capped: the target accepted %llu of %zu other clients (%.100s)",
-                                   (unsigned long long)a.count, kk, a.text);
-                    if (g_t[a.tidx].clients_cap == 0 || a.count < g_t[a.tidx].clients_cap) {
-                        g_t[a.tidx].clients_cap = (size_t)a.count;
-                    }
-                } else if (!clients && a.count2 < kk) {
-                    (void)snprintf(capnote[a.tidx], sizeof capnote[a.tidx],
-                                   "only %llu of %zu subscriptions accepted (%.100s)",
-                                   (unsigned long long)a.count2, kk, a.text);
-                }
-            }
-            nap(O.quick ? 50 : 300); /* registration announcements, logging */
             for (int sidx = 0; sidx < 2; sidx++) {
-                int si = clients * 2 + sidx;
-                struct tspec sp = {series[si], sidx == 0 ? RM_PUB : RM_BCAST, 0, 100, 1, 0};
-                struct trun runs[MAX_TARGETS][16];
-                struct samples lat[MAX_TARGETS];
-                uint64_t lerr[MAX_TARGETS] = {0};
-                char lwhy[MAX_TARGETS][200];
-                memset(lat, 0, sizeof lat);
-                memset(lwhy, 0, sizeof lwhy);
-                int n = O.tput_repeats > 16 ? 16 : O.tput_repeats;
-                for (int r = 0; r < n && ready; r++) {
-                    for (int k = 0; k < g_nt; k++) {
-                        int t = (k + r) % g_nt;
-                        progress_phase("scale: %s, %zu, run %d/%d, %s", series[si], kk, r + 1,
-                                       n, g_t[t].label);
-                        tput_run(t, &sp, O.scale_duration, &runs[t][r]);
-                        char dest[NAME_CAP];
-                        if (sidx == 0) {
-                            topic_scale(dest, t);
-                        } else {
-                            mask_scale(dest, t);
-                        }
-                        size_t nb = O.scale_rounds / (size_t)n;
-                        if (lwhy[t][0] == '\0' &&
-                            rtt_bus(&g_t[t], sidx == 0 ? BUSRT_OP_PUBLISH : BUSRT_OP_BROADCAST,
-                                    dest, BUSRT_QOS_REALTIME, 100, nb / 10u + 5u, nb, &lat[t],
-                                    &lerr[t], lwhy[t], sizeof lwhy[t]) != 0 &&
-                            lwhy[t][0] == '\0') {
-                            (void)snprintf(lwhy[t], sizeof lwhy[t], "round trips failed");
-                        }
-                        progress_add(O.scale_duration + 0.1 +
-                                     (double)nb * est_rtt_s(100));
-                    }
-                }
                 for (int t = 0; t < g_nt; t++) {
-                    struct result *res = res_new(SEC_SCALE, series[si], t);
+                    struct result *res = res_new(SEC_SCALE, SCALE_SERIES[clients * 2 + sidx], t);
                     res->qos = 0;
                     res->payload = 100;
-                    res->others_req = kk;
-                    res->others_got = got[t];
-                    if (!ready) {
-                        res_fail(res, "the holder of the other entries did not get ready");
-                        continue;
-                    }
-                    fill_rate(res, runs[t], n);
-                    if (capnote[t][0] != '\0' && res->note[0] == '\0') {
-                        copy_str(res->note, sizeof res->note, capnote[t]);
-                    }
-                    if (lwhy[t][0] != '\0') {
-                        res_fail(res, lwhy[t]);
-                    }
-                    struct samples *s = &lat[t];
-                    samples_sort(s);
-                    res->n = s->n;
-                    if (s->n > 0) {
-                        res->p50 = (double)samples_pct(s, 0.5) / 1000.0;
-                        res->p90 = (double)samples_pct(s, 0.9) / 1000.0;
-                        res->p99 = (double)samples_pct(s, 0.99) / 1000.0;
-                        res->p999 = (double)samples_pct(s, 0.999) / 1000.0;
-                        res->max = (double)s->v[s->n - 1u] / 1000.0;
-                    }
-                    res->errors += lerr[t];
-                    if (lerr[t] > 0) {
-                        res_fail(res, "stray echoes in the round trips");
-                    }
-                    samples_free(s);
-                    if (ki == 0) {
-                        base[si][t] = res;
-                    }
-                    if (base[si][t] != NULL && base[si][t]->per_op_ns > 0) {
-                        res->base_ratio = res->per_op_ns / base[si][t]->per_op_ns;
-                    }
+                    res->others_req = O.scale_k[ki];
+                    rows[clients][ki][sidx][t] = res;
                 }
             }
-            pid_t hp = pid;
-            reap_child(&hp, &hk, 2);
-            nap(O.quick ? 100 : 400); /* let the broker process the disconnections */
+        }
+    }
+    /* (b) runs first: the broker's resident set at its smallest N is the
+     * base of KB per client, and memory a broker frees stays resident, so
+     * the base is read before (a)'s subscriptions have grown the heap */
+    for (int oi = 0; oi < 2; oi++) {
+        int clients = 1 - oi;
+        for (int ki = 0; ki < O.nscale; ki++) {
+            size_t kk = O.scale_k[ki];
+            /* (a): one group of every target; (b): one group per target */
+            int ngroups = clients ? g_nt : 1;
+            for (int gi = 0; gi < ngroups; gi++) {
+                int in[MAX_TARGETS];
+                for (int t = 0; t < g_nt; t++) {
+                    in[t] = clients ? t == gi : 1;
+                }
+                struct hold h;
+                if (clients && g_t[gi].dead) {
+                    memset(&h, 0, sizeof h); /* not ready: its rows say why */
+                    scale_measure(clients, kk, ki, in, &h, rows[clients][ki], base);
+                    continue;
+                }
+                progress_phase("scale: setting up %zu other %s%s%s", kk,
+                               clients ? "clients" : "subscriptions", clients ? " on " : "",
+                               clients ? g_t[gi].label : "");
+                if (hold_start(&h, clients, kk, in) != 0) {
+                    h.ready = 0;
+                }
+                progress_add(clients ? est_setup_s(kk) : 0.0);
+                scale_measure(clients, kk, ki, in, &h, rows[clients][ki], base);
+                hold_stop(&h, in);
+            }
+        }
+    }
+    /* KB per other client: the broker's growth from the smallest point */
+    for (size_t i = 0; i < g_nres; i++) {
+        struct result *x = &g_res[i];
+        if (x->sec != SEC_SCALE || strstr(x->test, "other clients") == NULL) {
+            continue;
+        }
+        const struct result *b0 = NULL;
+        for (int si = 2; si < 4 && b0 == NULL; si++) {
+            if (x->target >= 0 && base[si][x->target] != NULL &&
+                strcmp(base[si][x->target]->test, x->test) == 0) {
+                b0 = base[si][x->target];
+            }
+        }
+        if (b0 != NULL && b0 != x && x->rss_kb > 0 && b0->rss_kb > 0 &&
+            x->others_got > b0->others_got) {
+            x->kb_per_client =
+                (double)(x->rss_kb - b0->rss_kb) / (double)(x->others_got - b0->others_got);
+            x->have_kb_per_client = 1;
         }
     }
 }
@@ -1635,7 +1849,8 @@ static void usage(FILE *f)
             "  --target [LABEL=]ADDR  a running broker: UNIX socket path or HOST:PORT\n"
             "  --spawn [LABEL=]CMD    start CMD with /bin/sh, {addr} replaced by a temporary\n"
             "                         UNIX socket path; waited for, stopped (SIGTERM) at the end\n"
-            "  --broker-log FILE      stdout/stderr of spawned brokers (default /dev/null)\n"
+            "  --broker-log FILE      stdout/stderr of spawned brokers (default: a temporary\n"
+            "                         file, read for the reason when a broker fails to start)\n"
             "Selection:\n"
             "  --only LIST            comma-separated: latency (idle and loaded), load (loaded\n"
             "                         only), throughput, fanout, scale (default: all)\n"
@@ -1652,7 +1867,8 @@ static void usage(FILE *f)
             "  --runs N               repeated throughput/fan-out/scale runs (default 3)\n"
             "  --payloads LIST        latency payload sizes (default 0,100,1024,16384,65536)\n"
             "  --qos LIST             latency QoS values (default 0,1,2,3)\n"
-            "  --scale LIST           non-matching entries (default 10,1000,10000)\n"
+            "  --scale LIST           non-matching entries, up to 4 (default 10,1000,10000,19000;\n"
+            "                         --quick 10,100,1000)\n"
             "  --scale-rounds N       round trips per scale point (default 4000)\n"
             "  --scale-duration S     seconds per scale rate run (default 1)\n"
             "  --window N             frames in flight in throughput runs (default 4096)\n"
@@ -1910,8 +2126,23 @@ static void parse_args(int argc, char **argv)
                 fprintf(stderr, "busrt-bench: --scale: a list of up to 4 counts\n");
                 exit(2);
             }
-            memcpy(O.scale_k, tmp, (size_t)n * sizeof *tmp);
-            O.nscale = n;
+            /* ascending, without repeats: the first point is the smallest
+             * (the base of "x vs min" and of KB per client), and the broker's
+             * heap only grows from point to point */
+            O.nscale = 0;
+            for (int k = 0; k < n; k++) {
+                int at = 0;
+                while (at < O.nscale && O.scale_k[at] < tmp[k]) {
+                    at++;
+                }
+                if (at < O.nscale && O.scale_k[at] == tmp[k]) {
+                    continue;
+                }
+                memmove(&O.scale_k[at + 1], &O.scale_k[at],
+                        (size_t)(O.nscale - at) * sizeof O.scale_k[0]);
+                O.scale_k[at] = tmp[k];
+                O.nscale++;
+            }
         } else if (strcmp(a, "--csv") == 0) {
             NEED();
             O.csv = v;
@@ -1973,10 +2204,12 @@ static void parse_args(int argc, char **argv)
         O.nqos = 4;
     }
     if (O.nscale < 0) {
-        O.scale_k[0] = 10;
-        O.scale_k[1] = 1000;
-        O.scale_k[2] = 10000;
-        O.nscale = 3;
+        /* full: up to about what one process may hold (RLIMIT_NOFILE 20000
+         * here); quick: below FD_SETSIZE, so that every backend holds them */
+        static const size_t full[4] = {10, 1000, 10000, 19000};
+        static const size_t quick[3] = {10, 100, 1000};
+        O.nscale = O.quick ? 3 : 4;
+        memcpy(O.scale_k, O.quick ? quick : full, (size_t)O.nscale * sizeof O.scale_k[0]);
     }
 }
 
@@ -2004,6 +2237,9 @@ static double estimate_seconds(void)
     if ((O.only & ONLY_SCALE) != 0) {
         s += 2 * O.nscale * 2 * nt * O.tput_repeats *
              (O.scale_duration + 0.1 + (double)O.scale_rounds / O.tput_repeats * est_rtt_s(100));
+        for (int k = 0; k < O.nscale; k++) {
+            s += nt * est_setup_s(O.scale_k[k]);
+        }
     }
     return s;
 }
@@ -2018,10 +2254,10 @@ int main(int argc, char **argv)
     ka_set_interval((int64_t)(O.ping * 1e9));
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    char lim_err[160];
+    (void)nofile_raise(lim_err, sizeof lim_err); /* children inherit it */
+    if (lim_err[0] != '\0') {
+        msg("%s", lim_err);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -2085,23 +2321,29 @@ int main(int argc, char **argv)
                 }
                 spawned = 1;
             }
-            if (spawn_broker(&g_t[i], i) != 0) {
-                stop_everything_now();
-                return 1;
+            /* a broker that does not start (an unknown option, say) fails
+             * its own target; the others are measured */
+            char why[200];
+            if (spawn_broker(&g_t[i], i, why, sizeof why) != 0) {
+                mark_dead(&g_t[i], why);
+                stop_broker(&g_t[i], i);
             }
         }
     }
     int fatal = 0;
-    for (int i = 0; i < g_nt && !fatal; i++) {
+    for (int i = 0; i < g_nt; i++) {
         struct target *t = &g_t[i];
-        char name[NAME_CAP], err[200];
+        char name[NAME_CAP], err[200], why[240];
         name_main_a(name, i);
         name_main_b(t->bname, i);
+        if (t->dead) {
+            continue;
+        }
         int rc = conn_open(&t->a, t->addr, name, g_timeout, err, sizeof err);
         if (rc != 0) {
-            msg("target %d (%s): cannot connect: %s", i, t->label, err);
-            fatal = 1;
-            break;
+            (void)snprintf(why, sizeof why, "cannot connect: %.200s", err);
+            mark_dead(t, why);
+            continue;
         }
         t->a.rcap = 1u << 18;
         ka_add(&t->a);
@@ -2112,20 +2354,33 @@ int main(int argc, char **argv)
         (void)snprintf(a.name, sizeof a.name, "%s", t->bname);
         if (ctl_send_args(&g_ctl, CTL_CONNECT, &a) != 0 ||
             ctl_wait(&g_ctl, CTL_OK, 0, &a, g_timeout * 2) != CTL_OK) {
-            msg("target %d (%s): the peer cannot connect: %s", i, t->label, a.text);
-            fatal = 1;
+            (void)snprintf(why, sizeof why, "the peer cannot connect: %.200s",
+                           a.text[0] != '\0' ? a.text : "no answer");
+            mark_dead(t, why);
         }
     }
-    for (int i = 0; i < g_nt && !fatal; i++) {
+    int live = 0;
+    for (int i = 0; i < g_nt; i++) {
         struct target *t = &g_t[i];
+        t->bpid = t->mpid = -1;
+        if (t->dead) {
+            continue;
+        }
+        live++;
         t->bpid = peer_pid(t->a.fd);
         if (t->bpid <= 0) {
             t->bpid = t->pid > 0 ? t->pid : -1;
         }
+        t->mpid = t->bpid;
         if (t->bpid > 0 && pin_save(t->bpid, i) != 0) {
             t->bpid = -1; /* not ours to place */
         }
         g_placed[i] = t->bpid > 0 ? t->bpid : 0;
+    }
+    if (live == 0) {
+        msg("no target answers; nothing to measure");
+        g_failed++;
+        fatal = 1;
     }
     if (!fatal && O.pin != 0) {
         apply_pin();
@@ -2200,9 +2455,6 @@ int main(int argc, char **argv)
     }
     m.own_cores = (cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN) - own0) / m.seconds;
 
-    if (fatal) {
-        return 1;
-    }
     char line[1024];
     size_t off = 0;
     for (int i = 1; i < argc && off < sizeof line - 2; i++) {
@@ -2227,9 +2479,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < g_nres; i++) {
         bad += g_res[i].ok ? 0u : 1u;
     }
-    if (bad > 0 || g_failed > 0) {
-        printf("\nFAILED: %zu of %zu measurements incomplete or lost frames (see the notes "
-               "above)\n", bad, g_nres);
+    int dead = 0;
+    for (int i = 0; i < g_nt; i++) {
+        dead += g_t[i].dead;
+    }
+    if (bad > 0 || g_failed > 0 || dead > 0) {
+        printf("\nFAILED: %zu of %zu measurements incomplete or lost frames, %d of %d targets "
+               "failed (see the notes above)\n", bad, g_nres, dead, g_nt);
         return 1;
     }
     printf("\nOK: %zu measurements, every one produced numbers, no frame lost\n", g_nres);

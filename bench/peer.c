@@ -11,8 +11,9 @@
  * connections of its own, credit-controlled) while the bench process
  * measures latency.
  *
- * holder_main (H): keeps the non-matching clients or subscriptions of the
- * scale series alive (pings) until told to quit. */
+ * holder_main (H): sets up the non-matching clients or subscriptions of the
+ * scale series, timing the connects, and keeps them alive (pings) until told
+ * to quit. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -673,13 +674,13 @@ void load_main(int fd, char (*addrs)[ADDR_CAP], int ntargets, uint64_t window,
 
 /* ==== H: holders of non-matching clients / subscriptions ============================ */
 
-/* Subscribes connection i to pattern_other(i), all frames sent at once,
- * then every ACK collected. Returns the number acknowledged OK. */
-static uint64_t subscribe_many(struct conn *c, size_t n, char *pat, size_t patcap,
+/* Subscribes connection i to pattern_other(base + i), all frames sent at
+ * once, then every ACK collected. Returns the number acknowledged OK. */
+static uint64_t subscribe_many(struct conn *c, size_t n, size_t base, char *pat, size_t patcap,
                                int64_t timeout_ns)
 {
     for (size_t i = 0; i < n; i++) {
-        pattern_other(pat, patcap, i);
+        pattern_other(pat, patcap, base + i);
         uint32_t id = c[i].next_op;
         /* a subscribe body is the pattern alone: send the header and the
          * pattern without conn_send's NUL */
@@ -742,18 +743,68 @@ static uint64_t subscribe_many(struct conn *c, size_t n, char *pat, size_t patca
     return good;
 }
 
+/* Clients are opened and subscribed in steps of this many (one batch of
+ * conn_open_many, one bounded wait each); the bench hears of every step
+ * (CTL_SETUP), so its wait is bounded per step, not per set-up. */
+#define HOLD_STEP 64u
+
+static void holder_progress(struct ctl *k, int t, uint64_t done, uint64_t want)
+{
+    struct ctl_args p;
+    memset(&p, 0, sizeof p);
+    p.tidx = t;
+    p.count = done;
+    p.count2 = want;
+    (void)ctl_send_args(k, CTL_SETUP, &p);
+}
+
+/* Connects and registers up to want clients (names from offset 0) in steps,
+ * keeping every registered one alive from its step on. Returns the number
+ * registered; *spent: the time inside the connects and handshakes. */
+static size_t hold_clients(struct ctl *k, int t, struct conn *c, size_t want, const char *addr,
+                           char (*names)[NAME_CAP], int64_t timeout_ns, int64_t *spent,
+                           char *err, size_t errlen)
+{
+    size_t ok = 0;
+    *spent = 0;
+    while (ok < want) {
+        size_t m = want - ok < HOLD_STEP ? want - ok : HOLD_STEP;
+        int64_t t0 = now_ns();
+        size_t got = conn_open_many(c + ok, m, addr, names + ok, timeout_ns, err, errlen);
+        *spent += now_ns() - t0;
+        for (size_t i = ok; i < ok + got; i++) {
+            c[i].idle = 0;
+            c[i].rcap = 4096u;
+            ka_add(&c[i]);
+        }
+        ok += got;
+        if (got < m) {
+            break;
+        }
+        holder_progress(k, t, ok, want);
+    }
+    return ok;
+}
+
 void holder_main(int fd, char (*addrs)[ADDR_CAP], int ntargets, int clients, size_t kk,
                  int64_t timeout_ns)
 {
     struct ctl k;
     ctl_init(&k, fd);
-    size_t per = clients ? kk : 10u;
-    struct conn *cs = calloc(per * (size_t)ntargets, sizeof *cs);
-    char(*names)[NAME_CAP] = xmalloc(per * NAME_CAP);
-    if (cs == NULL) {
-        _exit(3);
+    /* Every held client is a descriptor of this process: take the hard
+     * limit, and never ask for more than it leaves (the standard
+     * descriptors, the control socket and a margin aside). */
+    char lim_err[160];
+    size_t nofile = nofile_raise(lim_err, sizeof lim_err);
+    int live = 0;
+    for (int t = 0; t < ntargets; t++) {
+        live += addrs[t][0] != '\0';
     }
-    for (size_t i = 0; i < per; i++) {
+    size_t per = clients ? kk : 10u;
+    size_t room = nofile > 64u ? (nofile - 32u) / (size_t)(live > 0 ? live : 1) : per;
+    size_t want = per < room ? per : room;
+    char(*names)[NAME_CAP] = xmalloc((want > 0 ? want : 1u) * NAME_CAP);
+    for (size_t i = 0; i < want; i++) {
         if (clients) {
             name_other(names[i], (int)i);
         } else {
@@ -765,25 +816,44 @@ void holder_main(int fd, char (*addrs)[ADDR_CAP], int ntargets, int clients, siz
         struct ctl_args r;
         memset(&r, 0, sizeof r);
         r.tidx = t;
-        struct conn *c = cs + (size_t)t * per;
-        char err[200] = "a failed target";
-        size_t ok = addrs[t][0] == '\0'
-                        ? 0u
-                        : conn_open_many(c, per, addrs[t], names, timeout_ns, err, sizeof err);
+        if (addrs[t][0] == '\0') {
+            (void)snprintf(r.text, sizeof r.text, "not set up by this holder");
+            (void)ctl_send_args(&k, CTL_READY, &r);
+            continue;
+        }
+        struct conn *c = calloc(want > 0 ? want : 1u, sizeof *c);
+        if (c == NULL) {
+            msg("holder: out of memory for %zu connections", want);
+            _exit(3);
+        }
+        char err[200] = "";
+        int64_t spent = 0;
+        size_t ok = hold_clients(&k, t, c, want, addrs[t], names, timeout_ns, &spent, err,
+                                 sizeof err);
         r.count = ok;
-        if (ok < per) {
+        r.t_ns = spent;
+        r.rate = spent > 0 ? (double)ok / ((double)spent / 1e9) : 0.0;
+        if (ok < want) {
             (void)snprintf(r.text, sizeof r.text, "%s", err);
+        } else if (want < per) {
+            (void)snprintf(r.text, sizeof r.text,
+                           "this holder's descriptor limit (RLIMIT_NOFILE %zu%s%.100s) leaves "
+                           "room for %zu", nofile, lim_err[0] != '\0' ? "; " : "", lim_err,
+                           want);
         }
         uint64_t subs = 0;
-        for (size_t i = 0; i < ok; i++) {
-            c[i].idle = 0;
-            c[i].rcap = 4096u;
-            ka_add(&c[i]);
-        }
         if (clients) {
-            subs = subscribe_many(c, ok, pat, sizeof pat, timeout_ns);
-            if (subs < ok) {
-                (void)snprintf(r.text, sizeof r.text, "subscribe failed");
+            for (size_t lo = 0; lo < ok; lo += HOLD_STEP) {
+                size_t m = ok - lo < HOLD_STEP ? ok - lo : HOLD_STEP;
+                uint64_t g = subscribe_many(c + lo, m, lo, pat, sizeof pat, timeout_ns);
+                subs += g;
+                if (g < m) {
+                    (void)snprintf(r.text, sizeof r.text,
+                                   "subscribe failed: %llu of %zu other clients subscribed",
+                                   (unsigned long long)subs, lo + m);
+                    break;
+                }
+                holder_progress(&k, t, lo + m, ok);
             }
         } else {
             size_t each = (kk + per - 1u) / per;
@@ -801,6 +871,7 @@ void holder_main(int fd, char (*addrs)[ADDR_CAP], int ntargets, int clients, siz
                     break;
                 }
                 subs += m;
+                holder_progress(&k, t, subs, kk);
             }
             free(pats);
             free(items);

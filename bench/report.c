@@ -74,6 +74,13 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
     size_t n = 0;
 #define G() (n < cap ? &g[n++] : &g[cap - 1u])
     for (int t = 0; t < r->ntargets; t++) {
+        int measured = 0;
+        for (size_t i = 0; i < r->nres && !measured; i++) {
+            measured = r->res[i].target == t && r->res[i].ok;
+        }
+        if (r->targets[t].dead && !measured) {
+            continue; /* failed before any figure: its line above says why */
+        }
         const struct result *q2 = find(r, SEC_LAT, "rtt message", t, 2, 100, (size_t)-1);
         const struct result *q0 = find(r, SEC_LAT, "rtt message", t, 0, 100, (size_t)-1);
         struct goal *x = G();
@@ -389,20 +396,33 @@ static void scale_table(const struct report *r, FILE *out)
     fprintf(out, "\n== Scale: cost of a publish / broadcast (QoS 0, 100 B, one receiver) with N "
                  "other, non-matching subscriptions (on 10 clients)\n"
                  "   or N other clients (one non-matching subscription each); ns/op = 1e9 / "
-                 "flow-controlled rate; RTT = QoS 2 round trip, us\n");
-    fprintf(out, "%-31s %8s %8s  %-12s %11s %9s %8s %8s %8s  %s\n", "series", "N asked", "N held",
-            "target", "ops/s", "ns/op", "x vs min", "RTT p50", "RTT p99", "note");
-    const char *last = "";
+                 "flow-controlled rate; RTT = QoS 2 round trip, us;\n"
+                 "   RSS = the broker's resident set with the N other clients held (MiB); KB/client = "
+                 "(RSS - RSS at the smallest N) / (held - held there);\n"
+                 "   conn/s = other clients connected and registered per second (one holder "
+                 "process; the other clients of one target at a time)\n");
+    fprintf(out, "%-31s %8s %8s  %-12s %11s %9s %8s %8s %8s %8s %9s %8s  %s\n", "series",
+            "N asked", "N held", "target", "ops/s", "ns/op", "x vs min", "RTT p50", "RTT p99",
+            "RSS MiB", "KB/client", "conn/s", "note");
     for (size_t i = 0; i < r->nres; i++) {
         const struct result *x = &r->res[i];
         if (x->sec != SEC_SCALE) {
             continue;
         }
-        (void)last;
-        last = x->test;
-        fprintf(out, "%-31s %8zu %8zu  %-12.12s %11.0f %9.0f %8.2f %8.1f %8.1f  %s%s\n", x->test,
-                x->others_req, x->others_got, label(r, x->target), x->rate, x->per_op_ns,
-                x->base_ratio, x->p50, x->p99, x->ok ? "" : "FAILED: ", x->note);
+        char rss[24] = "-", kbc[24] = "-", cps[24] = "-";
+        if (x->rss_kb > 0) {
+            (void)snprintf(rss, sizeof rss, "%.1f", (double)x->rss_kb / 1024.0);
+        }
+        if (x->have_kb_per_client) {
+            (void)snprintf(kbc, sizeof kbc, "%.2f", x->kb_per_client);
+        }
+        if (x->setup_rate > 0) {
+            (void)rate_str(x->setup_rate, cps, sizeof cps);
+        }
+        fprintf(out, "%-31s %8zu %8zu  %-12.12s %11.0f %9.0f %8.2f %8.1f %8.1f %8s %9s %8s  %s%s\n",
+                x->test, x->others_req, x->others_got, label(r, x->target), x->rate,
+                x->per_op_ns, x->base_ratio, x->p50, x->p99, rss, kbc, cps,
+                x->ok ? "" : "FAILED: ", x->note);
     }
 }
 
@@ -422,10 +442,14 @@ void report_table(const struct report *r, FILE *out)
     fprintf(out, "placement: %s\n", r->pin);
     for (int t = 0; t < r->ntargets; t++) {
         const struct target *x = &r->targets[t];
-        fprintf(out, "target %d: %-12s %s%s%s\n", t, x->label, x->cmd != NULL ? "spawned: " : "",
-                x->cmd != NULL ? x->cmd : x->addr,
-                x->clients_cap > 0 ? "  (accepted at most this many other clients: see scale)"
-                                   : "");
+        char cap[96] = "";
+        if (x->clients_cap > 0) {
+            (void)snprintf(cap, sizeof cap, "  (held at most %zu other clients: see scale)",
+                           x->clients_cap);
+        }
+        fprintf(out, "target %d: %-12s %s%s%s%s%s\n", t, x->label,
+                x->cmd != NULL ? "spawned: " : "", x->cmd != NULL ? x->cmd : x->addr, cap,
+                x->dead ? "\n  FAILED: " : "", x->dead ? x->dead_why : "");
     }
     lat_table(r, out, SEC_LAT);
     lat_table(r, out, SEC_PLACE);
@@ -461,7 +485,7 @@ int report_csv(const struct report *r, const char *path)
                "p50_repeat_min_us,p50_repeat_max_us,background_frames_per_s,runs,rate_per_s,"
                "rate_min,rate_max,deliveries_per_s,floor_rate_per_s,ratio_to_floor_rate,ns_per_op,"
                "ratio_to_smallest,sent,received,"
-               "lost,errors,ok,note\n");
+               "lost,errors,ok,note,broker_rss_kb,kb_per_client,setup_clients_per_s\n");
     for (size_t i = 0; i < r->nres; i++) {
         const struct result *x = &r->res[i];
         fprintf(f, "%s,", sec_name(x->sec));
@@ -479,6 +503,19 @@ int report_csv(const struct report *r, const char *path)
                 (unsigned long long)x->received, (unsigned long long)x->lost,
                 (unsigned long long)x->errors, x->ok);
         csv_str(f, x->note);
+        /* unknown or not applicable: empty */
+        fputc(',', f);
+        if (x->rss_kb > 0) {
+            fprintf(f, "%ld", x->rss_kb);
+        }
+        fputc(',', f);
+        if (x->have_kb_per_client) {
+            fprintf(f, "%.3f", x->kb_per_client);
+        }
+        fputc(',', f);
+        if (x->setup_rate > 0) {
+            fprintf(f, "%.1f", x->setup_rate);
+        }
         fputc('\n', f);
     }
     if (fclose(f) != 0) {
@@ -555,6 +592,18 @@ int report_json(const struct report *r, const char *path)
         } else {
             fprintf(f, "null");
         }
+        fprintf(f, ", \"failed\": ");
+        if (x->dead) {
+            json_str(f, x->dead_why);
+        } else {
+            fprintf(f, "null");
+        }
+        fprintf(f, ", \"clients_cap\": ");
+        if (x->clients_cap > 0) {
+            fprintf(f, "%zu", x->clients_cap);
+        } else {
+            fprintf(f, "null");
+        }
         fprintf(f, "}%s\n", t + 1 < r->ntargets ? "," : "");
     }
     fprintf(f, "  ],\n  \"results\": [\n");
@@ -604,6 +653,10 @@ int report_json(const struct report *r, const char *path)
                 fprintf(f, "\"others_requested\": %zu, \"others_held\": %zu, ", x->others_req,
                         x->others_got);
                 json_num(f, "ratio_to_smallest", x->base_ratio, 0);
+                /* null: unknown (the broker's process), or not applicable */
+                json_num(f, "broker_rss_kb", x->rss_kb > 0 ? (double)x->rss_kb : NAN, 0);
+                json_num(f, "kb_per_client", x->have_kb_per_client ? x->kb_per_client : NAN, 0);
+                json_num(f, "setup_clients_per_s", x->setup_rate > 0 ? x->setup_rate : NAN, 0);
             }
         }
         fprintf(f, "\"sent\": %llu, \"received\": %llu, \"lost\": %llu, \"errors\": %llu, "

@@ -45,7 +45,7 @@ static struct bmap_slot *find(const struct bmap *m, const uint8_t *key, size_t k
 
 static int grow(struct bmap *m)
 {
-    size_t ncap = m->cap == 0 ? 8u : m->cap * 2u;
+    size_t ncap = m->cap == 0 ? 2u : m->cap * 2u; /* most maps hold one or two */
     /* Rehash in place when deleted slots, not live ones, fill the table. */
     if (m->cap != 0 && m->count * 2u < m->cap) {
         ncap = m->cap;

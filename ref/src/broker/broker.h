@@ -44,13 +44,14 @@ struct client {
     struct client *next_dead; /* broker.dead list */
     int registered; /* in the registry and indexes */
     int in_handshake; /* counted in broker.nhandshakes */
-    char source[64]; /* peer address text for TCP, "" otherwise */
+    char *source;    /* peer address text (TCP only; owned), else NULL */
     int port;
     struct acl_peer peer; /* what the access control file checks */
     const struct acl_entry *acl; /* the entry governing this client, or NULL */
 
     uint8_t *name; /* owned, NUL-terminated */
-    char label[96]; /* the name as log lines show it, shortened */
+    char *label;    /* the name shortened for log lines (owned; names
+                       longer than 64 bytes only), else NULL */
     size_t name_len;
     size_t primary_len;
     struct client *primary;   /* NULL for a primary */

@@ -29,19 +29,27 @@ uint64_t wall_ns(void)
 
 static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t n);
 
+#define LABEL_NAME_MAX 64u
+#define LABEL_CAP 96u
+
 const char *client_label(const struct client *c)
 {
-    return c->label[0] != 0 ? c->label : c->name != NULL ? (const char *)c->name : "(unregistered)";
+    if (c->label != NULL) {
+        return c->label;
+    }
+    if (c->name == NULL) {
+        return "(unregistered)";
+    }
+    return c->name_len <= LABEL_NAME_MAX ? (const char *)c->name : "(a long name)";
 }
 
-/* Log lines show at most 64 bytes of a name (names may be 65535 bytes). */
+/* Log lines show at most 64 bytes of a name (names may be 65535 bytes);
+ * only longer names need a label of their own. */
 static void set_label(struct client *c)
 {
-    if (c->name_len <= 64u) {
-        memcpy(c->label, c->name, c->name_len + 1u);
-    } else {
-        (void)snprintf(c->label, sizeof c->label, "%.64s...(%zu bytes)",
-                       (const char *)c->name, c->name_len);
+    if (c->name_len > LABEL_NAME_MAX && (c->label = malloc(LABEL_CAP)) != NULL) {
+        (void)snprintf(c->label, LABEL_CAP, "%.64s...(%zu bytes)", (const char *)c->name,
+                       c->name_len);
     }
 }
 
@@ -196,6 +204,8 @@ void client_destroy(struct broker *b, struct client *c)
     }
     free(c->big);
     free(c->name);
+    free(c->label);
+    free(c->source);
     free(c);
 }
 

@@ -137,7 +137,7 @@ static void pack_client(msgpack_packer *pk, const struct client *c)
     pack_cstr(pk, "kind");
     pack_cstr(pk, c->kind == KIND_TCP ? "tcp" : c->kind == KIND_UNIX ? "local_ipc" : "internal");
     pack_cstr(pk, "source");
-    if (c->kind == KIND_TCP) {
+    if (c->kind == KIND_TCP && c->source != NULL) {
         pack_cstr(pk, c->source);
     } else {
         (void)msgpack_pack_nil(pk);

@@ -277,15 +277,21 @@ int listener_accept(struct broker *b, struct listener *l)
     }
     if (l->kind == KIND_TCP) {
         int one = 1;
+        char text[INET6_ADDRSTRLEN] = "";
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (ss.ss_family == AF_INET) {
             const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-            (void)inet_ntop(AF_INET, &in->sin_addr, c->source, sizeof c->source);
+            (void)inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
             c->port = ntohs(in->sin_port);
         } else if (ss.ss_family == AF_INET6) {
             const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-            (void)inet_ntop(AF_INET6, &in6->sin6_addr, c->source, sizeof c->source);
+            (void)inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
             c->port = ntohs(in6->sin6_port);
+        }
+        if ((c->source = strdup(text)) == NULL) {
+            log_error("listener %s: out of memory; connection closed", l->addr);
+            client_kill(b, c, "out of memory");
+            return 1;
         }
     }
     (void)client_start(b, c);

@@ -88,7 +88,7 @@ static void on_ready(struct broker *b, const struct ev_ready *r)
     if ((r->events & EV_WRITE) != 0u) {
         client_flush(b, c);
     }
-    if (!c->dead && (r->events & EV_READ) != 0u) {
+    if (!c->dead && !b->draining && (r->events & EV_READ) != 0u) {
         (void)client_on_readable(b, c);
         coreapi_flush_events(b);
     }

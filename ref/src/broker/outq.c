@@ -46,7 +46,7 @@ void outq_free(struct outq *q)
 /* Doubles the ring (up to cap), moving the live frames to its start. */
 static int grow(struct outq *q)
 {
-    size_t ncap = q->rcap == 0 ? 16u : q->rcap * 2u;
+    size_t ncap = q->rcap == 0 ? 4u : q->rcap * 2u; /* idle clients: a NOP at a time */
     if (ncap > q->cap) {
         ncap = q->cap;
     }

@@ -67,7 +67,7 @@ int registry_add(struct broker *b, struct client *c, uint8_t *code)
     }
     log_info("client %s registered (%s%s%s)", client_label(c),
              c->kind == KIND_TCP ? "tcp " : c->kind == KIND_UNIX ? "unix" : "internal",
-             c->kind == KIND_TCP ? c->source : "", primary != NULL ? ", secondary" : "");
+             c->source != NULL ? c->source : "", primary != NULL ? ", secondary" : "");
     if (primary == NULL) {
         coreapi_announce(b, c, 1);
     }
