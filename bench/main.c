@@ -52,6 +52,7 @@ static struct {
     double ping;
     int quiet;
     int no_place;
+    int probe_qos; /* QoS of the placement probe's broker rows */
     const char *hook;
     int pin; /* 0 none, 1 one CPU, 2 split */
 } O;
@@ -1345,10 +1346,10 @@ static void phase_placement(void)
     }
     for (int i = 0; i < np; i++) {
         pl[i].row = res_new(SEC_PLACE, pl[i].test, pl[i].target);
-        pl[i].row->qos = 2;
+        pl[i].row->qos = O.probe_qos;
         pl[i].row->payload = 100;
     }
-    if (set_echo_qos(2) != 0) {
+    if (set_echo_qos((uint8_t)O.probe_qos) != 0) {
         g_failed++;
         free(pl);
         return;
@@ -1384,7 +1385,8 @@ static void phase_placement(void)
                 int rc = p->target < 0
                              ? rtt_floor(floor_len, warm, nb, &p->s, &p->errors, why, sizeof why)
                              : rtt_bus(&g_t[p->target], BUSRT_OP_MESSAGE, g_t[p->target].bname,
-                                       2, 100, warm, nb, &p->s, &p->errors, why, sizeof why);
+                                       (uint8_t)O.probe_qos, 100, warm, nb, &p->s, &p->errors,
+                                       why, sizeof why);
                 if (rc != 0) {
                     res_fail(p->row, why);
                 } else if (p->nrep < 64) {
@@ -1856,6 +1858,7 @@ static void usage(FILE *f)
             "                         only), throughput, fanout, scale (default: all)\n"
             "  --no-load              skip latency under background load\n"
             "  --no-placement         skip the CPU placement probe (part of latency)\n"
+            "  --probe-qos Q          QoS of the placement probe's round trips (default 2)\n"
             "  --pin MODE             CPU placement for every measurement: none (default, the\n"
             "                         scheduler's), one (all processes and brokers on one CPU),\n"
             "                         split (bench processes on one CPU, brokers on another)\n"
@@ -1986,6 +1989,7 @@ static void parse_args(int argc, char **argv)
     O.npayloads = -1;
     O.nqos = -1;
     O.nscale = -1;
+    O.probe_qos = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -2058,6 +2062,13 @@ static void parse_args(int argc, char **argv)
             O.hook = v;
         } else if (strcmp(a, "--no-placement") == 0) {
             O.no_place = 1;
+        } else if (strcmp(a, "--probe-qos") == 0) {
+            NEED();
+            if (parse_num(a, v, 0, 3, &d) != 0 || d != (double)(int)d) {
+                fprintf(stderr, "busrt-bench: --probe-qos: 0, 1, 2 or 3\n");
+                exit(2);
+            }
+            O.probe_qos = (int)d;
         } else if (strcmp(a, "--quick") == 0) {
             O.quick = 1;
         } else if (strcmp(a, "--rounds") == 0) {
