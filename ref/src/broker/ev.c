@@ -65,11 +65,13 @@ int ev_set(struct ev *e, int fd, unsigned mask)
     if (old == mask) {
         return 0;
     }
-    if (e->ops->set(e->st, fd, old, mask) != 0) {
-        return -1;
+    int rc = e->ops->set(e->st, fd, old, mask);
+    if (rc == 0 || mask == 0u) {
+        /* A removal is always recorded: the descriptor is about to be
+         * closed, which takes it out of any kernel interest list anyway. */
+        e->mask[i] = (uint8_t)mask;
     }
-    e->mask[i] = (uint8_t)mask;
-    return 0;
+    return rc;
 }
 
 int ev_wait(struct ev *e, int64_t timeout_ns, const sigset_t *sigmask, struct ev_ready *out,

@@ -57,7 +57,8 @@ const char *ev_default(void);
 int ev_open(struct ev *e, const struct ev_ops *ops);
 void ev_close(struct ev *e);
 /* Sets fd's interest to mask (0 removes fd). Returns 0, or -1 with errno;
- * on failure the previous interest stays in force. */
+ * on a failed change the previous interest stays in force, while a removal
+ * is always recorded (the caller closes the descriptor next). */
 int ev_set(struct ev *e, int fd, unsigned mask);
 /* Waits for at most timeout_ns (negative: no limit); see ev_ops.wait. */
 int ev_wait(struct ev *e, int64_t timeout_ns, const sigset_t *sigmask, struct ev_ready *out,
