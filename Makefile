@@ -26,7 +26,7 @@ CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 BROKER_SRC := $(wildcard ref/src/broker/*.c)
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
 BROKER_LIBS := -lmsgpackc -ljansson
-UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev
+UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom
 # Broker modules a unit test links besides the core library.
 UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
 UNIT_EXTRA_test_core := ref/tests/model/model.c
@@ -34,6 +34,9 @@ UNIT_EXTRA_test_acl := ref/src/broker/acl.c
 UNIT_EXTRA_test_timer := ref/src/broker/timer.c
 UNIT_EXTRA_test_ev := ref/src/broker/ev.c ref/src/broker/ev_select.c ref/src/broker/ev_poll.c \
                       ref/src/broker/ev_epoll.c
+UNIT_EXTRA_test_router_oom := $(filter-out ref/src/broker/main.c,$(BROKER_SRC))
+# Link flags of a unit test: test_router_oom makes chosen allocations fail.
+UNIT_LDFLAGS_test_router_oom := -Wl,--wrap=malloc -Wl,--wrap=realloc $(BROKER_LIBS)
 TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 
 .PHONY: all test unit deps run clean vectors-check
@@ -63,7 +66,7 @@ $(B)/$(1)/busrtd: $(BROKER_SRC:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libbusrtcore.a
 $(foreach t,$(UNIT_TESTS),$(B)/$(1)/tests/$(t)): $(B)/$(1)/tests/%: $(B)/$(1)/ref/tests/%.o \
     $$$$(addprefix $(B)/$(1)/,$$$$(UNIT_EXTRA_$$$$*:.c=.o)) $(B)/$(1)/libbusrtcore.a
 	@mkdir -p $$(@D)
-	$$(CC) $(FLAGS_$(1)) $$^ $(TEST_LIBS) -o $$@
+	$$(CC) $(FLAGS_$(1)) $$^ $(TEST_LIBS) $$(UNIT_LDFLAGS_$$*) -o $$@
 endef
 $(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
 

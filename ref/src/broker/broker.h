@@ -133,6 +133,7 @@ struct broker {
     struct event *events, **events_tail; /* pending announcements */
     struct client **rcpt; /* receivers of the frame being routed */
     size_t nrcpt, rcpt_cap;
+    int rcpt_short;       /* memory ran out while collecting them */
 
     int64_t started_ns;     /* monotonic */
     int64_t started_wall_s; /* for uptime */

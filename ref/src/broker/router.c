@@ -81,7 +81,8 @@ static void collect(void *ctx, struct client *c)
         size_t ncap = b->rcpt_cap == 0 ? 64u : b->rcpt_cap * 2u;
         struct client **n = realloc(b->rcpt, ncap * sizeof *n);
         if (n == NULL) {
-            return; /* reported by the caller through nrcpt being short */
+            b->rcpt_short = 1; /* the caller answers 74 (REQ-ERR-7) */
+            return;
         }
         b->rcpt = n;
         b->rcpt_cap = ncap;
@@ -90,10 +91,26 @@ static void collect(void *ctx, struct client *c)
     b->rcpt[b->nrcpt++] = c;
 }
 
-/* Delivers one frame to every collected receiver (filter may skip some). */
-static void deliver_all(struct broker *b, uint8_t kind, int realtime, const struct client *from,
-                        const uint8_t *topic, size_t tlen, const uint8_t *payload, size_t plen)
+/* Starts collecting the receivers of one frame. */
+static void collect_start(struct broker *b)
 {
+    b->gen++;
+    b->nrcpt = 0;
+    b->rcpt_short = 0;
+}
+
+/* Delivers one frame to every collected receiver (filter may skip some).
+ * Returns the sender's result: 01, or 74 when memory ran out and some
+ * receivers, or all, did not get the frame (REQ-ERR-7). */
+static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
+                           const struct client *from, const uint8_t *topic, size_t tlen,
+                           const uint8_t *payload, size_t plen)
+{
+    if (b->rcpt_short) {
+        log_error("out of memory collecting the receivers of a frame from %s: only %zu of "
+                  "them get it; the sender's result is 74",
+                  client_label(from), b->nrcpt);
+    }
     struct outbuf *f = NULL;
     for (size_t i = 0; i < b->nrcpt; i++) {
         struct client *r = b->rcpt[i];
@@ -105,12 +122,15 @@ static void deliver_all(struct broker *b, uint8_t kind, int realtime, const stru
         }
         if (f == NULL && (f = router_build(kind, realtime, from, topic, tlen, payload,
                                            plen)) == NULL) {
-            log_error("out of memory building a frame from %s", client_label(from));
-            return;
+            log_error("out of memory building a frame from %s: no receiver gets it; the "
+                      "sender's result is 74",
+                      client_label(from));
+            return BUSRT_RC_OTHER;
         }
         (void)router_deliver(b, r, f, realtime);
     }
     outbuf_unref(f);
+    return b->rcpt_short ? BUSRT_RC_OTHER : BUSRT_RC_OK;
 }
 
 /* r: the registered client named by the target, or NULL. */
@@ -122,42 +142,42 @@ static uint8_t route_message(struct broker *b, const struct client *from, struct
     }
     struct outbuf *f = router_build(BUSRT_KIND_MESSAGE, realtime, from, NULL, 0, p, plen);
     if (f == NULL) {
-        return BUSRT_RC_OTHER;
+        log_error("out of memory building a message from %s to %s: not delivered; the "
+                  "sender's result is 74",
+                  client_label(from), client_label(r));
+        return BUSRT_RC_OTHER; /* REQ-ERR-7 */
     }
     int rc = router_deliver(b, r, f, realtime);
     outbuf_unref(f);
     return rc == 0 ? BUSRT_RC_OK : BUSRT_RC_NOT_DELIVERED;
 }
 
-static void route_broadcast(struct broker *b, const struct client *from, const uint8_t *m,
-                            size_t mlen, const uint8_t *p, size_t plen, int realtime)
+static uint8_t route_broadcast(struct broker *b, const struct client *from, const uint8_t *m,
+                               size_t mlen, const uint8_t *p, size_t plen, int realtime)
 {
-    b->gen++;
-    b->nrcpt = 0;
+    collect_start(b);
     if (name_index_match(&b->bnames, m, mlen, collect, b) != 0) {
-        log_error("out of memory matching a broadcast from %s", client_label(from));
+        b->rcpt_short = 1;
     }
-    deliver_all(b, BUSRT_KIND_BROADCAST, realtime, from, NULL, 0, p, plen);
+    return deliver_all(b, BUSRT_KIND_BROADCAST, realtime, from, NULL, 0, p, plen);
 }
 
-static void route_publish(struct broker *b, const struct client *from, const uint8_t *t,
-                          size_t tlen, const uint8_t *p, size_t plen, int realtime)
+static uint8_t route_publish(struct broker *b, const struct client *from, const uint8_t *t,
+                             size_t tlen, const uint8_t *p, size_t plen, int realtime)
 {
-    b->gen++;
-    b->nrcpt = 0;
+    collect_start(b);
     if (topic_index_match(&b->topics, t, tlen, collect, b) != 0) {
-        log_error("out of memory matching a publication from %s", client_label(from));
+        b->rcpt_short = 1;
     }
-    deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
+    return deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
 }
 
-static void route_publish_for(struct broker *b, const struct client *from, const uint8_t *t,
-                              size_t tlen, const uint8_t *rcv, size_t rlen,
-                              const uint8_t *p, size_t plen, int realtime)
+static uint8_t route_publish_for(struct broker *b, const struct client *from, const uint8_t *t,
+                                 size_t tlen, const uint8_t *rcv, size_t rlen,
+                                 const uint8_t *p, size_t plen, int realtime)
 {
     struct client *primary = registry_get(b, rcv, rlen);
-    b->nrcpt = 0;
-    b->gen++;
+    collect_start(b);
     if (primary != NULL && primary->primary == NULL) {
         if (subscribed(primary, t, tlen)) {
             collect(b, primary);
@@ -168,7 +188,7 @@ static void route_publish_for(struct broker *b, const struct client *from, const
             }
         }
     }
-    deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
+    return deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
 }
 
 /* 1 when the access control file refuses op on s for c (logged). */
@@ -273,7 +293,7 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
             code = BUSRT_RC_ACCESS;
             break;
         }
-        route_broadcast(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        code = route_broadcast(b, c, t, fb.target.len, p, fb.payload.len, realtime);
         break;
     case BUSRT_OP_PUBLISH:
         if (utf8_or_close(b, c, t, fb.target.len, "topic") != 0) {
@@ -283,7 +303,7 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
             code = BUSRT_RC_ACCESS;
             break;
         }
-        route_publish(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        code = route_publish(b, c, t, fb.target.len, p, fb.payload.len, realtime);
         break;
     case BUSRT_OP_PUBLISH_FOR: {
         const uint8_t *rcv = body + fb.receiver.off;
@@ -295,8 +315,8 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
             code = BUSRT_RC_ACCESS;
             break;
         }
-        route_publish_for(b, c, t, fb.target.len, rcv, fb.receiver.len, p, fb.payload.len,
-                          realtime);
+        code = route_publish_for(b, c, t, fb.target.len, rcv, fb.receiver.len, p,
+                                 fb.payload.len, realtime);
         break;
     }
     default: /* subscribe, unsubscribe, exclude, unexclude */
@@ -314,13 +334,13 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
 void router_publish_internal(struct broker *b, const uint8_t *topic, size_t tlen,
                              const uint8_t *payload, size_t len)
 {
-    route_publish(b, b->internal, topic, tlen, payload, len, 0);
+    (void)route_publish(b, b->internal, topic, tlen, payload, len, 0);
 }
 
 void router_broadcast_internal(struct broker *b, const uint8_t *mask, size_t mlen,
                                const uint8_t *payload, size_t len)
 {
-    route_broadcast(b, b->internal, mask, mlen, payload, len, 0);
+    (void)route_broadcast(b, b->internal, mask, mlen, payload, len, 0);
 }
 
 void router_message_internal(struct broker *b, const uint8_t *target, size_t tlen,
