@@ -182,6 +182,14 @@ static inline void it_assert_list(const char *what, char got[][128], int n,
     assert_true(ok);
 }
 
+/* 1 when the broker's standard error (its log) holds needle. */
+static inline int it_log_has(const struct wc_broker *b, const char *needle)
+{
+    static char buf[1 << 16];
+    long n = wc_read_file(b->err_log, buf, sizeof buf);
+    return n > 0 && strstr(buf, needle) != NULL;
+}
+
 /* 1 when a file of any type (socket, FIFO, regular) exists at path. */
 static inline int it_exists(const char *path)
 {

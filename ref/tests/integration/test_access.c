@@ -159,13 +159,6 @@ static void t_sources(void **state)
     assert_int_equal(wc_broker_stop(&g_b), 0);
 }
 
-static int log_has(const char *needle)
-{
-    static char buf[1 << 16];
-    long n = wc_read_file(g_b.err_log, buf, sizeof buf);
-    return n > 0 && strstr(buf, needle) != NULL;
-}
-
 static void t_reload(void **state)
 {
     (void)state;
@@ -179,10 +172,10 @@ static void t_reload(void **state)
     /* A bad file is rejected; the old rules stay and nobody is dropped. */
     write_acl("{\"busrt_acl\": 1, \"clients\": [{\"name\": 5}]}");
     assert_int_equal(kill(g_b.pid, SIGHUP), 0);
-    for (int i = 0; i < 50 && !log_has("previous rules stay"); i++) {
+    for (int i = 0; i < 50 && !it_log_has(&g_b, "previous rules stay"); i++) {
         wc_sleep_ms(50);
     }
-    assert_true(log_has("previous rules stay"));
+    assert_true(it_log_has(&g_b, "previous rules stay"));
     it_roundtrip(pub, "ac.pub", sub, "ac.sub", "still", 2);
     /* The new file drops ac.o, and takes ac/y/x away from ac.sub. */
     write_acl("{\"busrt_acl\": 1, \"clients\": ["
@@ -210,7 +203,7 @@ static void t_bad_file_at_start(void **state)
     const char *args[] = {"-B", g_b.sock, "--acl", g_acl, NULL};
     assert_int_equal(wc_broker_spawn(&g_b, args), 0);
     assert_int_equal(wc_broker_wait_exit(&g_b, wc_ms(10000)), 1);
-    assert_true(log_has("tcp[0]"));
+    assert_true(it_log_has(&g_b, "tcp[0]"));
     assert_false(it_exists(g_b.sock));
 }
 

@@ -320,13 +320,83 @@ static void t_many_clients(void **state)
     assert_int_equal(wc_broker_stop(&g_b), 0);
 }
 
+/* Connects total clients named PREFIX.cNNNN; each one is either registered
+ * (its descriptor kept in fds) or closed before the greeting (fds -1).
+ * Returns how many registered; *first is the first of them. */
+static int connect_many(int *fds, int total, const char *prefix, int *first)
+{
+    int ok = 0;
+    char name[32];
+    *first = -1;
+    for (int i = 0; i < total; i++) {
+        snprintf(name, sizeof name, "%s.c%04d", prefix, i);
+        fds[i] = -1;
+        int fd = wc_connect(g_b.sock, IT_T);
+        if (fd < 0) {
+            assert_int_equal(fd, WC_EOF);
+            continue;
+        }
+        int r = wc_handshake(fd, name, strlen(name), IT_T);
+        if (r == (int)BUSRT_RC_OK) {
+            fds[i] = fd;
+            ok++;
+            *first = *first < 0 ? i : *first;
+            continue;
+        }
+        /* EOF before the greeting is the only other acceptable end. */
+        if (r != WC_EOF) {
+            fprintf(stderr, "it: connection %d: handshake result %d\n", i, r);
+        }
+        assert_int_equal(r, WC_EOF);
+        wc_close(fd);
+    }
+    fprintf(stderr, "it: %d of %d connections registered, %d closed before the greeting\n", ok,
+            total, total - ok);
+    return ok;
+}
+
+/* Every registered client gets a broadcast from the first one; after
+ * closing nclose of them, nnew new clients register and exchange a message
+ * with the first. Closes everything and stops the broker. */
+static void registered_keep_working(int *fds, int total, const char *prefix, int first,
+                                    int nclose, int nnew)
+{
+    char sender[32], mask[32], name[40];
+    snprintf(sender, sizeof sender, "%s.c%04d", prefix, first);
+    snprintf(mask, sizeof mask, "%s.*", prefix);
+    assert_int_equal(wc_send_bcast(fds[first], 0, 0, mask, "all", 3), 0);
+    for (int i = 0; i < total; i++) {
+        if (fds[i] >= 0) {
+            it_expect_frame(fds[i], BUSRT_KIND_BROADCAST, sender, NULL, "all", 3, 0);
+        }
+    }
+    for (int i = total - 1, closed = 0; i > first && closed < nclose; i--) {
+        if (fds[i] >= 0) {
+            wc_close(fds[i]);
+            fds[i] = -1;
+            closed++;
+        }
+    }
+    for (int i = 0; i < nnew; i++) {
+        snprintf(name, sizeof name, "%s.new%02d", prefix, i);
+        int fd = reg_retry(g_b.sock, name);
+        assert_true(fd >= 0);
+        it_roundtrip(fds[first], sender, fd, name, "welcome", (uint32_t)(i + 1));
+        wc_close(fd);
+    }
+    for (int i = 0; i < total; i++) {
+        wc_close(fds[i]);
+    }
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
 static void t_more_connections_than_fd_setsize(void **state)
 {
     (void)state;
     /* --max-clients far above FD_SETSIZE (1024): past what the broker can
-     * serve, each new connection must still be either fully served or
-     * closed before the greeting; nothing hangs, nothing crashes, and the
-     * registered clients keep working. */
+     * serve (with --io select), each new connection must still be either
+     * fully served or closed before the greeting; nothing hangs, nothing
+     * crashes, and the registered clients keep working. */
     const int total = 1100;
     long lim = wc_raise_nofile(total + 200);
     if (lim < total + 60) {
@@ -337,78 +407,10 @@ static void t_more_connections_than_fd_setsize(void **state)
     assert_int_equal(wc_broker_start(&g_b, extra), 0);
     int *fds = calloc((size_t)total, sizeof *fds);
     assert_non_null(fds);
-    int ok = 0;
-    int refused = 0;
-    char name[32];
-    for (int i = 0; i < total; i++) {
-        snprintf(name, sizeof name, "fs.c%04d", i);
-        int fd = wc_connect(g_b.sock, IT_T);
-        fds[i] = -1;
-        if (fd < 0) {
-            assert_int_equal(fd, WC_EOF);
-            refused++;
-            continue;
-        }
-        int r = wc_handshake(fd, name, strlen(name), IT_T);
-        if (r == (int)BUSRT_RC_OK) {
-            fds[i] = fd;
-            ok++;
-        } else {
-            /* EOF before the greeting is the only other acceptable end. */
-            if (r != WC_EOF) {
-                fprintf(stderr, "it: connection %d: handshake result %d\n", i, r);
-            }
-            assert_int_equal(r, WC_EOF);
-            wc_close(fd);
-            refused++;
-        }
-    }
-    fprintf(stderr, "it: %d of %d connections registered, %d closed before the greeting\n", ok,
-            total, refused);
-    assert_true(ok >= 900);
-    /* Everyone registered receives a "*" broadcast. */
-    int first = -1;
-    for (int i = 0; i < total && first < 0; i++) {
-        if (fds[i] >= 0) {
-            first = i;
-        }
-    }
-    assert_true(first >= 0);
-    char sender[32];
-    snprintf(sender, sizeof sender, "fs.c%04d", first);
-    assert_int_equal(wc_send_bcast(fds[first], 0, 0, "fs.*", "all", 3), 0);
-    for (int i = 0; i < total; i++) {
-        if (fds[i] >= 0) {
-            it_expect_frame(fds[i], BUSRT_KIND_BROADCAST, sender, NULL, "all", 3, 0);
-        }
-    }
-    /* Free some room: new clients register again. */
-    for (int i = total - 1, closed = 0; i >= 0 && closed < 50; i--) {
-        if (fds[i] >= 0 && i != first) {
-            wc_close(fds[i]);
-            fds[i] = -1;
-            closed++;
-        }
-    }
-    for (int i = 0; i < 10; i++) {
-        snprintf(name, sizeof name, "fs.new%02d", i);
-        int fd = reg_retry(g_b.sock, name);
-        assert_true(fd >= 0);
-        it_roundtrip(fds[first], sender, fd, name, "welcome", (uint32_t)(i + 1));
-        wc_close(fd);
-    }
-    for (int i = 0; i < total; i++) {
-        wc_close(fds[i]);
-    }
+    int first;
+    assert_true(connect_many(fds, total, "fs", &first) >= 900);
+    registered_keep_working(fds, total, "fs", first, 50, 10);
     free(fds);
-    assert_int_equal(wc_broker_stop(&g_b), 0);
-}
-
-static int log_has(const char *needle)
-{
-    static char buf[1 << 16];
-    long n = wc_read_file(g_b.err_log, buf, sizeof buf);
-    return n > 0 && strstr(buf, needle) != NULL;
 }
 
 static void t_descriptor_limit(void **state)
@@ -426,64 +428,12 @@ static void t_descriptor_limit(void **state)
     assert_int_equal(unsetenv("BUSRTD_NOFILE"), 0);
     assert_int_equal(started, 0);
     int fds[90];
-    int ok = 0, refused = 0, first = -1;
-    char name[32];
-    for (int i = 0; i < total; i++) {
-        snprintf(name, sizeof name, "dl.c%02d", i);
-        fds[i] = -1;
-        int fd = wc_connect(g_b.sock, IT_T);
-        if (fd < 0) {
-            assert_int_equal(fd, WC_EOF);
-            refused++;
-            continue;
-        }
-        int r = wc_handshake(fd, name, strlen(name), IT_T);
-        if (r == (int)BUSRT_RC_OK) {
-            fds[i] = fd;
-            ok++;
-            if (first < 0) {
-                first = i;
-            }
-        } else {
-            if (r != WC_EOF) {
-                fprintf(stderr, "it: connection %d: handshake result %d\n", i, r);
-            }
-            assert_int_equal(r, WC_EOF);
-            wc_close(fd);
-            refused++;
-        }
-    }
-    fprintf(stderr, "it: 64 descriptors: %d of %d registered, %d refused\n", ok, total, refused);
+    int first;
+    int ok = connect_many(fds, total, "dl", &first);
     assert_true(ok >= 40 && ok < 64);
-    assert_int_equal(ok + refused, total);
-    assert_true(log_has("--max-clients 500"));
-    assert_true(log_has("no descriptor left"));
-    char sender[32];
-    snprintf(sender, sizeof sender, "dl.c%02d", first);
-    assert_int_equal(wc_send_bcast(fds[first], 0, 0, "dl.*", "all", 3), 0);
-    for (int i = 0; i < total; i++) {
-        if (fds[i] >= 0) {
-            it_expect_frame(fds[i], BUSRT_KIND_BROADCAST, sender, NULL, "all", 3, 0);
-        }
-    }
-    for (int i = total - 1, closed = 0; i > first && closed < 5; i--) {
-        if (fds[i] >= 0) {
-            wc_close(fds[i]);
-            fds[i] = -1;
-            closed++;
-        }
-    }
-    for (int i = 0; i < 5; i++) {
-        snprintf(name, sizeof name, "dl.new%d", i);
-        int fd = reg_retry(g_b.sock, name);
-        assert_true(fd >= 0);
-        it_roundtrip(fds[first], sender, fd, name, "room", (uint32_t)(i + 1));
-        wc_close(fd);
-    }
-    for (int i = 0; i < total; i++) {
-        wc_close(fds[i]);
-    }
-    assert_int_equal(wc_broker_stop(&g_b), 0);
+    assert_true(it_log_has(&g_b, "--max-clients 500"));
+    assert_true(it_log_has(&g_b, "no descriptor left"));
+    registered_keep_working(fds, total, "dl", first, 5, 5);
 }
 
 int main(void)

@@ -128,6 +128,21 @@ int wc_broker_init(struct wc_broker *b)
     return 0;
 }
 
+/* Appends the space-separated words of environment variable var to argv
+ * from index n, up to index max; returns the new count. (In the forked
+ * child just before exec: the copy is never freed.) */
+static size_t split_env_words(const char *var, char **argv, size_t n, size_t max)
+{
+    const char *v = getenv(var);
+    char *copy = (v != NULL) ? strdup(v) : NULL;
+    char *save = NULL;
+    for (char *w = copy != NULL ? strtok_r(copy, " ", &save) : NULL; w != NULL && n < max;
+         w = strtok_r(NULL, " ", &save)) {
+        argv[n++] = w;
+    }
+    return n;
+}
+
 static void child_exec(const struct wc_broker *b, const char *const *args)
 {
     /* Runs in the forked child: only async-signal-safe-ish work and exec. */
@@ -170,26 +185,9 @@ static void child_exec(const struct wc_broker *b, const char *const *args)
         bin = "build/obj/busrtd";
     }
     char *argv[256];
-    size_t n = 0;
-    const char *wrap = getenv("BUSRTD_WRAPPER");
-    char *wcopy = (wrap != NULL) ? strdup(wrap) : NULL;
-    if (wcopy != NULL) {
-        char *save = NULL;
-        for (char *w = strtok_r(wcopy, " ", &save); w != NULL && n < 200;
-             w = strtok_r(NULL, " ", &save)) {
-            argv[n++] = w;
-        }
-    }
+    size_t n = split_env_words("BUSRTD_WRAPPER", argv, 0, 200);
     argv[n++] = (char *)(uintptr_t)bin;
-    const char *more = getenv("BUSRTD_ARGS"); /* e.g. "--io select" */
-    char *mcopy = (more != NULL) ? strdup(more) : NULL;
-    if (mcopy != NULL) {
-        char *save = NULL;
-        for (char *w = strtok_r(mcopy, " ", &save); w != NULL && n < 230;
-             w = strtok_r(NULL, " ", &save)) {
-            argv[n++] = w;
-        }
-    }
+    n = split_env_words("BUSRTD_ARGS", argv, n, 230); /* e.g. "--io select" */
     for (size_t i = 0; args != NULL && args[i] != NULL && n < 254; i++) {
         argv[n++] = (char *)(uintptr_t)args[i];
     }
