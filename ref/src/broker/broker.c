@@ -40,10 +40,8 @@ int broker_init(struct broker *b, const struct config *cfg)
     b->flush_tail = &b->flush_list;
     b->started_ns = now_ns();
     b->now = b->started_ns;
-    const struct ev_ops *io = ev_find(cfg->io);
-    if (io == NULL || ev_open(&b->ev, io) != 0) {
-        log_error("cannot open the %s multiplexer: %s", cfg->io,
-                  io == NULL ? "no such backend" : strerror(errno));
+    if (ev_open(&b->ev, cfg->io) != 0) {
+        log_error("cannot open the %s multiplexer: %s", cfg->io->name, strerror(errno));
         return -1;
     }
     b->rbuf = malloc(cfg->buf_size);

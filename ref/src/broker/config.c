@@ -203,11 +203,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
             cfg->socket_mode = (int)mode;
         } else if (takes(a, "--io", NULL, &i, argc, argv, &v)) {
             if (v == NULL) return -1;
-            if (ev_find(v) == NULL) {
+            if ((cfg->io = ev_find(v)) == NULL) {
                 fprintf(stderr, "busrtd: --io: '%s' is not a backend (epoll, poll, select)\n", v);
                 return -1;
             }
-            cfg->io = v;
         } else if (takes(a, "--socket-group", NULL, &i, argc, argv, &v)) {
             if (v == NULL) return -1;
             cfg->socket_group = v;

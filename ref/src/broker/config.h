@@ -8,6 +8,8 @@
 
 #define CONFIG_MAX_BINDS 16
 
+struct ev_ops;
+
 struct config {
     const char *binds[CONFIG_MAX_BINDS]; /* -B, in order */
     size_t nbinds;
@@ -32,7 +34,7 @@ struct config {
     const char *acl_file;     /* --acl: access control file, or NULL */
     int socket_mode;          /* --socket-mode: UNIX socket file mode, or -1 */
     const char *socket_group; /* --socket-group: UNIX socket file group, or NULL */
-    const char *io;           /* --io: multiplexer backend (ev.h), default epoll */
+    const struct ev_ops *io;  /* --io: multiplexer backend (ev.h), default epoll */
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help

@@ -16,9 +16,9 @@ const struct ev_ops *ev_find(const char *name)
     return NULL;
 }
 
-const char *ev_default(void)
+const struct ev_ops *ev_default(void)
 {
-    return ev_epoll_ops.name;
+    return &ev_epoll_ops;
 }
 
 int ev_open(struct ev *e, const struct ev_ops *ops)

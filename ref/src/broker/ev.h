@@ -52,7 +52,7 @@ struct ev {
 /* The backend called name ("select", "poll", "epoll"), or NULL. */
 const struct ev_ops *ev_find(const char *name);
 /* The default backend of this platform. */
-const char *ev_default(void);
+const struct ev_ops *ev_default(void);
 /* Opens a multiplexer with the given backend; 0, or -1 (errno set). */
 int ev_open(struct ev *e, const struct ev_ops *ops);
 void ev_close(struct ev *e);

@@ -84,4 +84,5 @@ static int sel_wait(void *st, const struct timespec *timeout, const sigset_t *si
     return k;
 }
 
-const struct ev_ops ev_select_ops = {"select", FD_SETSIZE, sel_create, sel_destroy, sel_set, sel_wait};
+const struct ev_ops ev_select_ops = {"select", FD_SETSIZE, sel_create, sel_destroy,
+                                     sel_set, sel_wait};

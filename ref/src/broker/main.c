@@ -84,14 +84,15 @@ static size_t raise_nofile(void)
         }
         (void)fclose(f);
     }
+    /* RLIM_INFINITY is the largest rlim_t: it is never below the ceiling. */
     struct rlimit up = {ceiling, ceiling};
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < ceiling && setrlimit(RLIMIT_NOFILE, &up) == 0) {
-        rl = up;
+    if (rl.rlim_max < ceiling && setrlimit(RLIMIT_NOFILE, &up) == 0) {
+        rl = up; /* beyond the hard limit: the process is permitted to */
     } else {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > ceiling ? ceiling : rl.rlim_max;
+        rl.rlim_cur = rl.rlim_max < ceiling ? rl.rlim_max : ceiling;
         if (rl.rlim_cur > before && setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            log_warn("cannot raise the descriptor limit from %lu to %lu: %s", (unsigned long)before,
-                     (unsigned long)rl.rlim_cur, strerror(errno));
+            log_warn("cannot raise the descriptor limit from %lu to %lu: %s",
+                     (unsigned long)before, (unsigned long)rl.rlim_cur, strerror(errno));
             rl.rlim_cur = before;
         }
     }
@@ -105,9 +106,8 @@ static size_t raise_nofile(void)
 static void size_clients(struct config *cfg)
 {
     size_t fds = raise_nofile();
-    const struct ev_ops *io = ev_find(cfg->io);
-    if (io != NULL && (size_t)io->fd_limit < fds) {
-        fds = (size_t)io->fd_limit;
+    if ((size_t)cfg->io->fd_limit < fds) {
+        fds = (size_t)cfg->io->fd_limit;
     }
     size_t fit = fds > FD_RESERVE ? fds - FD_RESERVE : 1u;
     if (fit > 1000000u) {
@@ -118,9 +118,9 @@ static void size_clients(struct config *cfg)
     } else if (cfg->max_clients > fit) {
         log_warn("--max-clients %zu: the %s backend and the descriptor limit allow about %zu; "
                  "connections beyond that are refused",
-                 cfg->max_clients, cfg->io, fit);
+                 cfg->max_clients, cfg->io->name, fit);
     }
-    log_info("multiplexer %s, at most %zu clients", cfg->io, cfg->max_clients);
+    log_info("multiplexer %s, at most %zu clients", cfg->io->name, cfg->max_clients);
 }
 
 int main(int argc, char **argv)

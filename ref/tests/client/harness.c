@@ -217,7 +217,8 @@ static int start(struct th_broker *b, const char *const *extra, int tcp)
     const char *env = getenv("BUSRTD_ARGS");
     snprintf(more, sizeof more, "%s", env != NULL ? env : "");
     char *save = NULL;
-    for (char *w = strtok_r(more, " ", &save); w != NULL && n < 40; w = strtok_r(NULL, " ", &save)) {
+    for (char *w = strtok_r(more, " ", &save); w != NULL && n < 40;
+         w = strtok_r(NULL, " ", &save)) {
         argv[n++] = w;
     }
     argv[n++] = "-B";
