@@ -696,6 +696,18 @@ static void fill_lat(struct result *r, struct samples *s, double *rep, size_t nr
 static pid_t g_load = -1;
 static struct ctl g_lctl;
 
+/* In a forked child: the targets' addresses to hand to its main function,
+ * "" for a failed target and for one not in in[] (NULL: every target). */
+static char (*child_addrs(const int *in))[ADDR_CAP]
+{
+    char(*addrs)[ADDR_CAP] = xmalloc((size_t)g_nt * ADDR_CAP);
+    for (int i = 0; i < g_nt; i++) {
+        int use = !g_t[i].dead && (in == NULL || in[i]);
+        memcpy(addrs[i], use ? g_t[i].addr : "", use ? ADDR_CAP : 1u);
+    }
+    return addrs;
+}
+
 static int load_start(void)
 {
     if (g_load > 0) {
@@ -707,12 +719,7 @@ static int load_start(void)
         return -1;
     }
     if (pid == 0) {
-        char(*addrs)[ADDR_CAP] = xmalloc((size_t)g_nt * ADDR_CAP);
-        for (int i = 0; i < g_nt; i++) {
-            /* an empty address: a failed target, not connected to */
-            memcpy(addrs[i], g_t[i].dead ? "" : g_t[i].addr, g_t[i].dead ? 1u : ADDR_CAP);
-        }
-        load_main(fd, addrs, g_nt, O.window, g_timeout);
+        load_main(fd, child_addrs(NULL), g_nt, O.window, g_timeout);
     }
     g_load = pid;
     ctl_init(&g_lctl, fd);
@@ -1536,13 +1543,7 @@ static int hold_start(struct hold *h, int clients, size_t kk, const int *in)
         return -1;
     }
     if (pid == 0) {
-        char(*addrs)[ADDR_CAP] = xmalloc((size_t)g_nt * ADDR_CAP);
-        for (int i = 0; i < g_nt; i++) {
-            /* an empty address: not set up by this holder */
-            int use = in[i] && !g_t[i].dead;
-            memcpy(addrs[i], use ? g_t[i].addr : "", use ? ADDR_CAP : 1u);
-        }
-        holder_main(fd, addrs, g_nt, clients, kk, g_timeout);
+        holder_main(fd, child_addrs(in), g_nt, clients, kk, g_timeout);
     }
     h->pid = pid;
     ctl_init(&h->k, fd);
