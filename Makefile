@@ -26,7 +26,7 @@ CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 BROKER_SRC := $(wildcard ref/src/broker/*.c)
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
 BROKER_LIBS := -lmsgpackc -ljansson
-UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom
+UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom test_cli_output
 # Broker modules a unit test links besides the core library.
 UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
 UNIT_EXTRA_test_core := ref/tests/model/model.c
@@ -35,6 +35,8 @@ UNIT_EXTRA_test_timer := ref/src/broker/timer.c
 UNIT_EXTRA_test_ev := ref/src/broker/ev.c ref/src/broker/ev_select.c ref/src/broker/ev_poll.c \
                       ref/src/broker/ev_epoll.c
 UNIT_EXTRA_test_router_oom := $(filter-out ref/src/broker/main.c,$(BROKER_SRC))
+UNIT_EXTRA_test_cli_output := ref/src/cli/output.c
+UNIT_LDFLAGS_test_cli_output := -lm
 # Link flags of a unit test: test_router_oom makes chosen allocations fail.
 UNIT_LDFLAGS_test_router_oom := -Wl,--wrap=malloc -Wl,--wrap=realloc $(BROKER_LIBS)
 TEST_LIBS  := -lcmocka -ljansson -lmsgpackc

@@ -83,6 +83,9 @@ def main():
         seeds["cli"][v["id"]] = b"\x00" + raw(v)
     seeds["cli"]["json"] = b'\x00{"b": [1, 2.5, null], "a": "\\u00e9"}'
     seeds["cli"]["msgpack"] = b"\x02\x82\xa1a\x93\x01\xcb\x40\x04\x00\x00\x00\x00\x00\x00\xc0\x01\xc3"
+    # Maps nested 30 deep as keys: each level is quoted inside the next
+    # (output once grew exponentially; the CLI caps a key's text).
+    seeds["cli"]["nested-keys"] = b"\x02" + b"\x81" * 30 + b"\x01" + b"\x02" * 30
     # MessagePack: every RPC vector's data, and one object of each type.
     for v in load(vdir, "rpc.json")[:200]:
         seeds["mpack"][v["id"]] = raw(v)[1:]

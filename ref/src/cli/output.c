@@ -141,6 +141,26 @@ void cli_mp_text(const msgpack_object *o, char *buf, size_t cap)
     }
 }
 
+/* The most bytes of a non-string key's compact form that are shown. A key
+ * inside such a key is quoted again, and every quoting doubles the
+ * backslashes before it: without a cap, 276 bytes of nested one-entry maps
+ * printed gigabytes. Returns the length to show; a cut ends with "...", on
+ * a UTF-8 character boundary (text has room: the cap is below tl). */
+#define KEY_TEXT_MAX 256u
+
+static size_t key_text_cap(char *text, size_t tl)
+{
+    if (tl <= KEY_TEXT_MAX) {
+        return tl;
+    }
+    size_t n = KEY_TEXT_MAX - 3u;
+    while (n > 0 && ((unsigned char)text[n] & 0xC0u) == 0x80u) {
+        n--; /* text[n] continues a character: cut before that character */
+    }
+    memcpy(text + n, "...", 3);
+    return n + 3u;
+}
+
 void cli_print_mp(FILE *out, const msgpack_object *o, int indent, int pretty)
 {
     switch (o->type) {
@@ -222,8 +242,10 @@ void cli_print_mp(FILE *out, const msgpack_object *o, int indent, int pretty)
                 FILE *m = open_memstream(&text, &tl);
                 if (m != NULL) {
                     cli_print_mp(m, &kv[i]->key, 0, 0);
-                    fclose(m);
-                    print_json_str(out, (const uint8_t *)text, tl);
+                    if (fclose(m) == 0) {
+                        tl = key_text_cap(text, tl);
+                        print_json_str(out, (const uint8_t *)text, tl);
+                    }
                 }
                 free(text);
             }
