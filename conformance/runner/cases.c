@@ -84,7 +84,7 @@ static const struct field MATCH_FIELDS[] = {
 
 static const struct field RPC_MATCH_FIELDS[] = {
     {"kind", 'S'}, {"call_id", 'I'}, {"result", 'S'}, {"result_hex", 'S'},
-    {"result_msgpack", '*'}, {"code", 'I'}, {"message", 'S'}, {"message_hex", 'S'},
+    {"result_msgpack", '*'}, {"code", 'L'}, {"message", 'S'}, {"message_hex", 'S'},
     {"method", 'S'}, {"params_hex", 'S'}, {"params_msgpack", '*'}, {"data", 'S'},
     {"data_hex", 'S'}, {NULL, 0}};
 
@@ -106,6 +106,15 @@ static int type_ok(const json_t *v, char t)
     case 'B': return json_is_boolean(v);
     case 'A': return json_is_array(v);
     case 'O': return json_is_object(v);
+    case 'L': { /* an integer, or a non-empty array of integers */
+        if (json_is_integer(v)) {
+            return 1;
+        }
+        size_t i, n = json_is_array(v) ? json_array_size(v) : 0;
+        for (i = 0; i < n && json_is_integer(json_array_get(v, i)); i++) {
+        }
+        return n > 0 && i == n;
+    }
     default: return 1;
     }
 }

@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #define CF_FORMAT "busrt-conformance-cases/1"
-#define CF_SUITE_VERSION "1.1.0"
+#define CF_SUITE_VERSION "1.2.0"
 #define CF_MAX_CLIENTS 32
 #define CF_MAX_BODY (256u * 1024u * 1024u) /* largest delivery the runner accepts */
 
@@ -158,6 +158,26 @@ struct instance {
     int core_rpc; /* .broker present: 0 unknown, 1 yes, -1 no */
 };
 
+/* ---- xfail.c: known failures ------------------------------------------- */
+
+struct xfail_entry {
+    char *glob;   /* case ids */
+    int step;     /* the step it fails at, 0 = any */
+    char *where;  /* "FILE:LINE" or "--xfail" */
+};
+
+struct xfail {
+    struct xfail_entry *v;
+    size_t n, cap;
+};
+
+void xfail_add(struct xfail *x, const char *glob, int step, const char *where);
+/* Adds the entries of an expectation file. 0, or -1 after printing why. */
+int xfail_load(struct xfail *x, const char *path);
+/* The first entry whose glob matches id, or NULL. */
+const struct xfail_entry *xfail_find(const struct xfail *x, const char *id);
+void xfail_free(struct xfail *x);
+
 struct spawn_opt {
     char *key;
     char *tmpl;
@@ -176,12 +196,8 @@ struct run {
     struct instance *inst[256];
     size_t ninst;
     int reload_signal;        /* --reload-signal, 0 = none */
-    const char *xfail[64];    /* --xfail globs: known failures */
-    size_t nxfail;
+    struct xfail xf;          /* known failures (--xfail, --xfail-file) */
 };
-
-/* 1 when the case id matches a --xfail glob. */
-int run_is_xfail(const struct run *r, const char *id);
 
 /* Returns the instance a case needs (starting it when needed), or NULL with
  * a skip reason in why (the case is then skipped). On a start failure the
@@ -216,6 +232,15 @@ struct result {
 };
 
 void run_case(struct run *r, struct kase *k, struct result *res);
+
+/* 1 when the case is listed as a known failure and res is what the list
+ * expects (a failure at the listed step, or at any step when none is
+ * listed), or a pass (then reported as xpass). */
+int run_is_xfail(const struct run *r, const char *id, const struct result *res);
+/* Explains in res->msg a failure at another step than the listed one. */
+void xfail_note(const struct run *r, const char *id, struct result *res);
+/* Warns about entries that match no case of s; returns their number. */
+int xfail_unused(const struct xfail *x, const struct suite *s);
 
 /* ---- report.c ------------------------------------------------------------ */
 

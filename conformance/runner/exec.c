@@ -791,6 +791,30 @@ static uint8_t kind_byte(const char *k)
            : strcmp(k, "message") == 0 ? BUSRT_KIND_MESSAGE : BUSRT_KIND_BROADCAST;
 }
 
+/* "code": one RPC error code, or an array of the codes allowed (REQ-QUIRK-8). */
+static int rpc_code_ok(const json_t *code, int16_t got, struct buf *why)
+{
+    if (!json_is_array(code)) {
+        if (got == (int16_t)json_integer_value(code)) {
+            return 1;
+        }
+        buf_printf(why, "RPC error code %d, expected %d", got, (int)json_integer_value(code));
+        return 0;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(code, i, v) {
+        if (got == (int16_t)json_integer_value(v)) {
+            return 1;
+        }
+    }
+    buf_printf(why, "RPC error code %d, expected one of", got);
+    json_array_foreach(code, i, v) {
+        buf_printf(why, "%s %d", i > 0 ? "," : "", (int)json_integer_value(v));
+    }
+    return 0;
+}
+
 static int match_bytes_field(struct x *x, const json_t *m, const char *key, const uint8_t *d,
                              size_t n, struct buf *why, const char *what)
 {
@@ -831,9 +855,7 @@ static int rpc_match(struct x *x, const json_t *m, const uint8_t *p, size_t n, s
         return 0;
     }
     json_t *code = json_object_get(m, "code");
-    if (code != NULL && h.code != (int16_t)json_integer_value(code)) {
-        buf_printf(why, "RPC error code %d, expected %d", h.code,
-                   (int)json_integer_value(code));
+    if (code != NULL && !rpc_code_ok(code, h.code, why)) {
         return 0;
     }
     const uint8_t *dd = p + h.data.off;

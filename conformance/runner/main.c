@@ -39,6 +39,9 @@ static void usage(FILE *f)
         "  --xfail GLOB           cases known to fail (repeatable): a failure is reported\n"
         "                         as xfail and does not set the exit status; a pass\n"
         "                         (xpass) does, so that the list is kept current\n"
+        "  --xfail-file FILE      known failures of one broker, one per line:\n"
+        "                         CASE-GLOB [step=N] [# why]; with step=N a failure at\n"
+        "                         another step counts as a new failure\n"
         "  --check-coverage       check that every requirement has a case or an exemption;\n"
         "                         exit 0 only then\n"
         "Files:\n"
@@ -75,16 +78,6 @@ static int in_list(const char *list, const char *word)
     return 0;
 }
 
-int run_is_xfail(const struct run *r, const char *id)
-{
-    for (size_t i = 0; i < r->nxfail; i++) {
-        if (fnmatch(r->xfail[i], id, 0) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static void make_prefix(struct run *r)
 {
     unsigned rnd = 0;
@@ -116,7 +109,7 @@ int main(int argc, char **argv)
     int list = 0, check = 0;
     enum {
         O_TARGET = 256, O_SPAWN, O_SPAWN_OPT, O_TIMEOUT, O_WAIT, O_PROFILE, O_CASE, O_LIST,
-        O_CHECK, O_SPEC, O_CASES, O_EXEMPT, O_TAP, O_JUNIT, O_JSON, O_VERSION, O_XFAIL,
+        O_CHECK, O_SPEC, O_CASES, O_EXEMPT, O_TAP, O_JUNIT, O_JSON, O_VERSION, O_XFAIL, O_XFAIL_FILE,
         O_RELOAD
     };
     static const struct option lo[] = {
@@ -129,6 +122,7 @@ int main(int argc, char **argv)
         {"case", required_argument, NULL, O_CASE},
         {"list", no_argument, NULL, O_LIST},
         {"xfail", required_argument, NULL, O_XFAIL},
+        {"xfail-file", required_argument, NULL, O_XFAIL_FILE},
         {"reload-signal", required_argument, NULL, O_RELOAD},
         {"check-coverage", no_argument, NULL, O_CHECK},
         {"spec", required_argument, NULL, O_SPEC},
@@ -193,9 +187,11 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case O_XFAIL:
-            if (r.nxfail < 64) {
-                r.xfail[r.nxfail++] = optarg;
+        case O_XFAIL: xfail_add(&r.xf, optarg, 0, "--xfail"); break;
+        case O_XFAIL_FILE:
+            if (xfail_load(&r.xf, optarg) != 0) {
+                xfail_free(&r.xf);
+                return 2;
             }
             break;
         case O_CHECK: check = 1; break;
@@ -235,8 +231,9 @@ int main(int argc, char **argv)
         spec_free(&sp);
         return 2;
     }
+    int stale = xfail_unused(&r.xf, &s);
     if (check) {
-        int p = coverage_check(&s, &sp, 1, stdout);
+        int p = coverage_check(&s, &sp, 1, stdout) + stale;
         suite_free(&s);
         spec_free(&sp);
         return p == 0 ? 0 : 1;
@@ -321,6 +318,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "# case %s\n", k->id);
         }
         run_case(&r, k, &res[i]);
+        xfail_note(&r, k->id, &res[i]);
         report_case_line(&r, &sp, k, &res[i], ++n, stdout);
         fflush(stdout);
     }
@@ -349,6 +347,7 @@ int main(int argc, char **argv)
         free(r.opts[i].key);
         free(r.opts[i].tmpl);
     }
+    xfail_free(&r.xf);
     spec_free(&sp);
     suite_free(&s);
     return rc;

@@ -5,9 +5,11 @@
 
 #include <string.h>
 
-static const char *status_word(const struct run *r, const struct kase *k, enum status s)
+static const char *status_word(const struct run *r, const struct kase *k,
+                               const struct result *res)
 {
-    int xf = run_is_xfail(r, k->id);
+    int xf = run_is_xfail(r, k->id, res);
+    enum status s = res->st;
     if (s == ST_PASS) {
         return xf ? "XPASS" : "ok";
     }
@@ -34,14 +36,14 @@ void report_case_line(struct run *r, struct spec *sp, struct kase *k, struct res
 {
     const char *ind = r->tap ? "  # " : "      ";
     if (r->tap) {
-        int xf = run_is_xfail(r, k->id);
+        int xf = run_is_xfail(r, k->id, res);
         fprintf(out, "%s %d - %s", res->st == ST_FAIL || (xf && res->st == ST_PASS) ? "not ok"
                                                                                   : "ok",
                 n, k->id);
         if (res->st == ST_SKIP) {
             fprintf(out, " # SKIP %s", buf_str(&res->msg));
         } else if (xf && res->st == ST_FAIL) {
-            fprintf(out, " # TODO known failure (--xfail)");
+            fprintf(out, " # TODO known failure (expected failure list)");
         } else if (xf) {
             fprintf(out, " (listed in --xfail but passed)");
         }
@@ -51,7 +53,7 @@ void report_case_line(struct run *r, struct spec *sp, struct kase *k, struct res
         }
         fputc('\n', out);
     } else {
-        fprintf(out, "%-5s %-44s %-12s %-9s %5lld ms", status_word(r, k, res->st), k->id,
+        fprintf(out, "%-5s %-44s %-12s %-9s %5lld ms", status_word(r, k, res), k->id,
                 level_name(k->level), k->profile, (long long)res->ms);
         if (res->variant[0] != '\0') {
             fprintf(out, "  [variant: %s]", res->variant);
@@ -109,7 +111,7 @@ int report_summary(struct run *r, struct spec *sp, struct suite *s, struct resul
         int st = (int)res[i].st;
         lv[k->level][st]++;
         tot[st]++;
-        int xf = run_is_xfail(r, k->id);
+        int xf = run_is_xfail(r, k->id, &res[i]);
         xfails += xf && res[i].st == ST_FAIL;
         xpasses += xf && res[i].st == ST_PASS;
         if (res[i].st == ST_FAIL && !xf && (k->level == LV_MUST || k->level == LV_QUIRK)) {
@@ -172,7 +174,7 @@ int report_summary(struct run *r, struct spec *sp, struct suite *s, struct resul
     }
     fprintf(out, "%s\n", c);
     if (xfails > 0 || xpasses > 0) {
-        fprintf(out, "%s%d failure(s) expected (--xfail), %d listed case(s) passed (xpass)\n", c,
+        fprintf(out, "%s%d failure(s) expected (known-failure list), %d listed case(s) passed (xpass)\n", c,
                 xfails, xpasses);
     }
     fprintf(out, "%d passed, %d failed, %d skipped\n", tot[ST_PASS], tot[ST_FAIL],
@@ -245,9 +247,9 @@ int report_junit(const char *path, struct run *r, struct spec *sp, struct suite 
             fprintf(f, "\"/>\n");
         }
         fprintf(f, "      </properties>\n");
-        int xf = run_is_xfail(r, k->id);
+        int xf = run_is_xfail(r, k->id, &res[i]);
         if (res[i].st == ST_SKIP || (xf && res[i].st == ST_FAIL)) {
-            fprintf(f, "      <skipped message=\"%s", xf ? "expected failure (--xfail): " : "");
+            fprintf(f, "      <skipped message=\"%s", xf ? "expected failure: " : "");
             xml_escape(f, buf_str(&res[i].msg));
             fprintf(f, "\"/>\n");
         } else if (xf && res[i].st == ST_PASS) {
@@ -306,7 +308,7 @@ int report_json(const char *path, struct run *r, struct spec *sp, struct suite *
         if (res[i].variant[0] != '\0') {
             json_object_set_new(c, "variant", json_string(res[i].variant));
         }
-        if (run_is_xfail(r, k->id)) {
+        if (run_is_xfail(r, k->id, &res[i])) {
             json_object_set_new(c, "xfail", json_true());
         }
         if (res[i].st != ST_PASS) {
