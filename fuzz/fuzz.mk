@@ -43,7 +43,7 @@ FUZZ_DEPS := $(CORE_SRC) $(CORE_HDR) $(BROKER_SRC) $(BROKER_HDR) $(FUZZ_MODEL) f
 # socket) or, with NETFUZZ_TARGET=ADDR, against a broker already running.
 NF_DIR      := fuzz/netfuzz
 NF_SRC      := $(NF_DIR)/nf_util.c $(NF_DIR)/nf_net.c $(NF_DIR)/nf_model.c \
-               $(NF_DIR)/nf_session.c $(NF_DIR)/nf_case.c
+               $(NF_DIR)/nf_session.c $(NF_DIR)/nf_case.c $(NF_DIR)/nf_minimize.c
 NF_HDR      := $(NF_DIR)/nf.h ref/tests/model/model.h $(CORE_HDR)
 NF_OBJ      := $(patsubst %.c,$(B)/obj/%.o,$(NF_SRC) $(NF_DIR)/main.c)
 NETFUZZ_SECONDS       ?= 60
@@ -84,7 +84,7 @@ KIT_LIBS    ?=
 
 ALL_EXTRA += $(foreach h,$(FUZZ_HARNESSES),$(FZ)/lf/fuzz_$(h))
 ALL_EXTRA += $(B)/busrt-netfuzz $(FZ)/lf/fuzz_net $(KF)/lf/fuzz_example
-TEST_SUITES += fuzz-smoke
+TEST_SUITES += fuzz-smoke netfuzz-minimize-check
 
 .PHONY: fuzz fuzz-smoke fuzz-coverage fuzz-build fuzz-seeds
 
@@ -151,7 +151,7 @@ fuzz-coverage: fuzz-seeds $(KF)/seeds/.stamp $(foreach h,$(FUZZ_HARNESSES),$(FZ)
 	  -instr-profile=$(FZ)/core.profdata $(filter ref/src/core/%,$(CORE_SRC)) | tee $(FZ)/coverage.txt
 
 # ---- Network fuzzer and kit: rules --------------------------------------------
-.PHONY: netfuzz fuzz-kit
+.PHONY: netfuzz netfuzz-minimize-check fuzz-kit
 
 $(NF_OBJ): $(B)/obj/%.o: %.c $(NF_HDR)
 	@mkdir -p $(@D)
@@ -168,6 +168,14 @@ $(FZ)/lf/fuzz_net: $(NF_DIR)/fuzz_net.c $(NF_SRC) $(NF_HDR) $(FUZZ_MODEL) $(CORE
 
 netfuzz: $(B)/busrt-netfuzz $(NETFUZZ_BROKER_DEP)
 	$(call netfuzz_run,$(NETFUZZ_SECONDS))
+
+# --minimize against busrtd with planted bugs (fuzz/netfuzz/minimize-test.sh):
+# each violation must shrink, and its minimized case must fail with the bug
+# and pass without it. About a minute.
+NETFUZZ_MINIMIZE_SECONDS ?= 40
+netfuzz-minimize-check: $(B)/busrt-netfuzz $(B)/obj/busrtd $(B)/busrt-conformance
+	sh $(NF_DIR)/minimize-test.sh $(B)/busrt-netfuzz $(B)/obj/busrtd \
+	  $(B)/busrt-conformance $(B)/netfuzz-minimize $(NETFUZZ_MINIMIZE_SECONDS)
 
 $(KF)/lf/fuzz_example: $(KIT_DEPS) $(KIT_EXAMPLE)
 	@mkdir -p $(@D)

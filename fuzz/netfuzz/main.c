@@ -57,6 +57,15 @@ static void usage(FILE *f)
             "  --out DIR            violations go to DIR/violations/ID.json, the spawned\n"
             "                       broker's output to DIR/broker.log (default build/netfuzz)\n"
             "  --verbose            one line per session on stderr\n"
+            "Minimizing:\n"
+            "  --minimize CASE.json shrink a violation case written by busrt-netfuzz: rerun\n"
+            "                       its session (seed and session from the case; a case\n"
+            "                       from a fuzz input also needs that --input), then remove\n"
+            "                       actions and simplify choices while the broker still\n"
+            "                       violates the same requirements; the shortest case goes\n"
+            "                       to OUT/minimized/. Exit status 0, 1 when the violation\n"
+            "                       does not reproduce, 2 on errors\n"
+            "  --minimize-seconds N time budget of --minimize (default 300)\n"
             "  -h, --help           show this help and exit\n"
             "  -V, --version        show the version and exit\n");
 }
@@ -107,6 +116,7 @@ int main(int argc, char **argv)
     o.max_actions = 40;
     o.session_ms = 2500;
     o.max_violations = 10;
+    o.minimize_seconds = 300;
     const char **inputs = nf_xmalloc((size_t)argc * sizeof *inputs);
     int ninputs = 0;
     for (int i = 1; i < argc; i++) {
@@ -159,6 +169,10 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--max-violations") == 0) {
             rc = num(a, v, 0, 1e9, &x);
             o.max_violations = (int)x;
+        } else if (strcmp(a, "--minimize") == 0 && v != NULL) {
+            o.minimize = v;
+        } else if (strcmp(a, "--minimize-seconds") == 0) {
+            rc = num(a, v, 1, 1e6, &o.minimize_seconds);
         } else if (strcmp(a, "--verbose") == 0) {
             o.verbose = 1;
             val = 0;
@@ -216,6 +230,31 @@ int main(int argc, char **argv)
         nf_broker_cleanup(&br);
         printf("0 sessions, 1 violations\n");
         return 1;
+    }
+
+    if (o.minimize != NULL) {
+        size_t n = 0;
+        uint8_t *in = NULL;
+        if (ninputs > 1) {
+            fprintf(stderr, "busrt-netfuzz: --minimize takes at most one --input\n");
+            nf_broker_cleanup(&br);
+            free(inputs);
+            return 2;
+        }
+        if (ninputs == 1 && (in = read_file(inputs[0], &n)) == NULL) {
+            fprintf(stderr, "busrt-netfuzz: cannot read %s\n", inputs[0]);
+            nf_broker_cleanup(&br);
+            free(inputs);
+            return 2;
+        }
+        int rc = nf_minimize(&o, &br, in, n);
+        free(in);
+        free(inputs);
+        if (o.spawn != NULL && br.pid > 0) {
+            (void)nf_broker_stop(&br);
+        }
+        nf_broker_cleanup(&br);
+        return rc;
     }
 
     struct nf_sess S;
@@ -290,6 +329,9 @@ int main(int argc, char **argv)
     }
     free(input);
     free(inputs);
+    free(S.act_off);
+    free(S.pay);
+    free(S.frm);
     nf_trace_free(&S.tr);
     if (o.spawn != NULL && br.pid > 0) {
         int st = nf_broker_stop(&br);

@@ -26,6 +26,7 @@
 #define NF_MAXPAT 48     /* patterns a client may hold in the model (see README) */
 #define NF_SYNC_BASE 0x5E000000u  /* op ids of sync frames: 0x5E0000xx */
 #define NF_BAD_BASE 0xDEAD0000u   /* op ids of closing (garbage) frames */
+#define NF_MIN_T_MS 2000          /* the smallest broker timeout T assumed (REQ-KA-2, -3) */
 
 /* ---- Small utilities (nf_util.c) ----------------------------------------- */
 
@@ -56,12 +57,25 @@ struct nf_src {
     size_t len, pos;
     uint64_t s;          /* PRNG state */
     int exhausted;       /* a fuzz input ran out */
+    int compact;         /* a fuzz input: one byte stands for a whole payload */
+    struct nf_buf *rec;  /* when set, each choice is appended as the bytes
+                          * that make nf_src_replay() choose the same */
 };
 
 void nf_src_prng(struct nf_src *s, uint64_t seed, uint64_t session);
 void nf_src_data(struct nf_src *s, const uint8_t *d, size_t n);
+/* Bytes recorded from another source: every choice, payload bytes
+ * included, is read from d (not compact). */
+void nf_src_replay(struct nf_src *s, const uint8_t *d, size_t n);
 /* A value in [0, n) (n >= 1). Reads 1 input byte when n <= 256, else 4. */
 uint32_t nf_pick(struct nf_src *s, uint32_t n);
+/* With recorded or replayed choices, nf_pick_fixed() takes exactly one
+ * byte whatever n (<= 256) is, and nf_pick_slot() records the client slot
+ * a choice resolved to (a replay reads it back and prefers it when that
+ * slot can still be chosen), so that removing one client's actions does
+ * not shift what the others do. Otherwise they are nf_pick() and a no-op. */
+uint32_t nf_pick_fixed(struct nf_src *s, uint32_t n);
+int nf_pick_slot(struct nf_src *s, int chosen);
 /* 1 with probability pct/100. */
 int nf_chance(struct nf_src *s, unsigned pct);
 uint64_t nf_mix64(uint64_t x);
@@ -85,6 +99,8 @@ struct nf_opts {
     int max_violations;     /* stop after this many (0: never) */
     int verbose;
     int abort_on_violation; /* libFuzzer/AFL++: abort() so the input is kept */
+    const char *minimize;   /* --minimize CASE.json, or NULL */
+    double minimize_seconds;/* time budget of --minimize */
 };
 
 struct nf_broker {
@@ -156,6 +172,7 @@ struct nf_client {
     size_t nexp, cexp;
     struct nf_buf pend;      /* driver: rest of a frame whose start was sent */
     int64_t pend_since;
+    int pend_body;           /* that start held the whole 9-byte header */
     int64_t last_send;
     int64_t eof_deadline;    /* NF_DYING: EOF must come by then */
     uint32_t close_opid;     /* op id of the frame that closed it */
@@ -259,6 +276,21 @@ enum nf_stat {
     NS_FOREIGN, NS_N
 };
 
+/* The choices of one payload, as source offsets: its kind (empty, small,
+ * large) at r, its content in [c0, c1); for a large one, its length - 1000
+ * in the 4 bytes before c0. */
+struct nf_pay {
+    size_t r, c0, c1;
+    int large;
+};
+
+/* One frame of a batch of frames: the batch's count choice at n (count - 1
+ * = the byte there, for the counts --minimize edits), the frame's choices
+ * in [s, e). */
+struct nf_frm {
+    size_t n, s, e;
+};
+
 struct nf_sess {
     const struct nf_opts *o;
     struct nf_broker *broker;
@@ -282,6 +314,20 @@ struct nf_sess {
     char vmsg[2048];
     int vconn;               /* connection where it was seen, -1 */
     int actions;
+    int replay;              /* run exactly replay_actions actions */
+    int replay_actions;
+    int no_case;             /* do not write the case file of a violation */
+    size_t *act_off;         /* source offset where each action began */
+    size_t nact, cact;
+    size_t act_end;          /* source offset after the last action */
+    int loop_violated;       /* the violation came before the end phase */
+    struct nf_pay *pay;      /* where each payload's choices are */
+    size_t npay, cpay;
+    struct nf_frm *frm;      /* and each frame of an op batch */
+    size_t nfrm, cfrm;
+    const char *case_id;     /* the case file's id, NULL: derived from the seed */
+    int case_steps;          /* the case file written: its steps */
+    size_t case_bytes;       /* and the bytes of its send steps */
     long frames_sent, frames_recv;
     long stat[NS_N];          /* accumulated by the caller's choice: never reset here */
 };
@@ -290,6 +336,17 @@ struct nf_sess {
  * are o, broker and index. Returns 1 when a violation was found (written to
  * the case file, path in case_path), else 0. */
 int nf_session_run(struct nf_sess *S, char *case_path, size_t cap);
+
+/* ---- Minimizing a violation (nf_minimize.c) ------------------------------ */
+
+/* Shrinks the violation of o->minimize (a case file written by this tool)
+ * against the broker: reruns its session from recorded choices, removes
+ * actions and simplifies choices while the same requirements are violated,
+ * and writes the shortest case to OUT/minimized/. input: the fuzz input the
+ * case came from (--input), or NULL for a random-mode case. Returns 0 when
+ * a case was written, 1 when the violation did not reproduce, 2 on errors. */
+int nf_minimize(const struct nf_opts *o, struct nf_broker *br, const uint8_t *input,
+                size_t input_len);
 void nf_violation(struct nf_sess *S, int conn, const char *req, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))

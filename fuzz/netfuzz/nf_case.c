@@ -429,8 +429,9 @@ static void write_conformance(struct nf_sess *S, const char *id, FILE *f)
     split_sends(S, streams, soff, slen);
     fprintf(f, "{\n  \"format\": \"busrt-conformance-cases/1\",\n  \"description\": ");
     char d[256];
-    snprintf(d, sizeof d, "busrt-netfuzz violation reproducer (seed %llu, session %ld)",
-             (unsigned long long)S->o->seed, S->index);
+    snprintf(d, sizeof d, "busrt-netfuzz violation reproducer (seed %llu, session %ld%s)",
+             (unsigned long long)S->o->seed, S->index,
+             S->case_id != NULL ? ", minimized" : S->src.data != NULL ? ", fuzz input" : "");
     jstr(f, (const uint8_t *)d, strlen(d));
     fprintf(f, ",\n  \"cases\": [{\n    \"id\": \"%s\",\n    \"reqs\": [", id);
     const char *r = S->vreq;
@@ -496,6 +497,7 @@ static void write_conformance(struct nf_sess *S, const char *id, FILE *f)
             fprintf(f, ", \"hex\": ");
             phex(f, S, streams[cn].p + soff[i], slen[i]);
             fprintf(f, "}");
+            S->case_bytes += slen[i];
             break;
         case EV_HSEXPECT:
             step(&w, "expect_bytes", cn);
@@ -584,6 +586,7 @@ static void write_conformance(struct nf_sess *S, const char *id, FILE *f)
         fprintf(f, "]}");
     }
     fprintf(f, "\n    ]\n  }]\n}\n");
+    S->case_steps = w.nsteps;
     for (size_t k = 0; k < t->nconn; k++) {
         free(w.c[k].win);
         free(w.c[k].cancel);
@@ -612,6 +615,13 @@ void nf_case_write(struct nf_sess *S, char *path, size_t cap)
         }
         snprintf(id, sizeof id, "netfuzz.input-%016llx", (unsigned long long)h);
     }
+    if (S->case_id != NULL) { /* --minimize */
+        snprintf(dir, sizeof dir, "%s/minimized", o->out_dir);
+        mkdirs(dir);
+        snprintf(id, sizeof id, "%s", S->case_id);
+    }
+    S->case_steps = 0;
+    S->case_bytes = 0;
     snprintf(path, cap, "%s/%s.json", dir, id);
     snprintf(tpath, sizeof tpath, "%s/%s.json", tdir, id);
     FILE *f = fopen(path, "w");

@@ -331,11 +331,45 @@ static void close_fd(struct nf_sess *S, int c, int type)
     C->pend.len = 0;
 }
 
+/* The timeout that allows the broker to drop a client the model keeps
+ * (NULL: none). A driver waiting for another client may leave a frame
+ * half-sent, or a client silent, for longer than the broker's T; the
+ * smallest T assumed is NF_MIN_T_MS. */
+static const char *timed_out(const struct nf_client *C)
+{
+    int64_t now = nf_now_ms();
+    if (C->pend.len > 0 && C->pend_body && now - C->pend_since >= NF_MIN_T_MS) {
+        return "REQ-KA-3"; /* the body did not arrive within T */
+    }
+    int64_t idle = C->pend.len > 0 ? now - C->pend_since : now - C->last_send;
+    if (idle >= NF_MIN_T_MS + NF_MIN_T_MS / 4) {
+        return "REQ-KA-2"; /* no complete header within 1.25 T */
+    }
+    return NULL;
+}
+
+/* The broker dropped a client the model keeps, as a timeout allows. */
+static int dropped_on_timeout(struct nf_sess *S, int c)
+{
+    struct nf_client *C = &S->cl[c];
+    const char *req = timed_out(C);
+    if (req == NULL) {
+        return 0;
+    }
+    char note[160];
+    snprintf(note, sizeof note, "the broker closed it: allowed by %s (a frame unfinished or "
+             "silence for at least the smallest T assumed, %d ms)", req, NF_MIN_T_MS);
+    nf_trace_ev(&S->tr, EV_NOTE, C->conn, note, strlen(note), 0);
+    nf_model_kill(S, c);
+    C->st = NF_DYING;
+    return 1;
+}
+
 static void on_eof(struct nf_sess *S, int c)
 {
     struct nf_client *C = &S->cl[c];
     nf_trace_ev(&S->tr, EV_EOF, C->conn, NULL, 0, 0);
-    if (C->st == NF_LIVE && C->reg) {
+    if (C->st == NF_LIVE && C->reg && !dropped_on_timeout(S, c)) {
         nf_violation(S, C->conn, "REQ-ERR-4 REQ-ERR-5",
                      "the broker closed the connection of client \"%s\", which the model "
                      "keeps registered (nothing it sent closes it)", cname(S, c));
@@ -550,7 +584,7 @@ static int put(struct nf_sess *S, int c, const uint8_t *p, size_t n, int pieces)
         broke = send_all(S, c, p + off, k - off) != 0;
     }
     S->frames_sent++;
-    if (broke && fate == NF_OPEN && !S->violated && C->fd >= 0) {
+    if (broke && fate == NF_OPEN && !S->violated && C->fd >= 0 && !dropped_on_timeout(S, c)) {
         nf_violation(S, C->conn, "REQ-ERR-4 REQ-ERR-5",
                      "the connection of client \"%s\" broke while sending, although the "
                      "model keeps it open", cname(S, c));
@@ -650,7 +684,13 @@ static int pick_client(struct nf_sess *S, int live_only, int allow_ctl)
             v[n++] = i;
         }
     }
-    return n > 0 ? v[nf_pick(&S->src, (uint32_t)n)] : -1;
+    uint32_t k = nf_pick_fixed(&S->src, n > 0 ? (uint32_t)n : 1u);
+    int c = n > 0 ? v[k] : -1;
+    int b = nf_pick_slot(&S->src, c);
+    for (int i = 0; i < n && b != c; i++) {
+        c = v[i] == b ? b : c; /* a replay keeps the slot it recorded */
+    }
+    return c;
 }
 
 static void gen_mask(struct nf_sess *S, struct nf_buf *b)
@@ -683,8 +723,11 @@ static uint32_t body_room(const struct nf_sess *S)
     return lim > 1024 ? lim - 512 : lim / 2;
 }
 
+static size_t src_pos(const struct nf_sess *S);
+
 static void gen_payload(struct nf_sess *S, struct nf_buf *b)
 {
+    const size_t at_r = src_pos(S);
     uint32_t r = nf_pick(&S->src, 100);
     if (r < 4) {
         return; /* empty: REQ-BODY-6 */
@@ -702,10 +745,16 @@ static void gen_payload(struct nf_sess *S, struct nf_buf *b)
     for (uint32_t i = 0; i < n; i++) {
         nf_buf_addc(b, 0);
     }
-    if (S->src.data == NULL) {
+    if (!S->src.compact) {
+        const size_t c0 = src_pos(S);
         for (uint32_t i = 0; i < n; i++) {
             b->p[at + i] = (uint8_t)nf_pick(&S->src, 256);
         }
+        if (S->npay == S->cpay) { /* for --minimize */
+            S->cpay = S->cpay != 0 ? S->cpay * 2 : 64;
+            S->pay = nf_xrealloc(S->pay, S->cpay * sizeof *S->pay);
+        }
+        S->pay[S->npay++] = (struct nf_pay){at_r, c0, src_pos(S), r >= 94 && n > 0};
     } else { /* a fuzz input: spend few bytes on payloads */
         uint8_t x = (uint8_t)nf_pick(&S->src, 256);
         for (uint32_t i = 0; i < n; i++) {
@@ -900,11 +949,15 @@ static int hs_send(struct nf_sess *S, int fd, int conn, const uint8_t *p, size_t
     return 0;
 }
 
+static int slot_free(const struct nf_client *C)
+{
+    return C->st == NF_FREE || (C->st == NF_GONE && C->fd < 0 && !C->reg && C->released);
+}
+
 static int free_slot(struct nf_sess *S)
 {
     for (int i = 0; i < NF_MAXC; i++) {
-        struct nf_client *C = &S->cl[i];
-        if (C->st == NF_FREE || (C->st == NF_GONE && C->fd < 0 && !C->reg && C->released)) {
+        if (slot_free(&S->cl[i])) {
             return i;
         }
     }
@@ -933,6 +986,10 @@ static void slot_reset(struct nf_client *C)
 static int do_register(struct nf_sess *S, const uint8_t *name, size_t n, int split)
 {
     int c = free_slot(S);
+    int b = nf_pick_slot(&S->src, c);
+    if (b != c && b >= 0 && b < NF_MAXC && slot_free(&S->cl[b])) {
+        c = b; /* a replay keeps the slot it recorded */
+    }
     if (c < 0) {
         return -1;
     }
@@ -1087,9 +1144,16 @@ static void act_ops(struct nf_sess *S, int c)
     struct nf_buf b = {0};
     nf_buf_add(&b, C->pend.p, C->pend.len); /* completes a started frame */
     C->pend.len = 0;
-    uint32_t nf = 1 + nf_pick(&S->src, 4);
+    const size_t at_n = src_pos(S);
+    uint32_t nf = 1 + nf_pick_fixed(&S->src, 4);
     for (uint32_t i = 0; i < nf; i++) {
+        const size_t at = src_pos(S);
         gen_frame(S, c, 0, &b);
+        if (S->nfrm == S->cfrm) { /* for --minimize */
+            S->cfrm = S->cfrm != 0 ? S->cfrm * 2 : 64;
+            S->frm = nf_xrealloc(S->frm, S->cfrm * sizeof *S->frm);
+        }
+        S->frm[S->nfrm++] = (struct nf_frm){at_n, at, src_pos(S)};
     }
     int pieces = nf_chance(&S->src, 25) ? 2 + (int)nf_pick(&S->src, 4) : 1;
     (void)put(S, c, b.p, b.len, pieces);
@@ -1156,6 +1220,7 @@ static void act_partial(struct nf_sess *S, int c)
     C->acted = acted; /* an incomplete frame needs no sync */
     nf_buf_add(&C->pend, b.p + cut, b.len - cut);
     C->pend_since = nf_now_ms();
+    C->pend_body = cut >= 9;
     nf_buf_free(&b);
 }
 
@@ -1591,6 +1656,25 @@ static int register_named(struct nf_sess *S, const char *suffix)
     return c;
 }
 
+/* Where the next choice comes from: an offset into the recorded or fed
+ * bytes. */
+static size_t src_pos(const struct nf_sess *S)
+{
+    if (S->src.rec != NULL) {
+        return S->src.rec->len;
+    }
+    return S->src.data != NULL ? S->src.pos : 0;
+}
+
+static void mark_action(struct nf_sess *S)
+{
+    if (S->nact == S->cact) {
+        S->cact = S->cact != 0 ? S->cact * 2 : 64;
+        S->act_off = nf_xrealloc(S->act_off, S->cact * sizeof *S->act_off);
+    }
+    S->act_off[S->nact++] = src_pos(S);
+}
+
 int nf_session_run(struct nf_sess *S, char *case_path, size_t cap)
 {
     case_path[0] = 0;
@@ -1615,10 +1699,21 @@ int nf_session_run(struct nf_sess *S, char *case_path, size_t cap)
     if (S->ctl < 0) {
         unreachable = 1;
     }
-    const int max_actions = S->src.data != NULL ? 1 << 20
-                                                : 4 + (int)nf_pick(&S->src, (uint32_t)S->o->max_actions);
+    int max_actions = 1 << 20; /* a fuzz input: until it runs out */
+    if (S->replay) {
+        max_actions = S->replay_actions;
+    } else if (S->src.data == NULL) { /* not a choice a replay repeats */
+        struct nf_buf *rec = S->src.rec;
+        S->src.rec = NULL;
+        max_actions = 4 + (int)nf_pick(&S->src, (uint32_t)S->o->max_actions);
+        S->src.rec = rec;
+    }
+    S->nact = 0;
+    S->npay = 0;
+    S->nfrm = 0;
     while (!S->violated && !unreachable && S->actions < max_actions && !S->src.exhausted &&
            nf_now_ms() < S->t_end) {
+        mark_action(S);
         if (keepalive(S)) {
             settle(S); /* a completed frame may change state: sync it first */
         }
@@ -1657,6 +1752,8 @@ int nf_session_run(struct nf_sess *S, char *case_path, size_t cap)
         }
         settle(S);
     }
+    S->act_end = src_pos(S);
+    S->loop_violated = S->violated;
     /* End: finish or abandon started frames, flush every queue with a
      * barrier, close everything, then probe the broker. */
     if (!S->violated && !unreachable) {
@@ -1678,8 +1775,8 @@ int nf_session_run(struct nf_sess *S, char *case_path, size_t cap)
         }
         settle(S);
     }
-    int written = 0;
-    if (S->violated) { /* while the outstanding expectations are still known */
+    int written = S->no_case;
+    if (S->violated && !written) { /* while the outstanding expectations are known */
         nf_case_write(S, case_path, cap);
         written = 1;
     }

@@ -140,6 +140,25 @@ void nf_src_data(struct nf_src *s, const uint8_t *d, size_t n)
     memset(s, 0, sizeof *s);
     s->data = d;
     s->len = n;
+    s->compact = 1;
+}
+
+void nf_src_replay(struct nf_src *s, const uint8_t *d, size_t n)
+{
+    nf_src_data(s, d, n);
+    s->compact = 0;
+}
+
+/* The bytes that make a data source choose v out of n again. */
+static void record(struct nf_src *s, uint32_t v, uint32_t n)
+{
+    if (n <= 256u) {
+        nf_buf_addc(s->rec, (uint8_t)v);
+    } else {
+        uint8_t b[4];
+        nf_put32(b, v);
+        nf_buf_add(s->rec, b, 4);
+    }
 }
 
 static uint8_t next_byte(struct nf_src *s)
@@ -159,7 +178,11 @@ uint32_t nf_pick(struct nf_src *s, uint32_t n)
     if (s->data == NULL) {
         s->s += 0x9E3779B97F4A7C15ull;
         uint64_t z = nf_mix64(s->s);
-        return (uint32_t)((z >> 11) % n);
+        uint32_t v = (uint32_t)((z >> 11) % n);
+        if (s->rec != NULL) {
+            record(s, v, n);
+        }
+        return v;
     }
     uint32_t v;
     if (n <= 256u) {
@@ -169,6 +192,40 @@ uint32_t nf_pick(struct nf_src *s, uint32_t n)
         v = nf_get32(b);
     }
     return v % n;
+}
+
+static int exact(const struct nf_src *s)
+{
+    return s->rec != NULL || (s->data != NULL && !s->compact);
+}
+
+uint32_t nf_pick_fixed(struct nf_src *s, uint32_t n)
+{
+    if (!exact(s)) {
+        return nf_pick(s, n);
+    }
+    if (s->data != NULL) {
+        uint8_t b = next_byte(s);
+        return n > 1 ? b % n : 0;
+    }
+    struct nf_buf *rec = s->rec;
+    s->rec = NULL;
+    uint32_t v = nf_pick(s, n);
+    s->rec = rec;
+    nf_buf_addc(rec, (uint8_t)v);
+    return v;
+}
+
+int nf_pick_slot(struct nf_src *s, int chosen)
+{
+    if (!exact(s)) {
+        return chosen;
+    }
+    if (s->data != NULL) {
+        return next_byte(s);
+    }
+    nf_buf_addc(s->rec, chosen >= 0 ? (uint8_t)chosen : 0xFFu);
+    return chosen;
 }
 
 int nf_chance(struct nf_src *s, unsigned pct)
