@@ -95,13 +95,13 @@ $(B)/busrt-conformance: $(B)/obj/busrt-conformance
 	cp $< $@
 
 conformance-check: $(B)/busrt-conformance
-	./$(B)/busrt-conformance --check-coverage $(CF_COMMON)
+	$(B)/busrt-conformance --check-coverage $(CF_COMMON)
 
 conformance: $(B)/busrt-conformance $(CF_BROKER_DEP)
-	$(call cf_run,./$(B)/busrt-conformance)
+	$(call cf_run,$(B)/busrt-conformance)
 
 conformance-san: $(B)/san/busrt-conformance $(CF_BROKER_DEP)
-	$(call cf_run,./$(B)/san/busrt-conformance)
+	$(call cf_run,$(B)/san/busrt-conformance)
 
 conformance-valgrind: $(B)/obj/busrt-conformance $(CF_BROKER_DEP)
-	$(call cf_run,$(CF_VALGRIND) ./$(B)/obj/busrt-conformance)
+	$(call cf_run,$(CF_VALGRIND) $(B)/obj/busrt-conformance)

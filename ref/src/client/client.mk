@@ -106,7 +106,7 @@ client-bins: $(foreach v,obj san,$(foreach t,$(CT_LIB_TESTS),$(B)/$(v)/tests/$(t
 # $(call ct_run,LABEL,VARIANT,ENV,WRAPPER,TESTS)
 ct_run = for t in $(5); do \
 	  echo "== client ($(1)): $$t"; \
-	  env $(3) $(4) ./$(B)/$(2)/tests/$$t || fail="$$fail $(1):$$t"; \
+	  env $(3) $(4) $(B)/$(2)/tests/$$t || fail="$$fail $(1):$$t"; \
 	done
 ct_report = if [ -n "$$fail" ]; then echo "client-tests: FAILED:$$fail"; exit 1; fi; \
 	echo "client-tests: all suites passed"
