@@ -20,7 +20,8 @@ CL_SRC_DIR  := ref/src/client
 CLI_SRC_DIR := ref/src/cli
 CT_DIR      := ref/tests/client
 
-CLIENT_SRC  := $(CL_SRC_DIR)/client.c $(CL_SRC_DIR)/net.c $(CL_SRC_DIR)/rpc.c
+CLIENT_SRC  := $(addprefix $(CL_SRC_DIR)/,error.c ack.c receive.c transmit.c connect.c \
+                 send_api.c net.c rpc.c)
 CLIENT_HDR  := $(CL_SRC_DIR)/client_int.h ref/include/busrt/client.h ref/include/busrt/rpc.h
 CLI_SRC     := $(CLI_SRC_DIR)/main.c $(CLI_SRC_DIR)/params.c $(CLI_SRC_DIR)/output.c \
                $(CLI_SRC_DIR)/bench.c
