@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "busrt/le.h"
+
 /* ---- outgoing tracker and I/O --------------------------------------------- */
 
 static void trk_feed(struct cf_client *c, const uint8_t *d, size_t n)
@@ -26,7 +28,7 @@ static void trk_feed(struct cf_client *c, const uint8_t *d, size_t n)
         case TRK_NAMELEN:
             c->trk_hdr[c->trk_got++] = d[i++];
             if (c->trk_got == 2) {
-                c->trk_left = (uint64_t)c->trk_hdr[0] + (uint64_t)c->trk_hdr[1] * 256u;
+                c->trk_left = busrt_get_le16(c->trk_hdr);
                 c->trk_got = 0;
                 c->trk = c->trk_left > 0 ? TRK_NAME : TRK_HEADER;
             }
@@ -45,9 +47,7 @@ static void trk_feed(struct cf_client *c, const uint8_t *d, size_t n)
             c->trk_hdr[c->trk_got++] = d[i++];
             if (c->trk_got == 9) {
                 c->trk_got = 0;
-                uint64_t len = (uint64_t)c->trk_hdr[5] + (uint64_t)c->trk_hdr[6] * 256u +
-                               (uint64_t)c->trk_hdr[7] * 65536u +
-                               (uint64_t)c->trk_hdr[8] * 16777216u;
+                uint64_t len = busrt_get_le32(c->trk_hdr + 5);
                 if (c->trk_hdr[4] != 0 && len > 0) {
                     c->trk_left = len;
                     c->trk = TRK_BODY;

@@ -131,8 +131,6 @@ int ignorable(struct case_exec *ce, const struct bframe *f);
 /* Appends the bytes of field `key` (text, ${p} substituted) or `key_hex`.
  * Returns 1 when one was present, 0 when neither, -1 on bad hex. */
 int field_bytes(struct case_exec *ce, const json_t *o, const char *key, struct buf *out);
-/* Writes v as 4 little-endian bytes. */
-void put_u32(uint8_t *p, uint32_t v);
 /* Appends a payload_fill object's bytes. */
 void fill_bytes(struct case_exec *ce, const json_t *fill, struct buf *out);
 /* Builds the client frame a case's frame object describes (b->bytes is

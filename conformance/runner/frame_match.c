@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "busrt/codes.h"
+#include "busrt/le.h"
 #include "busrt/rpcproto.h"
 
 /* Appends a readable description of a received frame. */
@@ -75,7 +76,7 @@ static int matcher_op_id(const json_t *m, struct buf *out)
     }
     if (oid != NULL) {
         uint8_t id[4];
-        put_u32(id, (uint32_t)json_integer_value(oid));
+        busrt_put_le32(id, (uint32_t)json_integer_value(oid));
         buf_add(out, id, 4);
         return 1;
     }
@@ -317,7 +318,7 @@ static void render_expected(struct case_exec *ce, const json_t *m, struct buf *o
     buf_printf(out, "%02x ", kind_byte(k));
     if (exact) {
         uint8_t l[4];
-        put_u32(l, (uint32_t)buf_len(&body));
+        busrt_put_le32(l, (uint32_t)buf_len(&body));
         hex_append(out, l, 4, 4);
     } else {
         buf_adds(out, "?? ?? ?? ??");

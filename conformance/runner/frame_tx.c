@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "busrt/codes.h"
+#include "busrt/le.h"
 
 /* Appends the bytes of field `key` (text, ${p} substituted) or `key_hex`.
  * Returns 1 when one was present, 0 when neither, -1 on bad hex. */
@@ -30,14 +31,6 @@ int field_bytes(struct case_exec *ce, const json_t *o, const char *key, struct b
         return rc == 0 ? 1 : -1;
     }
     return 0;
-}
-
-void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xffu);
-    p[1] = (uint8_t)((v >> 8) & 0xffu);
-    p[2] = (uint8_t)((v >> 16) & 0xffu);
-    p[3] = (uint8_t)((v >> 24) & 0xffu);
 }
 
 void fill_bytes(struct case_exec *ce, const json_t *fill, struct buf *out)
@@ -69,7 +62,7 @@ static int rpc_bytes(struct case_exec *ce, const json_t *o, struct buf *out)
     }
     buf_addc(out, kind);
     uint8_t id[4];
-    put_u32(id, (uint32_t)json_integer_value(json_object_get(o, "call_id")));
+    busrt_put_le32(id, (uint32_t)json_integer_value(json_object_get(o, "call_id")));
     if (kind == BUSRT_RPC_NOTIFICATION) {
         /* nothing but the payload */
     } else if (kind == BUSRT_RPC_REQUEST) {
@@ -83,9 +76,9 @@ static int rpc_bytes(struct case_exec *ce, const json_t *o, struct buf *out)
     } else if (kind == BUSRT_RPC_ERROR) {
         buf_add(out, id, 4);
         int16_t code = (int16_t)json_integer_value(json_object_get(o, "code"));
-        uint16_t u = (uint16_t)code;
-        buf_addc(out, (uint8_t)(u & 0xffu));
-        buf_addc(out, (uint8_t)(u >> 8));
+        uint8_t le[2];
+        busrt_put_le16(le, (uint16_t)code);
+        buf_add(out, le, 2);
         if (field_bytes(ce, o, "message", out) < 0) {
             return -1;
         }
@@ -177,11 +170,11 @@ int build_frame(struct case_exec *ce, struct cf_client *c, const json_t *f, stru
         memcpy(b->op_id, buf_data(&t), 4);
         buf_free(&t);
     } else if (oid != NULL) {
-        put_u32(b->op_id, (uint32_t)json_integer_value(oid));
+        busrt_put_le32(b->op_id, (uint32_t)json_integer_value(oid));
     } else if (is_ping) {
         memset(b->op_id, 0, 4);
     } else {
-        put_u32(b->op_id, c->next_op++);
+        busrt_put_le32(b->op_id, c->next_op++);
     }
     /* body */
     struct buf body;
@@ -237,7 +230,7 @@ int build_frame(struct case_exec *ce, struct cf_client *c, const json_t *f, stru
     hdr[4] = flags;
     json_t *lenj = json_object_get(f, "length");
     uint32_t len = lenj != NULL ? (uint32_t)json_integer_value(lenj) : (uint32_t)buf_len(&body);
-    put_u32(hdr + 5, len);
+    busrt_put_le32(hdr + 5, len);
     buf_add(&b->bytes, hdr, 9);
     buf_add(&b->bytes, buf_data(&body), buf_len(&body));
     buf_free(&body);

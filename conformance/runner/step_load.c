@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "busrt/le.h"
+
 static int pred_flushed(struct case_exec *ce, void *arg)
 {
     (void)ce;
@@ -57,11 +59,10 @@ static int flood_burst(struct case_exec *ce, struct cf_client *c, const json_t *
     if (!wants_ack) {
         return 0;
     }
-    uint32_t id = (uint32_t)first_id[0] + (uint32_t)first_id[1] * 256u +
-                  (uint32_t)first_id[2] * 65536u + (uint32_t)first_id[3] * 16777216u;
+    uint32_t id = busrt_get_le32(first_id);
     for (json_int_t i = 0; i < count; i++) {
         uint8_t op_id[4];
-        put_u32(op_id, id + (uint32_t)i);
+        busrt_put_le32(op_id, id + (uint32_t)i);
         if (expect_ack(ce, c, op_id, json_integer(okc), deadline + b) != 0) {
             buf_printf(&ce->res->msg, " (ACK %lld of %lld)", (long long)i + 1,
                        (long long)count);

@@ -10,20 +10,13 @@
 #include <unistd.h>
 
 #include "busrt/frame.h"
+#include "busrt/le.h"
 #include "busrt/rpcproto.h"
 
 /* Kind byte written over a delivered frame that was consumed in place (an
  * RPC reply taken by busrt_rpc_call). Never a wire kind. */
 #define BC_TOMBSTONE 0xFFu
 #define BC_MIN_READ 4096u
-
-/* ---- Small helpers -------------------------------------------------------------- */
-
-static uint32_t rd_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
 
 
 /* ---- Read buffer ------------------------------------------------------------------ */
@@ -239,7 +232,7 @@ static int skip_to_delivery(busrt_client *c)
         if (p[0] == BUSRT_ACK_MARKER || p[0] == BUSRT_KIND_NOP) {
             c->rpos += BUSRT_FRAME_HEADER_LEN;
         } else if (p[0] == BC_TOMBSTONE) {
-            c->rpos += BUSRT_FRAME_HEADER_LEN + (size_t)rd_le32(p + 1);
+            c->rpos += BUSRT_FRAME_HEADER_LEN + (size_t)busrt_get_le32(p + 1);
         } else {
             return 1;
         }
