@@ -97,18 +97,18 @@ $(B)/busrt-conformance: $(B)/obj/busrt-conformance
 # The coverage check also parses the expectation files of other brokers
 # (conformance/deviations/): an entry that matches no case fails it.
 conformance-check: $(B)/busrt-conformance
-	./$(B)/busrt-conformance --check-coverage $(CF_COMMON) \
+	$(B)/busrt-conformance --check-coverage $(CF_COMMON) \
 	  $(foreach f,$(wildcard $(CF_DIR)/deviations/*.xfail),--xfail-file $(f))
 
 # The runner's own tests: known-failure lists against a spawned busrtd.
 conformance-selftest: $(B)/busrt-conformance $(B)/obj/busrtd
-	sh $(CF_DIR)/selftest/run.sh ./$(B)/busrt-conformance ./$(B)/obj/busrtd
+	sh $(CF_DIR)/selftest/run.sh $(B)/busrt-conformance $(B)/obj/busrtd
 
 conformance: $(B)/busrt-conformance $(CF_BROKER_DEP)
-	$(call cf_run,./$(B)/busrt-conformance)
+	$(call cf_run,$(B)/busrt-conformance)
 
 conformance-san: $(B)/san/busrt-conformance $(CF_BROKER_DEP)
-	$(call cf_run,./$(B)/san/busrt-conformance)
+	$(call cf_run,$(B)/san/busrt-conformance)
 
 conformance-valgrind: $(B)/obj/busrt-conformance $(CF_BROKER_DEP)
-	$(call cf_run,$(CF_VALGRIND) ./$(B)/obj/busrt-conformance)
+	$(call cf_run,$(CF_VALGRIND) $(B)/obj/busrt-conformance)

@@ -61,7 +61,7 @@ else
 NETFUZZ_BROKER_ARGS = --target '$(NETFUZZ_TARGET)'
 NETFUZZ_BROKER_DEP  =
 endif
-netfuzz_run = ./$(B)/busrt-netfuzz $(NETFUZZ_BROKER_ARGS) --seed $(NETFUZZ_SEED) \
+netfuzz_run = $(B)/busrt-netfuzz $(NETFUZZ_BROKER_ARGS) --seed $(NETFUZZ_SEED) \
               --seconds $(1) --progress 1000 --out $(B)/netfuzz $(NETFUZZ_ARGS)
 
 # ---- Third-party kit (fuzz/kit/) ---------------------------------------------

@@ -400,6 +400,18 @@ static int str_cmp(const msgpack_object *a, const msgpack_object *b)
     return a->via.str.size < b->via.str.size ? -1 : (a->via.str.size > b->via.str.size);
 }
 
+/* Appends "<path>: <before><want as JSON><after>" and the rendering of o
+ * to why. Returns 0 (no match). */
+static int mismatch(struct buf *why, const char *path, const char *before, const json_t *want,
+                    const char *after, const msgpack_object *o)
+{
+    char *ts = json_dumps(want, JSON_ENCODE_ANY);
+    buf_printf(why, "%s: %s%s%s", path, before, ts != NULL ? ts : "?", after);
+    render_obj(o, why);
+    free(ts);
+    return 0;
+}
+
 static int match_directive(const msgpack_object *o, const json_t *m, const char *prefix,
                            struct buf *why, const char *path)
 {
@@ -417,12 +429,9 @@ static int match_directive(const msgpack_object *o, const json_t *m, const char 
             }
         }
         if (!ok) {
-            char *ts = json_dumps(t, JSON_ENCODE_ANY);
-            buf_printf(why, "%s: expected type %s, got %s ", path, ts != NULL ? ts : "?",
-                       type_of(o));
-            render_obj(o, why);
-            free(ts);
-            return 0;
+            char got[64];
+            snprintf(got, sizeof got, ", got %s ", type_of(o));
+            return mismatch(why, path, "expected type ", t, got, o);
         }
     }
     json_t *eq = json_object_get(m, "$eq");
@@ -441,11 +450,7 @@ static int match_directive(const msgpack_object *o, const json_t *m, const char 
             buf_free(&tmp);
         }
         if (!ok) {
-            char *ts = json_dumps(oneof, JSON_ENCODE_ANY);
-            buf_printf(why, "%s: expected one of %s, got ", path, ts != NULL ? ts : "?");
-            render_obj(o, why);
-            free(ts);
-            return 0;
+            return mismatch(why, path, "expected one of ", oneof, ", got ", o);
         }
     }
     json_t *keys = json_object_get(m, "$keys");
@@ -504,12 +509,8 @@ static int match_directive(const msgpack_object *o, const json_t *m, const char 
                      memcmp(want, kk->via.str.ptr, kk->via.str.size) == 0;
             }
             if (!ok) {
-                char *ts = json_dumps(order, 0);
-                buf_printf(why, "%s: keys are not exactly %s in this order; got ", path,
-                           ts != NULL ? ts : "?");
-                render_obj(o, why);
-                free(ts);
-                return 0;
+                return mismatch(why, path, "keys are not exactly ", order, " in this order; got ",
+                                o);
             }
         }
     }

@@ -20,7 +20,8 @@ CL_SRC_DIR  := ref/src/client
 CLI_SRC_DIR := ref/src/cli
 CT_DIR      := ref/tests/client
 
-CLIENT_SRC  := $(CL_SRC_DIR)/client.c $(CL_SRC_DIR)/net.c $(CL_SRC_DIR)/rpc.c
+CLIENT_SRC  := $(addprefix $(CL_SRC_DIR)/,error.c ack.c receive.c transmit.c connect.c \
+                 send_api.c net.c rpc.c)
 CLIENT_HDR  := $(CL_SRC_DIR)/client_int.h ref/include/busrt/client.h ref/include/busrt/rpc.h
 CLI_SRC     := $(CLI_SRC_DIR)/main.c $(CLI_SRC_DIR)/params.c $(CLI_SRC_DIR)/output.c \
                $(CLI_SRC_DIR)/bench.c
@@ -106,7 +107,7 @@ client-bins: $(foreach v,obj san,$(foreach t,$(CT_LIB_TESTS),$(B)/$(v)/tests/$(t
 # $(call ct_run,LABEL,VARIANT,ENV,WRAPPER,TESTS)
 ct_run = for t in $(5); do \
 	  echo "== client ($(1)): $$t"; \
-	  env $(3) $(4) ./$(B)/$(2)/tests/$$t || fail="$$fail $(1):$$t"; \
+	  env $(3) $(4) $(B)/$(2)/tests/$$t || fail="$$fail $(1):$$t"; \
 	done
 ct_report = if [ -n "$$fail" ]; then echo "client-tests: FAILED:$$fail"; exit 1; fi; \
 	echo "client-tests: all suites passed"

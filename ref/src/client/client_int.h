@@ -1,4 +1,5 @@
-/* libbusrt internals shared by client.c, net.c and rpc.c. Not installed. */
+/* libbusrt internals shared by its files (error.c, ack.c, receive.c,
+ * transmit.c, connect.c, send_api.c, net.c, rpc.c). Not installed. */
 #ifndef BUSRT_CLIENT_INT_H
 #define BUSRT_CLIENT_INT_H
 
@@ -60,30 +61,55 @@ struct busrt_client {
     size_t reply_len, reply_cap;
 };
 
-/* Monotonic clock, milliseconds. */
-int64_t bc_now_ms(void);
-
-/* Deadline helpers: timeout < 0 -> -1 (none). */
-int64_t bc_deadline(int timeout_ms);
+/* ---- error.c ---------------------------------------------------------------- */
 
 /* Marks the connection lost with code err (first loss wins). */
 void bc_fail(busrt_client *c, int err);
+
+/* ---- ack.c: the ACK table ---------------------------------------------------- */
+
+/* Tracks op_id as awaited (before its frame is written). 0 or
+ * BUSRT_E_NOMEM. */
+int bc_ack_track(busrt_client *c, uint32_t op_id);
+/* The awaited slot for op_id, or NULL. */
+struct bc_ack_slot *bc_ack_find(busrt_client *c, uint32_t op_id);
+/* Nobody will wait for op_id any more. */
+void bc_ack_forget(busrt_client *c, uint32_t op_id);
+/* An ACK arrived for op_id with result code. */
+void bc_ack_record(busrt_client *c, uint32_t op_id, uint8_t code);
+
+/* ---- receive.c ------------------------------------------------------------------ */
+
+/* One read of what the socket has. Returns > 0 bytes read, 0 when nothing
+ * is available, or a negative code (the connection is then lost). */
+int bc_fill(busrt_client *c);
+
+/* ---- transmit.c: writing, keep-alive, waiting --------------------------------- */
+
+/* A NUL byte for iovecs to point at. */
+extern const uint8_t bc_nul;
 
 /* Sends one client frame: header, then [t1 NUL] [t2 NUL] [pre] [iov...].
  * op_id/tracking as documented for busrt_send. */
 int bc_send(busrt_client *c, uint8_t op, unsigned qos, const char *t1, const char *t2,
             const void *pre, size_t prelen, const struct iovec *iov, int iovcnt,
             uint32_t *op_id);
-
+/* Writes a ping (an empty frame with op 0). */
+int bc_ping(busrt_client *c);
+/* Pings when due and checks the idle limit. */
+int bc_keepalive(busrt_client *c, int64_t now);
 /* Reads/pings until some bytes arrived (0), the deadline passed
  * (BUSRT_E_TIMEOUT) or the connection is lost (its code). deadline < 0:
  * none; deadline <= now: one non-blocking attempt. */
 int bc_pump(busrt_client *c, int64_t deadline);
 
-/* ACK table. bc_ack_find returns the awaited slot for op_id or NULL. */
-struct bc_ack_slot *bc_ack_find(busrt_client *c, uint32_t op_id);
-/* Nobody will wait for op_id any more. */
-void bc_ack_forget(busrt_client *c, uint32_t op_id);
+/* ---- net.c ------------------------------------------------------------------------ */
+
+/* Monotonic clock, milliseconds. */
+int64_t bc_now_ms(void);
+
+/* Deadline helpers: timeout < 0 -> -1 (none). */
+int64_t bc_deadline(int timeout_ms);
 
 /* Network part (net.c). Connects to addr before deadline; returns a
  * non-blocking close-on-exec fd or a negative BUSRT_E_* code (errno kept
