@@ -1,5 +1,6 @@
 /* busrt-bench: latency, throughput, fan-out and scale benchmark for BUS/RT v1
- * brokers. Shared declarations of the modules in bench/.
+ * brokers. Shared declarations of the modules in bench/ (run.h adds those
+ * of the bench process's own modules).
  *
  * Processes: the bench process (A, measures and reports), one forked peer
  * (B, echoer and receiver), connected to A by a socketpair that is also the
@@ -256,7 +257,7 @@ int pin_restore_main(pid_t pid, int slot);
 /* The process at the other end of a UNIX socket (SO_PEERCRED), or -1. */
 pid_t peer_pid(int fd);
 
-/* ---- stats.c ---------------------------------------------------------------- */
+/* ---- util.c: statistics ----------------------------------------------------- */
 
 struct samples {
     int64_t *v;
@@ -271,7 +272,7 @@ int64_t samples_pct(const struct samples *sorted, double p);
 double median_d(double *v, size_t n);
 
 
-/* ---- results (main.c fills them, report.c prints them) ------------------------ */
+/* ---- results (the phases fill them, report.c prints them) --------------------- */
 
 enum section { SEC_LAT, SEC_PLACE, SEC_LOAD, SEC_TPUT, SEC_FANOUT, SEC_SCALE, SEC_COUNT };
 

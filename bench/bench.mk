@@ -10,7 +10,9 @@
 #                      sections; outputs io-*.* in $(B)/bench/
 # BENCH_ARGS adds options, e.g. make bench BENCH_ARGS='--target other=/tmp/b.sock'.
 
-BENCH_SRC    := bench/main.c bench/conn.c bench/ctl.c bench/peer.c bench/report.c \
+BENCH_SRC    := bench/main.c bench/opts.c bench/run.c bench/procs.c bench/targets.c \
+                bench/rtt.c bench/latency.c bench/place.c bench/tput.c bench/scale.c \
+                bench/sysinfo.c bench/conn.c bench/ctl.c bench/peer.c bench/report.c \
                 bench/util.c bench/affinity.c
 BENCH_OBJ    := $(BENCH_SRC:%.c=$(B)/obj/%.o)
 BENCH_OUT    := $(B)/bench
@@ -37,7 +39,7 @@ define bench_gnuplot
 endef
 
 # Objects come from the obj variant's pattern rule (WARN, CFLAGS, CPPFLAGS_ALL).
-$(BENCH_OBJ): bench/bench.h
+$(BENCH_OBJ): bench/bench.h bench/run.h
 
 $(B)/busrt-bench: $(BENCH_OBJ) $(B)/obj/libbusrtcore.a
 	$(CC) $(FLAGS_obj) $^ -lm -o $@
