@@ -14,6 +14,8 @@
 
 SOAK_DIR      := ref/tests/soak
 SOAK_BIN      := $(B)/obj/tests/soak
+# the program to run: ./build/obj/tests/soak, or as given for an absolute B
+SOAK_RUN      := $(if $(filter /%,$(B)),,./)$(SOAK_BIN)
 SOAK_SEED     ?= 1
 SOAK_ARGS     ?=
 SOAK_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
@@ -35,7 +37,7 @@ $(SOAK_BIN): $(B)/obj/$(SOAK_DIR)/soak.o $(B)/obj/ref/tests/integration/wire.o \
 
 # $(call soak_run,LABEL,ENVIRONMENT,OPTIONS)
 soak_run = @mkdir -p $(B)/soak && echo "== soak: $(1)" && \
-	env BUSRTD=$(B)/obj/busrtd $(2) ./$(SOAK_BIN) --label $(1) --seed $(SOAK_SEED) \
+	env BUSRTD=$(B)/obj/busrtd $(2) $(SOAK_RUN) --label $(1) --seed $(SOAK_SEED) \
 	    --keep-log $(B)/soak/$(1).log $(3) $(SOAK_ARGS)
 
 soak: $(SOAK_BIN) $(B)/obj/busrtd
