@@ -46,12 +46,6 @@ void close_fds_except(int keep);
  * the soft limit in force afterwards (0 when unknown or unlimited); err is
  * set (else empty) when the limit could not be read or raised. */
 size_t nofile_raise(char *err, size_t errlen);
-/* Another process's resident set (VmRSS of /proc/PID/status), kB, or -1
- * when it cannot be read. */
-long proc_rss_kb(pid_t pid);
-/* Another process's open descriptors (entries of /proc/PID/fd), or -1 when
- * they cannot be listed (another user's process). */
-long proc_fd_count(pid_t pid);
 
 /* Progress line on stderr (a rewritten line on a TTY, else one line every
  * few seconds). */

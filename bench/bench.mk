@@ -15,6 +15,8 @@ BENCH_SRC    := bench/main.c bench/opts.c bench/run.c bench/procs.c bench/target
                 bench/sysinfo.c bench/conn.c bench/ctl.c bench/peer.c bench/report.c \
                 bench/util.c bench/affinity.c
 BENCH_OBJ    := $(BENCH_SRC:%.c=$(B)/obj/%.o)
+# the broker's RSS and descriptors (scale), shared with the soak test
+BENCH_PROC   := $(B)/obj/ref/src/common/procinfo.o
 BENCH_OUT    := $(B)/bench
 BENCH_BROKER ?= $(B)/obj/busrtd
 BENCH_ARGS   ?=
@@ -40,8 +42,9 @@ endef
 
 # Objects come from the obj variant's pattern rule (WARN, CFLAGS, CPPFLAGS_ALL).
 $(BENCH_OBJ): bench/bench.h bench/run.h
+$(B)/obj/bench/scale.o $(BENCH_PROC): ref/src/common/procinfo.h
 
-$(B)/busrt-bench: $(BENCH_OBJ) $(B)/obj/libbusrtcore.a
+$(B)/busrt-bench: $(BENCH_OBJ) $(BENCH_PROC) $(B)/obj/libbusrtcore.a
 	$(CC) $(FLAGS_obj) $^ -lm -o $@
 
 bench: $(B)/busrt-bench $(BENCH_BROKER)

@@ -16,6 +16,7 @@
 
 #include "run.h"
 #include "busrt/codes.h"
+#include "../ref/src/common/procinfo.h"
 
 static const char *const SCALE_SERIES[4] = {"publish, other subscriptions",
                                             "broadcast, other subscriptions",

@@ -26,12 +26,16 @@ SOAK_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
 TEST_SUITES += soak-short soak-valgrind
 ALL_EXTRA   += $(SOAK_BIN)
 
-$(B)/obj/$(SOAK_DIR)/%.o: $(SOAK_DIR)/%.c ref/tests/integration/wire.h $(CORE_HDR)
+$(B)/obj/$(SOAK_DIR)/%.o: $(SOAK_DIR)/%.c ref/tests/integration/wire.h \
+                          ref/src/common/procinfo.h $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(FLAGS_obj) $(CPPFLAGS_ALL) -Iref/tests/integration -c $< -o $@
 
+# procinfo.o: the broker's RSS and descriptors, shared with busrt-bench
+$(B)/obj/ref/src/common/procinfo.o: ref/src/common/procinfo.h
+
 $(SOAK_BIN): $(B)/obj/$(SOAK_DIR)/soak.o $(B)/obj/ref/tests/integration/wire.o \
-             $(B)/obj/libbusrtcore.a
+             $(B)/obj/ref/src/common/procinfo.o $(B)/obj/libbusrtcore.a
 	@mkdir -p $(@D)
 	$(CC) $(FLAGS_obj) $^ -o $@
 
