@@ -40,6 +40,11 @@ uint32_t get_u32(const uint8_t *p);
 void put_u64(uint8_t *p, uint64_t v);
 uint64_t get_u64(const uint8_t *p);
 int set_nonblock(int fd);
+/* Reads what fd has into the buffer (*rb)[*rs, *re) of *rcap bytes, having
+ * made room for `need` bytes from *rs on (grown, or moved to the front).
+ * Returns bytes read (> 0), 0 when nothing is available, -1 on end of file
+ * or error. */
+ssize_t buf_read(int fd, uint8_t **rb, size_t *rcap, size_t *rs, size_t *re, size_t need);
 /* Closes every descriptor above 2 except keep (in a forked child). */
 void close_fds_except(int keep);
 /* Raises this process's RLIMIT_NOFILE soft limit to the hard limit. Returns

@@ -140,6 +140,35 @@ size_t nofile_raise(char *err, size_t errlen)
     return (size_t)rl.rlim_cur;
 }
 
+ssize_t buf_read(int fd, uint8_t **rb, size_t *rcap, size_t *rs, size_t *re, size_t need)
+{
+    if (need > *rcap) {
+        while (*rcap < need) {
+            *rcap *= 2u;
+        }
+        *rb = xrealloc(*rb, *rcap);
+    }
+    if (*rs > 0 && (*rcap - *rs < need || *re == *rcap)) {
+        memmove(*rb, *rb + *rs, *re - *rs);
+        *re -= *rs;
+        *rs = 0;
+    }
+    for (;;) {
+        ssize_t r = read(fd, *rb + *re, *rcap - *re);
+        if (r > 0) {
+            *re += (size_t)r;
+            return r;
+        }
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        }
+        return -1;
+    }
+}
+
 /* ---- progress ------------------------------------------------------------------ */
 
 static struct {
