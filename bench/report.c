@@ -238,15 +238,22 @@ void report_goals(const struct report *r, FILE *out)
 
 /* ---- table --------------------------------------------------------------------------- */
 
+/* Whether the run has rows of section sec (its table is printed). */
+static int has_section(const struct report *r, enum section sec)
+{
+    for (size_t i = 0; i < r->nres; i++) {
+        if (r->res[i].sec == sec) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void lat_row(const struct report *r, FILE *out, enum section sec, const struct result *x);
 
 static void lat_table(const struct report *r, FILE *out, enum section sec)
 {
-    int any = 0;
-    for (size_t i = 0; i < r->nres; i++) {
-        any |= r->res[i].sec == sec;
-    }
-    if (!any) {
+    if (!has_section(r, sec)) {
         return;
     }
     if (sec == SEC_LAT) {
@@ -327,11 +334,7 @@ static void lat_row(const struct report *r, FILE *out, enum section sec, const s
 
 static void rate_table(const struct report *r, FILE *out, enum section sec)
 {
-    int any = 0;
-    for (size_t i = 0; i < r->nres; i++) {
-        any |= r->res[i].sec == sec;
-    }
-    if (!any) {
+    if (!has_section(r, sec)) {
         return;
     }
     if (sec == SEC_TPUT) {
@@ -386,11 +389,7 @@ static void rate_table(const struct report *r, FILE *out, enum section sec)
 
 static void scale_table(const struct report *r, FILE *out)
 {
-    int any = 0;
-    for (size_t i = 0; i < r->nres; i++) {
-        any |= r->res[i].sec == SEC_SCALE;
-    }
-    if (!any) {
+    if (!has_section(r, SEC_SCALE)) {
         return;
     }
     fprintf(out, "\n== Scale: cost of a publish / broadcast (QoS 0, 100 B, one receiver) with N "
@@ -461,16 +460,18 @@ void report_table(const struct report *r, FILE *out)
 
 /* ---- CSV / JSON ----------------------------------------------------------------------- */
 
-static void csv_str(FILE *f, const char *s)
+/* s between two q's, every q in it doubled: a CSV field ('"') or a gnuplot
+ * single-quoted string ('\''). */
+static void put_quoted(FILE *f, const char *s, char q)
 {
-    fputc('"', f);
+    fputc(q, f);
     for (; *s; s++) {
-        if (*s == '"') {
-            fputc('"', f);
+        if (*s == q) {
+            fputc(q, f);
         }
         fputc(*s, f);
     }
-    fputc('"', f);
+    fputc(q, f);
 }
 
 int report_csv(const struct report *r, const char *path)
@@ -489,9 +490,9 @@ int report_csv(const struct report *r, const char *path)
     for (size_t i = 0; i < r->nres; i++) {
         const struct result *x = &r->res[i];
         fprintf(f, "%s,", sec_name(x->sec));
-        csv_str(f, x->test);
+        put_quoted(f, x->test, '"');
         fprintf(f, ",%d,", x->target);
-        csv_str(f, label(r, x->target));
+        put_quoted(f, label(r, x->target), '"');
         fprintf(f, ",%d,%zu,%zu,%zu,%zu,", x->qos, x->payload, x->others_req, x->others_got,
                 x->n);
         fprintf(f, "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.3f,%.3f,%.1f,%d,", x->p50,
@@ -502,7 +503,7 @@ int report_csv(const struct report *r, const char *path)
         fprintf(f, "%llu,%llu,%llu,%llu,%d,", (unsigned long long)x->sent,
                 (unsigned long long)x->received, (unsigned long long)x->lost,
                 (unsigned long long)x->errors, x->ok);
-        csv_str(f, x->note);
+        put_quoted(f, x->note, '"');
         /* unknown or not applicable: empty */
         fputc(',', f);
         if (x->rss_kb > 0) {
@@ -696,19 +697,6 @@ int report_json(const struct report *r, const char *path)
 
 /* ---- plot ------------------------------------------------------------------------------ */
 
-static void gp_title(FILE *f, const char *s)
-{
-    /* gnuplot single-quoted string: '' is a quote */
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') {
-            fputc('\'', f);
-        }
-        fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
 /* Percentiles of one (section, QoS, payload) cell: one row per percentile,
  * one column per target, then 2 x floor. */
 static int pct_block(const struct report *r, FILE *f, const char *name, enum section sec, int q,
@@ -742,14 +730,14 @@ static int pct_block(const struct report *r, FILE *f, const char *name, enum sec
 static void pct_plot(const struct report *r, FILE *f, const char *name, const char *title)
 {
     fprintf(f, "set title ");
-    gp_title(f, title);
+    put_quoted(f, title, '\'');
     fprintf(f, "\nset logscale y\nset ylabel 'round trip, us'\nset xlabel ''\nset key top left\n"
                "set style data linespoints\nunset style histogram\nset style fill empty\n"
                "set xrange [-0.3:4.3]\nunset logscale x\nset format x '%%g'\n");
     fprintf(f, "plot ");
     for (int t = 0; t < r->ntargets; t++) {
         fprintf(f, "$%s using 0:%d:xtic(1) title ", name, t + 3);
-        gp_title(f, r->targets[t].label);
+        put_quoted(f, r->targets[t].label, '\'');
         fprintf(f, " lw 2 pt 7, ");
     }
     fprintf(f, "$%s using 0:2:xtic(1) title '2 x floor' dt 2 lw 2 lc rgb 'gray40'\n", name);
@@ -773,7 +761,7 @@ int report_plot(const struct report *r, const char *path)
     }
     fprintf(f, "# busrt-bench %s chart; regenerate with: gnuplot %s\n", BENCH_VERSION, gp);
     fprintf(f, "set terminal pngcairo size 2000,1100 font 'Sans,9'\nset output ");
-    gp_title(f, path);
+    put_quoted(f, path, '\'');
     fprintf(f, "\nset grid ytics\n");
     int have_lat[4] = {0};
     for (int q = 0; q < 4; q++) {
@@ -845,7 +833,7 @@ int report_plot(const struct report *r, const char *path)
     char title[256];
     (void)snprintf(title, sizeof title, "busrt-bench %s, %s, %s, %ld CPUs (load avg %.2f)",
                    BENCH_VERSION, r->m.date, r->m.uname, r->m.ncpu, r->m.load1_start);
-    gp_title(f, title);
+    put_quoted(f, title, '\'');
     fprintf(f, "\n");
     for (int q = 0; q < 4; q++) {
         char nm[16], tt[96];
@@ -868,7 +856,7 @@ int report_plot(const struct report *r, const char *path)
                    "set style data linespoints\nplot ");
         for (int t = 0; t < r->ntargets; t++) {
             fprintf(f, "$pay using 0:%d:xtic(1) title ", t + 3);
-            gp_title(f, r->targets[t].label);
+            put_quoted(f, r->targets[t].label, '\'');
             fprintf(f, " lw 2 pt 7, ");
         }
         fprintf(f, "$pay using 0:2:xtic(1) title '2 x floor' dt 2 lw 2 lc rgb 'gray40'\n"
@@ -887,7 +875,7 @@ int report_plot(const struct report *r, const char *path)
         for (int t = 0; t < r->ntargets; t++) {
             fprintf(f, "%s$tput using %d%s title ", t > 0 ? ", " : "", t + 3,
                     t == 0 ? ":xtic(1)" : "");
-            gp_title(f, r->targets[t].label);
+            put_quoted(f, r->targets[t].label, '\'');
         }
         fprintf(f, ", $tput using 2 title 'floor (socketpair)' lc rgb 'gray60'");
         fprintf(f, "\nset xtics font ',9' norotate\nset bmargin\nset yrange [*:*]\n"
@@ -909,7 +897,7 @@ int report_plot(const struct report *r, const char *path)
                 (void)snprintf(tt, sizeof tt, "%s: %s", r->targets[t].label, series[s]);
                 fprintf(f, "%s$scale_%d_%d using 1:2 with linespoints lw 2 pt %d title ",
                         first ? "" : ", ", s, t, 5 + s);
-                gp_title(f, tt);
+                put_quoted(f, tt, '\'');
                 first = 0;
             }
         }
