@@ -2,6 +2,7 @@
  * gnuplot chart. */
 #define _DEFAULT_SOURCE
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +70,29 @@ struct goal {
     char detail[200];
 };
 
+/* The next goal (the last one again when g is full): target t, what it
+ * measures, its limit; not yet measured. */
+static struct goal *goal_add(struct goal *g, size_t *n, size_t cap, int t, double limit,
+                             int at_most, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static struct goal *goal_add(struct goal *g, size_t *n, size_t cap, int t, double limit,
+                             int at_most, const char *fmt, ...)
+{
+    struct goal *x = *n < cap ? &g[(*n)++] : &g[cap - 1u];
+    memset(x, 0, sizeof *x);
+    x->target = t;
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(x->what, sizeof x->what, fmt, ap);
+    va_end(ap);
+    x->limit = limit;
+    x->at_most = at_most;
+    return x;
+}
+
 static size_t goals(const struct report *r, struct goal *g, size_t cap)
 {
     size_t n = 0;
-#define G() (n < cap ? &g[n++] : &g[cap - 1u])
     for (int t = 0; t < r->ntargets; t++) {
         int measured = 0;
         for (size_t i = 0; i < r->nres && !measured; i++) {
@@ -83,12 +103,8 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
         }
         const struct result *q2 = find(r, SEC_LAT, "rtt message", t, 2, 100, (size_t)-1);
         const struct result *q0 = find(r, SEC_LAT, "rtt message", t, 0, 100, (size_t)-1);
-        struct goal *x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "realtime RTT p50 / (2 x floor p50), QoS 2, 100 B");
-        x->limit = 1.3;
-        x->at_most = 1;
+        struct goal *x = goal_add(g, &n, cap, t, 1.3, 1,
+                                  "realtime RTT p50 / (2 x floor p50), QoS 2, 100 B");
         if (q2 != NULL && q2->ok && q2->floor_p50 > 0) {
             x->have = 1;
             x->value = q2->ratio;
@@ -112,12 +128,7 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
                                split->ratio);
             }
         }
-        x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "realtime RTT p99.9 / p50, QoS 2, 100 B");
-        x->limit = 4;
-        x->at_most = 1;
+        x = goal_add(g, &n, cap, t, 4, 1, "realtime RTT p99.9 / p50, QoS 2, 100 B");
         if (q2 != NULL && q2->ok && q2->p50 > 0) {
             x->have = 1;
             x->value = q2->p999 / q2->p50;
@@ -125,12 +136,7 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
                            "p99.9 %.1f us, p50 %.1f us; floor p99.9 %.1f us", q2->p999, q2->p50,
                            q2->floor_p999);
         }
-        x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "QoS 0 RTT p50 / realtime p50, 100 B, idle");
-        x->limit = 1.3;
-        x->at_most = 1;
+        x = goal_add(g, &n, cap, t, 1.3, 1, "QoS 0 RTT p50 / realtime p50, 100 B, idle");
         if (q2 != NULL && q0 != NULL && q2->ok && q0->ok && q2->p50 > 0) {
             x->have = 1;
             x->value = q0->p50 / q2->p50;
@@ -139,13 +145,8 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
         }
         for (int qq = 0; qq <= 2; qq += 2) {
             const struct result *tp = find(r, SEC_TPUT, "1->1 message", t, qq, 100, (size_t)-1);
-            x = G();
-            memset(x, 0, sizeof *x);
-            x->target = t;
-            (void)snprintf(x->what, sizeof x->what, "throughput 1->1, QoS %d, 100 B (frames/s)",
-                           qq);
-            x->limit = qq == 0 ? 1.8e6 : 1.0e6;
-            x->at_most = 0;
+            x = goal_add(g, &n, cap, t, qq == 0 ? 1.8e6 : 1.0e6, 0,
+                         "throughput 1->1, QoS %d, 100 B (frames/s)", qq);
             if (tp != NULL && tp->ok) {
                 x->have = 1;
                 x->value = tp->rate;
@@ -156,12 +157,7 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
         }
         const struct result *f10 = find(r, SEC_FANOUT, "1->10 publish", t, 0, 100, (size_t)-1);
         const struct result *f100 = find(r, SEC_FANOUT, "1->100 publish", t, 0, 100, (size_t)-1);
-        x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "fan-out cost per delivery, 1->100 / 1->10");
-        x->limit = 2;
-        x->at_most = 1;
+        x = goal_add(g, &n, cap, t, 2, 1, "fan-out cost per delivery, 1->100 / 1->10");
         if (f10 != NULL && f100 != NULL && f10->ok && f100->ok && f100->deliveries > 0) {
             x->have = 1;
             x->value = f10->deliveries / f100->deliveries;
@@ -185,18 +181,13 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
                     hi = y;
                 }
             }
-            x = G();
-            memset(x, 0, sizeof *x);
-            x->target = t;
             if (hi != NULL && lo != NULL) {
-                (void)snprintf(x->what, sizeof x->what, "scale: %s, cost at %zu / at %zu",
-                               series[s], hi->others_req, lo->others_req);
+                x = goal_add(g, &n, cap, t, 2, 1, "scale: %s, cost at %zu / at %zu", series[s],
+                             hi->others_req, lo->others_req);
             } else {
-                (void)snprintf(x->what, sizeof x->what, "scale: %s, cost largest / smallest N",
-                               series[s]);
+                x = goal_add(g, &n, cap, t, 2, 1, "scale: %s, cost largest / smallest N",
+                             series[s]);
             }
-            x->limit = 2;
-            x->at_most = 1;
             if (lo != NULL && hi != NULL && lo != hi && lo->ok && hi->ok && lo->per_op_ns > 0) {
                 x->have = 1;
                 x->value = hi->per_op_ns / lo->per_op_ns;
@@ -207,7 +198,6 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
             }
         }
     }
-#undef G
     return n;
 }
 
