@@ -1,5 +1,6 @@
 /* busrt-bench: latency, throughput, fan-out and scale benchmark for BUS/RT v1
- * brokers. Shared declarations of the modules in bench/.
+ * brokers. Shared declarations of the modules in bench/ (run.h adds those
+ * of the bench process's own modules).
  *
  * Processes: the bench process (A, measures and reports), one forked peer
  * (B, echoer and receiver), connected to A by a socketpair that is also the
@@ -39,18 +40,17 @@ uint32_t get_u32(const uint8_t *p);
 void put_u64(uint8_t *p, uint64_t v);
 uint64_t get_u64(const uint8_t *p);
 int set_nonblock(int fd);
+/* Reads what fd has into the buffer (*rb)[*rs, *re) of *rcap bytes, having
+ * made room for `need` bytes from *rs on (grown, or moved to the front).
+ * Returns bytes read (> 0), 0 when nothing is available, -1 on end of file
+ * or error. */
+ssize_t buf_read(int fd, uint8_t **rb, size_t *rcap, size_t *rs, size_t *re, size_t need);
 /* Closes every descriptor above 2 except keep (in a forked child). */
 void close_fds_except(int keep);
 /* Raises this process's RLIMIT_NOFILE soft limit to the hard limit. Returns
  * the soft limit in force afterwards (0 when unknown or unlimited); err is
  * set (else empty) when the limit could not be read or raised. */
 size_t nofile_raise(char *err, size_t errlen);
-/* Another process's resident set (VmRSS of /proc/PID/status), kB, or -1
- * when it cannot be read. */
-long proc_rss_kb(pid_t pid);
-/* Another process's open descriptors (entries of /proc/PID/fd), or -1 when
- * they cannot be listed (another user's process). */
-long proc_fd_count(pid_t pid);
 
 /* Progress line on stderr (a rewritten line on a TTY, else one line every
  * few seconds). */
@@ -256,7 +256,7 @@ int pin_restore_main(pid_t pid, int slot);
 /* The process at the other end of a UNIX socket (SO_PEERCRED), or -1. */
 pid_t peer_pid(int fd);
 
-/* ---- stats.c ---------------------------------------------------------------- */
+/* ---- util.c: statistics ----------------------------------------------------- */
 
 struct samples {
     int64_t *v;
@@ -271,7 +271,7 @@ int64_t samples_pct(const struct samples *sorted, double p);
 double median_d(double *v, size_t n);
 
 
-/* ---- results (main.c fills them, report.c prints them) ------------------------ */
+/* ---- results (the phases fill them, report.c prints them) --------------------- */
 
 enum section { SEC_LAT, SEC_PLACE, SEC_LOAD, SEC_TPUT, SEC_FANOUT, SEC_SCALE, SEC_COUNT };
 

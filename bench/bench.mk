@@ -10,9 +10,13 @@
 #                      sections; outputs io-*.* in $(B)/bench/
 # BENCH_ARGS adds options, e.g. make bench BENCH_ARGS='--target other=/tmp/b.sock'.
 
-BENCH_SRC    := bench/main.c bench/conn.c bench/ctl.c bench/peer.c bench/report.c \
+BENCH_SRC    := bench/main.c bench/opts.c bench/run.c bench/procs.c bench/targets.c \
+                bench/rtt.c bench/latency.c bench/place.c bench/tput.c bench/scale.c \
+                bench/sysinfo.c bench/conn.c bench/ctl.c bench/peer.c bench/report.c \
                 bench/util.c bench/affinity.c
 BENCH_OBJ    := $(BENCH_SRC:%.c=$(B)/obj/%.o)
+# the broker's RSS and descriptors (scale), shared with the soak test
+BENCH_PROC   := $(B)/obj/ref/src/common/procinfo.o
 BENCH_OUT    := $(B)/bench
 BENCH_BROKER ?= $(B)/obj/busrtd
 BENCH_ARGS   ?=
@@ -37,9 +41,10 @@ define bench_gnuplot
 endef
 
 # Objects come from the obj variant's pattern rule (WARN, CFLAGS, CPPFLAGS_ALL).
-$(BENCH_OBJ): bench/bench.h
+$(BENCH_OBJ): bench/bench.h bench/run.h
+$(B)/obj/bench/scale.o $(BENCH_PROC): ref/src/common/procinfo.h
 
-$(B)/busrt-bench: $(BENCH_OBJ) $(B)/obj/libbusrtcore.a
+$(B)/busrt-bench: $(BENCH_OBJ) $(BENCH_PROC) $(B)/obj/libbusrtcore.a
 	$(CC) $(FLAGS_obj) $^ -lm -o $@
 
 bench: $(B)/busrt-bench $(BENCH_BROKER)

@@ -403,33 +403,7 @@ ssize_t conn_fill(struct conn *c)
             need = 6u + (size_t)body;
         }
     }
-    if (need > c->rcap) {
-        size_t ncap = c->rcap;
-        while (ncap < need) {
-            ncap *= 2u;
-        }
-        c->rb = xrealloc(c->rb, ncap);
-        c->rcap = ncap;
-    }
-    if (c->rs > 0 && (c->rcap - c->rs < need || c->re == c->rcap)) {
-        memmove(c->rb, c->rb + c->rs, c->re - c->rs);
-        c->re -= c->rs;
-        c->rs = 0;
-    }
-    for (;;) {
-        ssize_t r = read(c->fd, c->rb + c->re, c->rcap - c->re);
-        if (r > 0) {
-            c->re += (size_t)r;
-            return r;
-        }
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return 0;
-        }
-        return -1;
-    }
+    return buf_read(c->fd, &c->rb, &c->rcap, &c->rs, &c->re, need);
 }
 
 int conn_next(struct conn *c, struct dframe *f)

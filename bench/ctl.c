@@ -109,31 +109,7 @@ ssize_t ctl_fill(struct ctl *k)
     if (k->re - k->rs >= CTL_HDR) {
         need = CTL_HDR + get_u32(k->rb + k->rs + 4);
     }
-    if (need > k->rcap) {
-        while (k->rcap < need) {
-            k->rcap *= 2u;
-        }
-        k->rb = xrealloc(k->rb, k->rcap);
-    }
-    if (k->rs > 0 && (k->rcap - k->rs < need || k->re == k->rcap)) {
-        memmove(k->rb, k->rb + k->rs, k->re - k->rs);
-        k->re -= k->rs;
-        k->rs = 0;
-    }
-    for (;;) {
-        ssize_t r = read(k->fd, k->rb + k->re, k->rcap - k->re);
-        if (r > 0) {
-            k->re += (size_t)r;
-            return r;
-        }
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return 0;
-        }
-        return -1;
-    }
+    return buf_read(k->fd, &k->rb, &k->rcap, &k->rs, &k->re, need);
 }
 
 int ctl_wait(struct ctl *k, uint32_t want1, uint32_t want2, struct ctl_args *out,

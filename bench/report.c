@@ -2,6 +2,7 @@
  * gnuplot chart. */
 #define _DEFAULT_SOURCE
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +70,29 @@ struct goal {
     char detail[200];
 };
 
+/* The next goal (the last one again when g is full): target t, what it
+ * measures, its limit; not yet measured. */
+static struct goal *goal_add(struct goal *g, size_t *n, size_t cap, int t, double limit,
+                             int at_most, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static struct goal *goal_add(struct goal *g, size_t *n, size_t cap, int t, double limit,
+                             int at_most, const char *fmt, ...)
+{
+    struct goal *x = *n < cap ? &g[(*n)++] : &g[cap - 1u];
+    memset(x, 0, sizeof *x);
+    x->target = t;
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(x->what, sizeof x->what, fmt, ap);
+    va_end(ap);
+    x->limit = limit;
+    x->at_most = at_most;
+    return x;
+}
+
 static size_t goals(const struct report *r, struct goal *g, size_t cap)
 {
     size_t n = 0;
-#define G() (n < cap ? &g[n++] : &g[cap - 1u])
     for (int t = 0; t < r->ntargets; t++) {
         int measured = 0;
         for (size_t i = 0; i < r->nres && !measured; i++) {
@@ -83,12 +103,8 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
         }
         const struct result *q2 = find(r, SEC_LAT, "rtt message", t, 2, 100, (size_t)-1);
         const struct result *q0 = find(r, SEC_LAT, "rtt message", t, 0, 100, (size_t)-1);
-        struct goal *x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "realtime RTT p50 / (2 x floor p50), QoS 2, 100 B");
-        x->limit = 1.3;
-        x->at_most = 1;
+        struct goal *x = goal_add(g, &n, cap, t, 1.3, 1,
+                                  "realtime RTT p50 / (2 x floor p50), QoS 2, 100 B");
         if (q2 != NULL && q2->ok && q2->floor_p50 > 0) {
             x->have = 1;
             x->value = q2->ratio;
@@ -112,12 +128,7 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
                                split->ratio);
             }
         }
-        x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "realtime RTT p99.9 / p50, QoS 2, 100 B");
-        x->limit = 4;
-        x->at_most = 1;
+        x = goal_add(g, &n, cap, t, 4, 1, "realtime RTT p99.9 / p50, QoS 2, 100 B");
         if (q2 != NULL && q2->ok && q2->p50 > 0) {
             x->have = 1;
             x->value = q2->p999 / q2->p50;
@@ -125,12 +136,7 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
                            "p99.9 %.1f us, p50 %.1f us; floor p99.9 %.1f us", q2->p999, q2->p50,
                            q2->floor_p999);
         }
-        x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "QoS 0 RTT p50 / realtime p50, 100 B, idle");
-        x->limit = 1.3;
-        x->at_most = 1;
+        x = goal_add(g, &n, cap, t, 1.3, 1, "QoS 0 RTT p50 / realtime p50, 100 B, idle");
         if (q2 != NULL && q0 != NULL && q2->ok && q0->ok && q2->p50 > 0) {
             x->have = 1;
             x->value = q0->p50 / q2->p50;
@@ -139,13 +145,8 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
         }
         for (int qq = 0; qq <= 2; qq += 2) {
             const struct result *tp = find(r, SEC_TPUT, "1->1 message", t, qq, 100, (size_t)-1);
-            x = G();
-            memset(x, 0, sizeof *x);
-            x->target = t;
-            (void)snprintf(x->what, sizeof x->what, "throughput 1->1, QoS %d, 100 B (frames/s)",
-                           qq);
-            x->limit = qq == 0 ? 1.8e6 : 1.0e6;
-            x->at_most = 0;
+            x = goal_add(g, &n, cap, t, qq == 0 ? 1.8e6 : 1.0e6, 0,
+                         "throughput 1->1, QoS %d, 100 B (frames/s)", qq);
             if (tp != NULL && tp->ok) {
                 x->have = 1;
                 x->value = tp->rate;
@@ -156,12 +157,7 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
         }
         const struct result *f10 = find(r, SEC_FANOUT, "1->10 publish", t, 0, 100, (size_t)-1);
         const struct result *f100 = find(r, SEC_FANOUT, "1->100 publish", t, 0, 100, (size_t)-1);
-        x = G();
-        memset(x, 0, sizeof *x);
-        x->target = t;
-        (void)snprintf(x->what, sizeof x->what, "fan-out cost per delivery, 1->100 / 1->10");
-        x->limit = 2;
-        x->at_most = 1;
+        x = goal_add(g, &n, cap, t, 2, 1, "fan-out cost per delivery, 1->100 / 1->10");
         if (f10 != NULL && f100 != NULL && f10->ok && f100->ok && f100->deliveries > 0) {
             x->have = 1;
             x->value = f10->deliveries / f100->deliveries;
@@ -185,18 +181,13 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
                     hi = y;
                 }
             }
-            x = G();
-            memset(x, 0, sizeof *x);
-            x->target = t;
             if (hi != NULL && lo != NULL) {
-                (void)snprintf(x->what, sizeof x->what, "scale: %s, cost at %zu / at %zu",
-                               series[s], hi->others_req, lo->others_req);
+                x = goal_add(g, &n, cap, t, 2, 1, "scale: %s, cost at %zu / at %zu", series[s],
+                             hi->others_req, lo->others_req);
             } else {
-                (void)snprintf(x->what, sizeof x->what, "scale: %s, cost largest / smallest N",
-                               series[s]);
+                x = goal_add(g, &n, cap, t, 2, 1, "scale: %s, cost largest / smallest N",
+                             series[s]);
             }
-            x->limit = 2;
-            x->at_most = 1;
             if (lo != NULL && hi != NULL && lo != hi && lo->ok && hi->ok && lo->per_op_ns > 0) {
                 x->have = 1;
                 x->value = hi->per_op_ns / lo->per_op_ns;
@@ -207,7 +198,6 @@ static size_t goals(const struct report *r, struct goal *g, size_t cap)
             }
         }
     }
-#undef G
     return n;
 }
 
@@ -238,15 +228,22 @@ void report_goals(const struct report *r, FILE *out)
 
 /* ---- table --------------------------------------------------------------------------- */
 
+/* Whether the run has rows of section sec (its table is printed). */
+static int has_section(const struct report *r, enum section sec)
+{
+    for (size_t i = 0; i < r->nres; i++) {
+        if (r->res[i].sec == sec) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void lat_row(const struct report *r, FILE *out, enum section sec, const struct result *x);
 
 static void lat_table(const struct report *r, FILE *out, enum section sec)
 {
-    int any = 0;
-    for (size_t i = 0; i < r->nres; i++) {
-        any |= r->res[i].sec == sec;
-    }
-    if (!any) {
+    if (!has_section(r, sec)) {
         return;
     }
     if (sec == SEC_LAT) {
@@ -327,11 +324,7 @@ static void lat_row(const struct report *r, FILE *out, enum section sec, const s
 
 static void rate_table(const struct report *r, FILE *out, enum section sec)
 {
-    int any = 0;
-    for (size_t i = 0; i < r->nres; i++) {
-        any |= r->res[i].sec == sec;
-    }
-    if (!any) {
+    if (!has_section(r, sec)) {
         return;
     }
     if (sec == SEC_TPUT) {
@@ -386,11 +379,7 @@ static void rate_table(const struct report *r, FILE *out, enum section sec)
 
 static void scale_table(const struct report *r, FILE *out)
 {
-    int any = 0;
-    for (size_t i = 0; i < r->nres; i++) {
-        any |= r->res[i].sec == SEC_SCALE;
-    }
-    if (!any) {
+    if (!has_section(r, SEC_SCALE)) {
         return;
     }
     fprintf(out, "\n== Scale: cost of a publish / broadcast (QoS 0, 100 B, one receiver) with N "
@@ -461,16 +450,18 @@ void report_table(const struct report *r, FILE *out)
 
 /* ---- CSV / JSON ----------------------------------------------------------------------- */
 
-static void csv_str(FILE *f, const char *s)
+/* s between two q's, every q in it doubled: a CSV field ('"') or a gnuplot
+ * single-quoted string ('\''). */
+static void put_quoted(FILE *f, const char *s, char q)
 {
-    fputc('"', f);
+    fputc(q, f);
     for (; *s; s++) {
-        if (*s == '"') {
-            fputc('"', f);
+        if (*s == q) {
+            fputc(q, f);
         }
         fputc(*s, f);
     }
-    fputc('"', f);
+    fputc(q, f);
 }
 
 int report_csv(const struct report *r, const char *path)
@@ -489,9 +480,9 @@ int report_csv(const struct report *r, const char *path)
     for (size_t i = 0; i < r->nres; i++) {
         const struct result *x = &r->res[i];
         fprintf(f, "%s,", sec_name(x->sec));
-        csv_str(f, x->test);
+        put_quoted(f, x->test, '"');
         fprintf(f, ",%d,", x->target);
-        csv_str(f, label(r, x->target));
+        put_quoted(f, label(r, x->target), '"');
         fprintf(f, ",%d,%zu,%zu,%zu,%zu,", x->qos, x->payload, x->others_req, x->others_got,
                 x->n);
         fprintf(f, "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.3f,%.3f,%.1f,%d,", x->p50,
@@ -502,7 +493,7 @@ int report_csv(const struct report *r, const char *path)
         fprintf(f, "%llu,%llu,%llu,%llu,%d,", (unsigned long long)x->sent,
                 (unsigned long long)x->received, (unsigned long long)x->lost,
                 (unsigned long long)x->errors, x->ok);
-        csv_str(f, x->note);
+        put_quoted(f, x->note, '"');
         /* unknown or not applicable: empty */
         fputc(',', f);
         if (x->rss_kb > 0) {
@@ -696,19 +687,6 @@ int report_json(const struct report *r, const char *path)
 
 /* ---- plot ------------------------------------------------------------------------------ */
 
-static void gp_title(FILE *f, const char *s)
-{
-    /* gnuplot single-quoted string: '' is a quote */
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') {
-            fputc('\'', f);
-        }
-        fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
 /* Percentiles of one (section, QoS, payload) cell: one row per percentile,
  * one column per target, then 2 x floor. */
 static int pct_block(const struct report *r, FILE *f, const char *name, enum section sec, int q,
@@ -742,14 +720,14 @@ static int pct_block(const struct report *r, FILE *f, const char *name, enum sec
 static void pct_plot(const struct report *r, FILE *f, const char *name, const char *title)
 {
     fprintf(f, "set title ");
-    gp_title(f, title);
+    put_quoted(f, title, '\'');
     fprintf(f, "\nset logscale y\nset ylabel 'round trip, us'\nset xlabel ''\nset key top left\n"
                "set style data linespoints\nunset style histogram\nset style fill empty\n"
                "set xrange [-0.3:4.3]\nunset logscale x\nset format x '%%g'\n");
     fprintf(f, "plot ");
     for (int t = 0; t < r->ntargets; t++) {
         fprintf(f, "$%s using 0:%d:xtic(1) title ", name, t + 3);
-        gp_title(f, r->targets[t].label);
+        put_quoted(f, r->targets[t].label, '\'');
         fprintf(f, " lw 2 pt 7, ");
     }
     fprintf(f, "$%s using 0:2:xtic(1) title '2 x floor' dt 2 lw 2 lc rgb 'gray40'\n", name);
@@ -773,7 +751,7 @@ int report_plot(const struct report *r, const char *path)
     }
     fprintf(f, "# busrt-bench %s chart; regenerate with: gnuplot %s\n", BENCH_VERSION, gp);
     fprintf(f, "set terminal pngcairo size 2000,1100 font 'Sans,9'\nset output ");
-    gp_title(f, path);
+    put_quoted(f, path, '\'');
     fprintf(f, "\nset grid ytics\n");
     int have_lat[4] = {0};
     for (int q = 0; q < 4; q++) {
@@ -845,7 +823,7 @@ int report_plot(const struct report *r, const char *path)
     char title[256];
     (void)snprintf(title, sizeof title, "busrt-bench %s, %s, %s, %ld CPUs (load avg %.2f)",
                    BENCH_VERSION, r->m.date, r->m.uname, r->m.ncpu, r->m.load1_start);
-    gp_title(f, title);
+    put_quoted(f, title, '\'');
     fprintf(f, "\n");
     for (int q = 0; q < 4; q++) {
         char nm[16], tt[96];
@@ -868,7 +846,7 @@ int report_plot(const struct report *r, const char *path)
                    "set style data linespoints\nplot ");
         for (int t = 0; t < r->ntargets; t++) {
             fprintf(f, "$pay using 0:%d:xtic(1) title ", t + 3);
-            gp_title(f, r->targets[t].label);
+            put_quoted(f, r->targets[t].label, '\'');
             fprintf(f, " lw 2 pt 7, ");
         }
         fprintf(f, "$pay using 0:2:xtic(1) title '2 x floor' dt 2 lw 2 lc rgb 'gray40'\n"
@@ -887,7 +865,7 @@ int report_plot(const struct report *r, const char *path)
         for (int t = 0; t < r->ntargets; t++) {
             fprintf(f, "%s$tput using %d%s title ", t > 0 ? ", " : "", t + 3,
                     t == 0 ? ":xtic(1)" : "");
-            gp_title(f, r->targets[t].label);
+            put_quoted(f, r->targets[t].label, '\'');
         }
         fprintf(f, ", $tput using 2 title 'floor (socketpair)' lc rgb 'gray60'");
         fprintf(f, "\nset xtics font ',9' norotate\nset bmargin\nset yrange [*:*]\n"
@@ -909,7 +887,7 @@ int report_plot(const struct report *r, const char *path)
                 (void)snprintf(tt, sizeof tt, "%s: %s", r->targets[t].label, series[s]);
                 fprintf(f, "%s$scale_%d_%d using 1:2 with linespoints lw 2 pt %d title ",
                         first ? "" : ", ", s, t, 5 + s);
-                gp_title(f, tt);
+                put_quoted(f, tt, '\'');
                 first = 0;
             }
         }

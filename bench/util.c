@@ -1,6 +1,5 @@
 /* Small helpers: clock, allocation, byte order, progress line, statistics. */
 #define _DEFAULT_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -141,45 +140,33 @@ size_t nofile_raise(char *err, size_t errlen)
     return (size_t)rl.rlim_cur;
 }
 
-long proc_rss_kb(pid_t pid)
+ssize_t buf_read(int fd, uint8_t **rb, size_t *rcap, size_t *rs, size_t *re, size_t need)
 {
-    char path[64], line[256];
-    (void)snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    long kb = -1;
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            char *end;
-            errno = 0;
-            long v = strtol(line + 6, &end, 10);
-            if (end != line + 6 && errno == 0 && v >= 0) {
-                kb = v;
-            }
-            break;
+    if (need > *rcap) {
+        while (*rcap < need) {
+            *rcap *= 2u;
         }
+        *rb = xrealloc(*rb, *rcap);
     }
-    (void)fclose(f);
-    return kb;
-}
-
-long proc_fd_count(pid_t pid)
-{
-    char path[64];
-    (void)snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
-    DIR *d = opendir(path);
-    if (d == NULL) {
+    if (*rs > 0 && (*rcap - *rs < need || *re == *rcap)) {
+        memmove(*rb, *rb + *rs, *re - *rs);
+        *re -= *rs;
+        *rs = 0;
+    }
+    for (;;) {
+        ssize_t r = read(fd, *rb + *re, *rcap - *re);
+        if (r > 0) {
+            *re += (size_t)r;
+            return r;
+        }
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        }
         return -1;
     }
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        n += e->d_name[0] != '.';
-    }
-    (void)closedir(d);
-    return n;
 }
 
 /* ---- progress ------------------------------------------------------------------ */

@@ -12,7 +12,6 @@
  * ("PASS name" / "FAIL name: why"), and "soak: N passed, M failed". Exit
  * status 0 when every check passed. */
 #define _DEFAULT_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,6 +30,7 @@
 #include "busrt/codes.h"
 #include "busrt/frame.h"
 #include "wire.h"
+#include "../../src/common/procinfo.h"
 
 /* ---- options -------------------------------------------------------------- */
 
@@ -1803,36 +1803,6 @@ static pid_t broker_pid(void)
     return g_b.pid;
 }
 
-static long proc_fds(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        return -1;
-    }
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] != '.') {
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-static long proc_rss_kb(pid_t pid)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    if (wc_read_file(path, buf, sizeof buf) <= 0) {
-        return -1;
-    }
-    const char *p = strstr(buf, "VmRSS:");
-    return p != NULL ? strtol(p + 6, NULL, 10) : -1;
-}
-
 static int open_conns(void)
 {
     int n = 0;
@@ -2320,7 +2290,7 @@ int main(int argc, char **argv)
         wc_broker_cleanup(&g_b);
         return 1;
     }
-    long fd_base = proc_fds(bpid), rss_base = proc_rss_kb(bpid);
+    long fd_base = proc_fd_count(bpid), rss_base = proc_rss_kb(bpid);
     printf("soak: setup done in %.1f s: %d well-behaved clients subscribed; broker fds %ld, "
            "RSS %ld kB\n",
            (double)(now_us() - t_setup) / 1e6, NW, fd_base, rss_base);
@@ -2352,7 +2322,7 @@ int main(int argc, char **argv)
         tick_all(now);
         poll_once(2);
         if (fd_start < 0 && now >= t_warm) {
-            fd_start = proc_fds(bpid);
+            fd_start = proc_fd_count(bpid);
             rss_start = proc_rss_kb(bpid);
             conns_start = open_conns();
         }
@@ -2368,7 +2338,7 @@ int main(int argc, char **argv)
                    secs(now), (unsigned long long)sent, (unsigned long long)recv,
                    (unsigned long long)S.churn_recv, (unsigned long long)S.slow_drops,
                    (unsigned long long)S.mal_cycles, (unsigned long long)S.churn_cycles,
-                   open_conns(), proc_fds(bpid), proc_rss_kb(bpid), g_nviol);
+                   open_conns(), proc_fd_count(bpid), proc_rss_kb(bpid), g_nviol);
             fflush(stdout);
             t_report += 10000000;
         }
@@ -2377,7 +2347,7 @@ int main(int argc, char **argv)
             t_alive = now;
         }
     }
-    fd_end = proc_fds(bpid);
+    fd_end = proc_fd_count(bpid);
     rss_end = proc_rss_kb(bpid);
     conns_end = open_conns();
     if (fd_start < 0) {
@@ -2455,7 +2425,7 @@ int main(int argc, char **argv)
     for (int64_t t = now_us(); now_us() - t < scaled_us(10.0);) {
         poll_once(20);
         tick_all(now_us());
-        fd_quiet = proc_fds(bpid);
+        fd_quiet = proc_fd_count(bpid);
         if (fd_quiet <= fd_base) {
             break;
         }
@@ -2467,7 +2437,7 @@ int main(int argc, char **argv)
         conn_close(&conns[i]);
     }
     for (int64_t t = now_us(); now_us() - t < scaled_us(10.0);) {
-        long n = proc_fds(bpid);
+        long n = proc_fd_count(bpid);
         if (n >= 0 && n <= fd_base - NW) {
             break;
         }

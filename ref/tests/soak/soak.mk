@@ -14,6 +14,8 @@
 
 SOAK_DIR      := ref/tests/soak
 SOAK_BIN      := $(B)/obj/tests/soak
+# the program to run: ./build/obj/tests/soak, or as given for an absolute B
+SOAK_RUN      := $(if $(filter /%,$(B)),,./)$(SOAK_BIN)
 SOAK_SEED     ?= 1
 SOAK_ARGS     ?=
 SOAK_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
@@ -24,18 +26,22 @@ SOAK_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
 TEST_SUITES += soak-short soak-valgrind
 ALL_EXTRA   += $(SOAK_BIN)
 
-$(B)/obj/$(SOAK_DIR)/%.o: $(SOAK_DIR)/%.c ref/tests/integration/wire.h $(CORE_HDR)
+$(B)/obj/$(SOAK_DIR)/%.o: $(SOAK_DIR)/%.c ref/tests/integration/wire.h \
+                          ref/src/common/procinfo.h $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(FLAGS_obj) $(CPPFLAGS_ALL) -Iref/tests/integration -c $< -o $@
 
+# procinfo.o: the broker's RSS and descriptors, shared with busrt-bench
+$(B)/obj/ref/src/common/procinfo.o: ref/src/common/procinfo.h
+
 $(SOAK_BIN): $(B)/obj/$(SOAK_DIR)/soak.o $(B)/obj/ref/tests/integration/wire.o \
-             $(B)/obj/libbusrtcore.a
+             $(B)/obj/ref/src/common/procinfo.o $(B)/obj/libbusrtcore.a
 	@mkdir -p $(@D)
 	$(CC) $(FLAGS_obj) $^ -o $@
 
 # $(call soak_run,LABEL,ENVIRONMENT,OPTIONS)
 soak_run = @mkdir -p $(B)/soak && echo "== soak: $(1)" && \
-	env BUSRTD=$(B)/obj/busrtd $(2) ./$(SOAK_BIN) --label $(1) --seed $(SOAK_SEED) \
+	env BUSRTD=$(B)/obj/busrtd $(2) $(SOAK_RUN) --label $(1) --seed $(SOAK_SEED) \
 	    --keep-log $(B)/soak/$(1).log $(3) $(SOAK_ARGS)
 
 soak: $(SOAK_BIN) $(B)/obj/busrtd
