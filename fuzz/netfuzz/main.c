@@ -83,25 +83,6 @@ static int num(const char *opt, const char *v, double lo, double hi, double *out
     return 0;
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    struct nf_buf b = {0};
-    uint8_t tmp[65536];
-    size_t r;
-    while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        nf_buf_add(&b, tmp, r);
-    }
-    fclose(f);
-    *n = b.len;
-    if (b.p == NULL) {
-        b.p = nf_xmalloc(1);
-    }
-    return b.p;
-}
 
 int main(int argc, char **argv)
 {
@@ -233,22 +214,21 @@ int main(int argc, char **argv)
     }
 
     if (o.minimize != NULL) {
-        size_t n = 0;
-        uint8_t *in = NULL;
         if (ninputs > 1) {
             fprintf(stderr, "busrt-netfuzz: --minimize takes at most one --input\n");
             nf_broker_cleanup(&br);
             free(inputs);
             return 2;
         }
-        if (ninputs == 1 && (in = read_file(inputs[0], &n)) == NULL) {
+        struct nf_buf ib = {0};
+        if (ninputs == 1 && nf_read_file(inputs[0], &ib) != 0) {
             fprintf(stderr, "busrt-netfuzz: cannot read %s\n", inputs[0]);
             nf_broker_cleanup(&br);
             free(inputs);
             return 2;
         }
-        int rc = nf_minimize(&o, &br, in, n);
-        free(in);
+        int rc = nf_minimize(&o, &br, ninputs == 1 ? ib.p : NULL, ib.len);
+        nf_buf_free(&ib);
         free(inputs);
         if (o.spawn != NULL && br.pid > 0) {
             (void)nf_broker_stop(&br);
@@ -263,7 +243,7 @@ int main(int argc, char **argv)
     S.broker = &br;
     long sessions = 0, violations = 0, frames_sent = 0, frames_recv = 0;
     int64_t t0 = nf_now_ms();
-    uint8_t *input = NULL;
+    struct nf_buf input = {0};
     for (long k = o.first_session; !stop_flag; k++) {
         double el = (double)(nf_now_ms() - t0) / 1000.0;
         if (ninputs == 0 && ((o.seconds > 0 && el >= o.seconds) ||
@@ -283,14 +263,13 @@ int main(int argc, char **argv)
         }
         S.index = k;
         if (ninputs > 0) {
-            size_t n = 0;
-            free(input);
-            input = read_file(inputs[k - o.first_session], &n);
-            if (input == NULL) {
-                fprintf(stderr, "busrt-netfuzz: cannot read %s\n", inputs[k - o.first_session]);
+            input.len = 0;
+            if (nf_read_file(inputs[k - o.first_session], &input) != 0) {
+                fprintf(stderr, "busrt-netfuzz: cannot read %s: %s\n",
+                        inputs[k - o.first_session], strerror(errno));
                 continue;
             }
-            nf_src_data(&S.src, input, n);
+            nf_src_data(&S.src, input.p, input.len);
         } else {
             nf_src_prng(&S.src, o.seed, (uint64_t)k);
         }
@@ -327,7 +306,7 @@ int main(int argc, char **argv)
                     (double)(nf_now_ms() - t0) / 1000.0, frames_sent, frames_recv);
         }
     }
-    free(input);
+    nf_buf_free(&input);
     free(inputs);
     free(S.act_off);
     free(S.pay);

@@ -42,6 +42,9 @@ void nf_buf_consume(struct nf_buf *b, size_t n);
 void nf_buf_free(struct nf_buf *b);
 int nf_buf_eq(const struct nf_buf *b, const void *p, size_t n);
 void *nf_xmalloc(size_t n);
+/* Appends the contents of the file at path to b (b->p is never NULL after
+ * it). 0, or -1 with errno set. */
+int nf_read_file(const char *path, struct nf_buf *b);
 void *nf_xrealloc(void *p, size_t n);
 
 int64_t nf_now_ms(void);

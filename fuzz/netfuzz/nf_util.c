@@ -232,3 +232,27 @@ int nf_chance(struct nf_src *s, unsigned pct)
 {
     return nf_pick(s, 100u) < pct;
 }
+
+int nf_read_file(const char *path, struct nf_buf *b)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return -1;
+    }
+    uint8_t tmp[65536];
+    size_t r;
+    while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        nf_buf_add(b, tmp, r);
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (b->p == NULL) {
+        nf_buf_addc(b, 0); /* an empty file: a valid pointer, no bytes */
+        b->len = 0;
+    }
+    if (err) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
