@@ -78,7 +78,7 @@ $(B)/busrtd: $(B)/obj/busrtd
 
 unit: all
 	@set -e; for v in $(VARIANTS); do for t in $(UNIT_TESTS); do \
-	  echo "== unit ($$v): $$t"; ./$(B)/$$v/tests/$$t; done; done
+	  echo "== unit ($$v): $$t"; $(B)/$$v/tests/$$t; done; done
 
 vectors-check:
 	python3 spec/vectors/gen.py --check
@@ -104,7 +104,7 @@ test: deps
 	@echo "make test: all suites passed"
 
 run: $(B)/busrtd
-	exec ./$(B)/busrtd -B $(RUN_ADDR)
+	exec $(B)/busrtd -B $(RUN_ADDR)
 
 clean:
 	rm -rf $(B)

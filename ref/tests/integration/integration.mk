@@ -63,7 +63,7 @@ $(foreach v,$(IT_VARIANTS),$(foreach t,$(INTEGRATION_TESTS),$(eval $(call it_bin
 # failures in the shell variable fail.
 it_run = for t in $(INTEGRATION_TESTS); do \
 	  echo "== integration ($(1)): $$t"; \
-	  env $(3) ./$(B)/$(2)/tests/$$t || fail="$$fail $(1):$$t"; \
+	  env $(3) $(B)/$(2)/tests/$$t || fail="$$fail $(1):$$t"; \
 	done
 # The same once per backend of IT_IO (BUSRTD_ARGS="--io BACKEND").
 it_run_io = for io in $(IT_IO); do \
