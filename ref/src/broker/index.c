@@ -4,22 +4,10 @@
 #include <string.h>
 
 #include "broker.h"
+#include "busrt/match.h"
 
-/* ---- shared: chunk walking and an explicit stack -------------------------- */
-
-/* End of the chunk starting at pos: the next separator, or len. */
-static size_t chunk_end(const uint8_t *s, size_t len, size_t pos, uint8_t sep)
-{
-    while (pos < len && s[pos] != sep) {
-        pos++;
-    }
-    return pos;
-}
-
-static int is1(const uint8_t *s, size_t a, size_t e, uint8_t w)
-{
-    return e - a == 1u && s[a] == w;
-}
+/* ---- shared: an explicit stack; chunks are split with the proved core's
+ * busrt_chunk_end and busrt_chunk_is, the walk the matchers use ---------- */
 
 struct frame {
     void *node;
@@ -155,12 +143,12 @@ static struct bmap *pattern_set(struct topic_index *ix, const uint8_t *pat, size
     size_t pos = 0;
     for (;;) {
         *last = n;
-        size_t e = chunk_end(pat, len, pos, '/');
-        if (is1(pat, pos, e, '#')) {
+        size_t e = busrt_chunk_end(pat, len, pos, '/');
+        if (busrt_chunk_is(pat, pos, e, '#')) {
             return &n->hash;
         }
         struct tnode *child;
-        if (is1(pat, pos, e, '+')) {
+        if (busrt_chunk_is(pat, pos, e, '+')) {
             child = n->plus;
         } else {
             child = bmap_get(&n->children, pat + pos, e - pos);
@@ -169,7 +157,7 @@ static struct bmap *pattern_set(struct topic_index *ix, const uint8_t *pat, size
             if (!create) {
                 return NULL;
             }
-            int literal = !is1(pat, pos, e, '+');
+            int literal = !busrt_chunk_is(pat, pos, e, '+');
             child = tnode_new(n, pat + pos, e - pos, literal);
             if (child == NULL) {
                 return NULL;
@@ -266,7 +254,7 @@ int topic_index_match(const struct topic_index *ix, const uint8_t *topic, size_t
             continue;
         }
         visit_set(&n->hash, fn, ctx); /* '#' needs one or more chunks: here */
-        size_t e = chunk_end(topic, len, f.pos, '/');
+        size_t e = busrt_chunk_end(topic, len, f.pos, '/');
         size_t next = e + 1u; /* len + 1 after the last chunk */
         struct tnode *child = bmap_get(&n->children, topic + f.pos, e - f.pos);
         if ((child != NULL && push(&st, child, next) != 0) ||
@@ -337,7 +325,7 @@ int name_index_add(struct name_index *ix, const uint8_t *name, size_t len,
     struct nnode *n = ix->root;
     size_t pos = 0;
     for (;;) {
-        size_t e = chunk_end(name, len, pos, '.');
+        size_t e = busrt_chunk_end(name, len, pos, '.');
         struct nnode *child = bmap_get(&n->children, name + pos, e - pos);
         if (child == NULL) {
             child = calloc(1, sizeof *child);
@@ -378,7 +366,7 @@ static struct nnode *name_node(const struct name_index *ix, const uint8_t *name,
     struct nnode *n = ix->root;
     size_t pos = 0;
     while (n != NULL) {
-        size_t e = chunk_end(name, len, pos, '.');
+        size_t e = busrt_chunk_end(name, len, pos, '.');
         n = bmap_get(&n->children, name + pos, e - pos);
         if (e == len) {
             break;
@@ -431,12 +419,12 @@ int name_index_match(const struct name_index *ix, const uint8_t *mask, size_t le
             }
             continue;
         }
-        size_t e = chunk_end(mask, len, f.pos, '.');
-        if (is1(mask, f.pos, e, '*')) {
+        size_t e = busrt_chunk_end(mask, len, f.pos, '.');
+        if (busrt_chunk_is(mask, f.pos, e, '*')) {
             for (size_t i = 0; rc == 0 && bmap_next(&n->children, &i, &v);) {
                 rc = push(&st, v, SIZE_MAX); /* one or more chunks */
             }
-        } else if (is1(mask, f.pos, e, '?')) {
+        } else if (busrt_chunk_is(mask, f.pos, e, '?')) {
             for (size_t i = 0; rc == 0 && bmap_next(&n->children, &i, &v);) {
                 rc = push(&st, v, e + 1u);
             }
