@@ -1,13 +1,14 @@
+/* Routing indexes (index.h). Chunks are split with the proved core's
+ * busrt_chunk_end and busrt_chunk_is, the walk the matchers use. */
 #include "index.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "bmap.h"
 #include "busrt/match.h"
 
-/* ---- shared: an explicit stack; chunks are split with the proved core's
- * busrt_chunk_end and busrt_chunk_is, the walk the matchers use ---------- */
+/* ---- shared: an explicit stack ------------------------------------------ */
 
 struct frame {
     void *node;
@@ -84,20 +85,32 @@ static void cset_free(struct bmap *m)
     bmap_free(m);
 }
 
+/* Frees n and every node below it. Iterative, as the walks are: a tree is
+ * as deep as a pattern has chunks (--max-topic-len allows 16 MiB). The
+ * nodes still to free are chained through their parent links, which
+ * nothing reads any more. */
 static void tnode_free(struct tnode *n)
 {
-    void *v;
-    for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
-        tnode_free(v); /* depth bounded by --max-topic-len */
+    n->parent = NULL;
+    while (n != NULL) {
+        struct tnode *todo = n->parent;
+        void *v;
+        for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
+            struct tnode *child = v;
+            child->parent = todo;
+            todo = child;
+        }
+        if (n->plus != NULL) {
+            n->plus->parent = todo;
+            todo = n->plus;
+        }
+        bmap_free(&n->children);
+        cset_free(&n->exact);
+        cset_free(&n->hash);
+        free(n->chunk);
+        free(n);
+        n = todo;
     }
-    bmap_free(&n->children);
-    if (n->plus != NULL) {
-        tnode_free(n->plus);
-    }
-    cset_free(&n->exact);
-    cset_free(&n->hash);
-    free(n->chunk);
-    free(n);
 }
 
 void topic_index_init(struct topic_index *ix)
@@ -178,16 +191,16 @@ static struct bmap *pattern_set(struct topic_index *ix, const uint8_t *pat, size
     }
 }
 
-int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len,
+int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len, uint64_t id,
                     struct client *c)
 {
     struct tnode *last = NULL;
     struct bmap *set = pattern_set(ix, pat, len, 1, &last);
-    struct cref *r = set != NULL ? bmap_get(set, &c->id, sizeof c->id) : NULL;
+    struct cref *r = set != NULL ? bmap_get(set, &id, sizeof id) : NULL;
     if (set != NULL && r == NULL) {
         r = calloc(1, sizeof *r);
         if (r != NULL) {
-            r->key = c->id;
+            r->key = id;
             r->c = c;
             if (bmap_put(set, &r->key, sizeof r->key, r) != 0) {
                 free(r);
@@ -208,12 +221,11 @@ int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len,
     return 0;
 }
 
-void topic_index_remove(struct topic_index *ix, const uint8_t *pat, size_t len,
-                        struct client *c)
+void topic_index_remove(struct topic_index *ix, const uint8_t *pat, size_t len, uint64_t id)
 {
     struct tnode *last = NULL;
     struct bmap *set = pattern_set(ix, pat, len, 0, &last);
-    struct cref *r = set != NULL ? bmap_get(set, &c->id, sizeof c->id) : NULL;
+    struct cref *r = set != NULL ? bmap_get(set, &id, sizeof id) : NULL;
     if (r == NULL) {
         return;
     }
@@ -278,15 +290,24 @@ struct nnode {
     size_t weight;
 };
 
+/* Frees n and every node below it, iteratively as tnode_free does (a name
+ * of 65535 bytes can have 32768 chunks). */
 static void nnode_free(struct nnode *n)
 {
-    void *v;
-    for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
-        nnode_free(v); /* depth bounded by --max-name-len */
+    n->parent = NULL;
+    while (n != NULL) {
+        struct nnode *todo = n->parent;
+        void *v;
+        for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
+            struct nnode *child = v;
+            child->parent = todo;
+            todo = child;
+        }
+        bmap_free(&n->children);
+        free(n->chunk);
+        free(n);
+        n = todo;
     }
-    bmap_free(&n->children);
-    free(n->chunk);
-    free(n);
 }
 
 void name_index_init(struct name_index *ix)

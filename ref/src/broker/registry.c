@@ -80,7 +80,7 @@ static void free_patterns(struct bmap *m, struct broker *b, struct client *c, in
     for (size_t i = 0; bmap_next(m, &i, &v);) {
         struct pat *p = v;
         if (indexed) {
-            topic_index_remove(&b->topics, p->data, p->len, c);
+            topic_index_remove(&b->topics, p->data, p->len, c->id);
         }
         free(p);
     }
@@ -155,7 +155,7 @@ int sub_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
         free(x);
         return -1;
     }
-    if (topic_index_add(&b->topics, x->data, len, c) != 0) {
+    if (topic_index_add(&b->topics, x->data, len, c->id, c) != 0) {
         (void)bmap_del(&c->subs, x->data, len);
         free(x);
         return -1;
@@ -167,7 +167,7 @@ void sub_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
 {
     struct pat *x = bmap_del(&c->subs, p, len);
     if (x != NULL) {
-        topic_index_remove(&b->topics, x->data, x->len, c);
+        topic_index_remove(&b->topics, x->data, x->len, c->id);
         free(x);
     }
 }
