@@ -1,17 +1,28 @@
 /* Broker lifecycle: set-up (the internal client, listeners, the FIFO, the
  * multiplexer), access control loading, freeing dropped clients, teardown.
  * The event loop itself is loop.c. */
+#include "broker.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "registry.h"
+#include "acl.h"
+#include "bmap.h"
+#include "busrt/frame.h"
+#include "clock.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "ev.h"
 #include "fifo.h"
+#include "index.h"
 #include "listener.h"
 #include "log.h"
+#include "outq.h"
+#include "registry.h"
+#include "timer.h"
 
 static int setup_internal(struct broker *b)
 {

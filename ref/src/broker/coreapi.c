@@ -1,5 +1,7 @@
 /* The internal client ".broker": core RPC methods and announcements, with
  * msgpack bodies built and read by msgpack-c. */
+#include "coreapi.h"
+
 #include <msgpack.h>
 #include <regex.h>
 #include <stdio.h>
@@ -7,10 +9,16 @@
 #include <string.h>
 
 #include "broker.h"
+#include "busrt/codes.h"
+#include "busrt/frame.h"
 #include "busrt/mpack.h"
 #include "busrt/rpcproto.h"
+#include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "mpout.h"
+#include "outq.h"
+#include "router.h"
 
 #define AUTHOR "BUS/RT reference implementation contributors"
 

@@ -16,14 +16,21 @@
  * dropped client is only marked (client_kill takes it out of routing at
  * once) and freed at step 3 of a later turn, so no pointer held during a
  * turn dangles; announcements are queued and published between frames. */
+#include "loop.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "broker.h"
+#include "clock.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "ev.h"
 #include "fifo.h"
 #include "listener.h"
 #include "log.h"
+#include "timer.h"
 
 static void flush_all(struct broker *b)
 {

@@ -1,12 +1,19 @@
 /* Client registry: names (primaries and their secondaries) and each
  * client's subscriptions and exclusions, kept in step with the indexes. */
+#include "registry.h"
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
+#include "bmap.h"
 #include "broker.h"
+#include "busrt/codes.h"
 #include "busrt/match.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "index.h"
 #include "log.h"
-#include "registry.h"
 
 struct pat {
     size_t len;

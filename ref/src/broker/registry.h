@@ -1,5 +1,8 @@
-/* Per-client subscriptions and exclusions (registry.c). Each add enforces
- * the configured limits and logs a refusal naming the client and limit. */
+/* Client registry (registry.c): registered names (primaries and their
+ * secondaries, kept in step with the name index) and each client's
+ * subscriptions and exclusions (kept in step with the topic index). Each
+ * add enforces the configured limits and logs a refusal naming the client
+ * and the limit. */
 #ifndef BUSRTD_REGISTRY_H
 #define BUSRTD_REGISTRY_H
 
@@ -8,6 +11,17 @@
 
 struct broker;
 struct client;
+
+/* Registers c under its name: access control, the primary of a secondary,
+ * a name in use (--force-register replaces its holder), the automatic
+ * subscription to .broker/warn. Returns 0, or -1 with the refusal's
+ * result code in *code. */
+int registry_add(struct broker *b, struct client *c, uint8_t *code);
+/* Unregisters c (when registered) and drops its subscriptions and
+ * exclusions; a primary's unregistration is announced. */
+void registry_remove(struct broker *b, struct client *c);
+/* The registered client with this name, or NULL. */
+struct client *registry_get(struct broker *b, const uint8_t *name, size_t len);
 
 /* Returns 0 (also when already present), or -1 when refused by a limit or
  * out of memory. */

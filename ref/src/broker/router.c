@@ -1,13 +1,21 @@
 /* Router: one client frame in, deliveries and an ACK out. Receivers come
  * from the indexes; each delivered frame is built once and shared by every
  * receiver's queue. */
+#include "router.h"
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "broker.h"
-#include "busrt/match.h"
+#include "busrt/codes.h"
+#include "busrt/frame.h"
 #include "busrt/utf8.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "index.h"
 #include "log.h"
+#include "outq.h"
 #include "registry.h"
 
 struct outbuf *router_build(uint8_t kind, int realtime, const struct client *from,
