@@ -213,9 +213,8 @@ static void mark_flush(struct broker *b, struct client *c)
     }
 }
 
-int client_enqueue(struct broker *b, struct client *c, struct outbuf *f, int realtime)
+int client_enqueue(struct broker *b, struct client *c, struct outbuf *f)
 {
-    (void)realtime; /* every queued frame is flushed before select() */
     if (c->dead || c->kind == KIND_INTERNAL) {
         return 0;
     }
@@ -235,7 +234,7 @@ static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t
         return -1;
     }
     memcpy(f->data, p, n);
-    int rc = client_enqueue(b, c, f, 1);
+    int rc = client_enqueue(b, c, f);
     outbuf_unref(f);
     if (rc != 0) {
         client_kill(b, c, "output queue full");
@@ -315,7 +314,7 @@ void client_on_timer(struct broker *b, struct client *c)
     } else if (now >= c->next_ping) {
         c->next_ping = now + b->cfg.timeout_ns / 2;
         if (c->q.count == 0) { /* REQ-KA-1: a queued frame may stand in */
-            (void)router_deliver(b, c, b->nop, 0);
+            (void)router_deliver(b, c, b->nop);
         }
     }
     timers_set(&b->timers, &c->timer, next_due(b, c));

@@ -39,6 +39,6 @@ void client_on_timer(struct broker *b, struct client *c);
 const char *client_label(const struct client *c);
 /* Queues a shared frame on c. Returns 0, or -1 when c's queue is full: the
  * caller decides (the router drops c). */
-int client_enqueue(struct broker *b, struct client *c, struct outbuf *f, int realtime);
+int client_enqueue(struct broker *b, struct client *c, struct outbuf *f);
 
 #endif

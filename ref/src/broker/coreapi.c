@@ -51,7 +51,7 @@ static void send_rpc(struct broker *b, struct client *to, const uint8_t *hdr, si
         log_error("out of memory answering an RPC call from %s", client_label(to));
         return;
     }
-    (void)router_deliver(b, to, f, 0);
+    (void)router_deliver(b, to, f);
     outbuf_unref(f);
 }
 

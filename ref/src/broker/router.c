@@ -52,9 +52,9 @@ struct outbuf *router_build(uint8_t kind, int realtime, const struct client *fro
     return f;
 }
 
-int router_deliver(struct broker *b, struct client *c, struct outbuf *f, int realtime)
+int router_deliver(struct broker *b, struct client *c, struct outbuf *f)
 {
-    if (client_enqueue(b, c, f, realtime) == 0) {
+    if (client_enqueue(b, c, f) == 0) {
         return 0;
     }
     log_warn("client %s: output queue full (%zu frames, %zu bytes; limits "
@@ -74,7 +74,7 @@ static void ack(struct broker *b, struct client *c, uint8_t code)
     }
     struct busrt_ack a = {c->hdr.op_id, code};
     (void)busrt_ack_encode(&a, f->data, BUSRT_ACK_LEN);
-    (void)router_deliver(b, c, f, 1);
+    (void)router_deliver(b, c, f);
     outbuf_unref(f);
 }
 
@@ -135,7 +135,7 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
                       client_label(from));
             return BUSRT_RC_OTHER;
         }
-        (void)router_deliver(b, r, f, realtime);
+        (void)router_deliver(b, r, f);
     }
     outbuf_unref(f);
     return b->rcpt_short ? BUSRT_RC_OTHER : BUSRT_RC_OK;
@@ -155,7 +155,7 @@ static uint8_t route_message(struct broker *b, const struct client *from, struct
                   client_label(from), client_label(r));
         return BUSRT_RC_OTHER; /* REQ-ERR-7 */
     }
-    int rc = router_deliver(b, r, f, realtime);
+    int rc = router_deliver(b, r, f);
     outbuf_unref(f);
     return rc == 0 ? BUSRT_RC_OK : BUSRT_RC_NOT_DELIVERED;
 }

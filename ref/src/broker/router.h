@@ -21,7 +21,7 @@ void router_message_internal(struct broker *b, const uint8_t *target, size_t tle
                              const uint8_t *payload, size_t len);
 /* Queues frame f on c; drops c (logged) when its queue is full. Returns 0
  * when queued. */
-int router_deliver(struct broker *b, struct client *c, struct outbuf *f, int realtime);
+int router_deliver(struct broker *b, struct client *c, struct outbuf *f);
 /* Builds a delivered frame of the given kind from `from` (topic only for a
  * publication), or NULL when out of memory or too large. */
 struct outbuf *router_build(uint8_t kind, int realtime, const struct client *from,
