@@ -365,5 +365,5 @@ void coreapi_flush_events(struct broker *b)
 void coreapi_shutdown(struct broker *b)
 {
     coreapi_flush_events(b);
-    publish_event(b, ".broker/warn", "shutdown", NULL, 0);
+    publish_event(b, COREAPI_WARN_TOPIC, "shutdown", NULL, 0);
 }

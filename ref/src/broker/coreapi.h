@@ -9,6 +9,11 @@
 struct broker;
 struct client;
 
+/* The topic of the broker's warnings (shutdown); every client is
+ * subscribed to it at registration. */
+#define COREAPI_WARN_TOPIC ".broker/warn"
+#define COREAPI_WARN_TOPIC_LEN (sizeof COREAPI_WARN_TOPIC - 1u)
+
 /* Answers an RPC call from `from` to .broker. */
 void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payload,
                     size_t len);
@@ -16,7 +21,7 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
 void coreapi_announce(struct broker *b, const struct client *c, int registered);
 /* Publishes queued reg/unreg announcements; called between frames. */
 void coreapi_flush_events(struct broker *b);
-/* Publishes the shutdown warning on .broker/warn. */
+/* Publishes the shutdown warning on COREAPI_WARN_TOPIC. */
 void coreapi_shutdown(struct broker *b);
 
 #endif

@@ -25,15 +25,20 @@ struct client *registry_get(struct broker *b, const uint8_t *name, size_t len)
     return bmap_get(&b->names, name, len);
 }
 
+/* Finds the access control entry that governs c (by its primary name);
+ * 1 when that entry admits c's connection. */
+static int acl_admits(const struct acl *a, struct client *c)
+{
+    c->acl = acl_find(a, c->name, c->primary_len);
+    return c->acl != NULL && acl_peer_ok(c->acl, &c->peer);
+}
+
 int registry_add(struct broker *b, struct client *c, uint8_t *code)
 {
     struct client *primary = NULL;
-    if (b->acl != NULL && c->kind != KIND_INTERNAL) {
-        c->acl = acl_find(b->acl, c->name, c->primary_len);
-        if (c->acl == NULL || !acl_peer_ok(c->acl, &c->peer)) {
-            *code = BUSRT_RC_ACCESS;
-            return -1;
-        }
+    if (b->acl != NULL && c->kind != KIND_INTERNAL && !acl_admits(b->acl, c)) {
+        *code = BUSRT_RC_ACCESS;
+        return -1;
     }
     if (c->primary_len < c->name_len) {
         primary = registry_get(b, c->name, c->primary_len);
@@ -65,9 +70,8 @@ int registry_add(struct broker *b, struct client *c, uint8_t *code)
         c->next_secondary = primary->secondary;
         primary->secondary = c;
     }
-    static const char warn[] = ".broker/warn";
     if (c->kind != KIND_INTERNAL &&
-        sub_add(b, c, (const uint8_t *)warn, sizeof warn - 1u) != 0) {
+        sub_add(b, c, (const uint8_t *)COREAPI_WARN_TOPIC, COREAPI_WARN_TOPIC_LEN) != 0) {
         registry_remove(b, c);
         *code = BUSRT_RC_OTHER;
         return -1;
@@ -117,16 +121,6 @@ void registry_remove(struct broker *b, struct client *c)
     } else if (c->kind != KIND_INTERNAL) {
         coreapi_announce(b, c, 0);
     }
-}
-
-const uint8_t *sub_pattern(const void *entry)
-{
-    return ((const struct pat *)entry)->data;
-}
-
-size_t sub_pattern_len(const void *entry)
-{
-    return ((const struct pat *)entry)->len;
 }
 
 static struct pat *pat_new(const uint8_t *p, size_t len)
@@ -204,10 +198,10 @@ void excl_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
     free(bmap_del(&c->excls, p, len));
 }
 
-int excluded(const struct client *c, const uint8_t *topic, size_t len)
+int registry_matches(const struct bmap *set, const uint8_t *topic, size_t len)
 {
     void *v;
-    for (size_t i = 0; bmap_next(&c->excls, &i, &v);) {
+    for (size_t i = 0; bmap_next(set, &i, &v);) {
         const struct pat *x = v;
         if (busrt_topic_matches(x->data, x->len, topic, len) == 1) {
             return 1;
@@ -216,13 +210,21 @@ int excluded(const struct client *c, const uint8_t *topic, size_t len)
     return 0;
 }
 
-int subscribed(const struct client *c, const uint8_t *topic, size_t len)
+int registry_recheck_acl(struct broker *b, struct client *c)
 {
+    if (!acl_admits(b->acl, c)) {
+        return -1;
+    }
     void *v;
     for (size_t i = 0; bmap_next(&c->subs, &i, &v);) {
         const struct pat *x = v;
-        if (busrt_topic_matches(x->data, x->len, topic, len) == 1) {
-            return 1;
+        int automatic = x->len == COREAPI_WARN_TOPIC_LEN &&
+                        memcmp(x->data, COREAPI_WARN_TOPIC, x->len) == 0;
+        if (!automatic && !acl_allows(c->acl, ACL_SUBSCRIBE, x->data, x->len)) {
+            log_warn("client %s: subscription '%.*s' no longer allowed; removed",
+                     client_label(c), x->len > 128u ? 128 : (int)x->len,
+                     (const char *)x->data);
+            sub_del(b, c, x->data, x->len); /* tombstones keep the iteration valid */
         }
     }
     return 0;

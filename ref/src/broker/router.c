@@ -125,7 +125,7 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
         if (r->dead || r->kind == KIND_INTERNAL) {
             continue;
         }
-        if (kind == BUSRT_KIND_PUBLISH && excluded(r, topic, tlen)) {
+        if (kind == BUSRT_KIND_PUBLISH && registry_matches(&r->excls, topic, tlen)) {
             continue;
         }
         if (f == NULL && (f = router_build(kind, realtime, from, topic, tlen, payload,
@@ -187,11 +187,11 @@ static uint8_t route_publish_for(struct broker *b, const struct client *from, co
     struct client *primary = registry_get(b, rcv, rlen);
     collect_start(b);
     if (primary != NULL && primary->primary == NULL) {
-        if (subscribed(primary, t, tlen)) {
+        if (registry_matches(&primary->subs, t, tlen)) {
             collect(b, primary);
         }
         for (struct client *s = primary->secondary; s != NULL; s = s->next_secondary) {
-            if (subscribed(s, t, tlen)) {
+            if (registry_matches(&s->subs, t, tlen)) {
                 collect(b, s);
             }
         }
