@@ -136,24 +136,40 @@ static struct pat *pat_new(const uint8_t *p, size_t len)
     return x;
 }
 
+/* Stores a copy of pattern p in m (c's subs or excls) when c's limits
+ * allow: at most max entries (the option max_opt) and --max-topic-len
+ * bytes. Returns the copy, or NULL when refused (logged, naming the limit)
+ * or out of memory. */
+static struct pat *pat_put(struct broker *b, struct client *c, struct bmap *m,
+                           const char *what, size_t max, const char *max_opt,
+                           const uint8_t *p, size_t len)
+{
+    if (m->count >= max) {
+        log_warn("client %s: %s refused: %s %zu reached", client_label(c), what, max_opt,
+                 max);
+        return NULL;
+    }
+    if (len > b->cfg.max_topic_len) {
+        log_warn("client %s: %s of %zu bytes refused: --max-topic-len %zu",
+                 client_label(c), what, len, b->cfg.max_topic_len);
+        return NULL;
+    }
+    struct pat *x = pat_new(p, len);
+    if (x == NULL || bmap_put(m, x->data, len, x) != 0) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
 int sub_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
 {
     if (bmap_get(&c->subs, p, len) != NULL) {
         return 0; /* idempotent */
     }
-    if (c->subs.count >= b->cfg.max_subscriptions) {
-        log_warn("client %s: subscription refused: --max-subscriptions %zu reached",
-                 client_label(c), b->cfg.max_subscriptions);
-        return -1;
-    }
-    if (len > b->cfg.max_topic_len) {
-        log_warn("client %s: subscription of %zu bytes refused: --max-topic-len %zu",
-                 client_label(c), len, b->cfg.max_topic_len);
-        return -1;
-    }
-    struct pat *x = pat_new(p, len);
-    if (x == NULL || bmap_put(&c->subs, x->data, len, x) != 0) {
-        free(x);
+    struct pat *x = pat_put(b, c, &c->subs, "subscription", b->cfg.max_subscriptions,
+                            "--max-subscriptions", p, len);
+    if (x == NULL) {
         return -1;
     }
     if (topic_index_add(&b->topics, x->data, len, c->id, c) != 0) {
@@ -178,18 +194,8 @@ int excl_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
     if (bmap_get(&c->excls, p, len) != NULL) {
         return 0;
     }
-    if (c->excls.count >= b->cfg.max_exclusions || len > b->cfg.max_topic_len) {
-        log_warn("client %s: exclusion refused: --max-exclusions %zu or "
-                 "--max-topic-len %zu exceeded",
-                 client_label(c), b->cfg.max_exclusions, b->cfg.max_topic_len);
-        return -1;
-    }
-    struct pat *x = pat_new(p, len);
-    if (x == NULL || bmap_put(&c->excls, x->data, len, x) != 0) {
-        free(x);
-        return -1;
-    }
-    return 0;
+    return pat_put(b, c, &c->excls, "exclusion", b->cfg.max_exclusions, "--max-exclusions",
+                   p, len) != NULL ? 0 : -1;
 }
 
 void excl_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
