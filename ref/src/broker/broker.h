@@ -13,7 +13,8 @@
  * the pid file), listener.c (accepting), fifo.c (the line-command FIFO),
  * registry.c (names, subscriptions, exclusions), timer.c (the deadline
  * heap), clock.c, bmap.c (the hash map under the registry and indexes),
- * mpout.c (MessagePack output), log.c. Each has its own header. */
+ * mpout.c (MessagePack output), log.c. Each module but main.c has a
+ * header of its own (the ev_*.c backends share ev.h). */
 #ifndef BUSRTD_BROKER_H
 #define BUSRTD_BROKER_H
 
