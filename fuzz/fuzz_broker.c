@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "../ref/src/broker/broker.h"
+#include "../ref/src/broker/conn.h"
+#include "../ref/src/broker/coreapi.h"
 #include "../ref/src/broker/log.h"
 #include "../ref/tests/model/model.h"
 #include "busrt/frame.h"

@@ -22,7 +22,11 @@ fi
 B=${1:-build}
 OUT="$B/wp"
 mkdir -p "$OUT"
-export WHY3CONFIG="$PWD/$B/why3.conf"
+# An absolute path, for Why3: BUILD_DIR itself may be relative or absolute.
+case "$B" in
+/*) export WHY3CONFIG="$B/why3.conf" ;;
+*) export WHY3CONFIG="$PWD/$B/why3.conf" ;;
+esac
 [ -s "$WHY3CONFIG" ] || why3 config detect -C "$WHY3CONFIG" >/dev/null 2>&1
 if [ "${WP_FRESH:-0}" = 1 ]; then
     rm -rf "$OUT/session"

@@ -73,14 +73,14 @@ static void t_topic_vectors(void **state)
         int want = json_is_true(json_object_get(json_object_get(v, "expect"), "match"));
         struct topic_index ix;
         topic_index_init(&ix);
-        assert_int_equal(topic_index_add(&ix, U8(p), strlen(p), &c[1]), 0);
+        assert_int_equal(topic_index_add(&ix, U8(p), strlen(p), c[1].id, &c[1]), 0);
         struct hits h = {{0}};
         assert_int_equal(topic_index_match(&ix, U8(t), strlen(t), count_hit, &h), 0);
         if ((h.n[1] > 0) != want) {
             fail_msg("%s: index gave %d for '%s' vs '%s'",
                      json_string_value(json_object_get(v, "id")), h.n[1], p, t);
         }
-        topic_index_remove(&ix, U8(p), strlen(p), &c[1]);
+        topic_index_remove(&ix, U8(p), strlen(p), c[1].id);
         assert_null(ix.root); /* fully pruned */
     }
     json_decref(root);
@@ -149,7 +149,8 @@ static void t_topic_random(void **state)
         for (size_t k = 1; k <= MAXC; k++) {
             for (size_t j = 0; j < NSUB; j++) {
                 rand_str(&seed, "ab/+#", 7, pats[k][j], &plen[k][j]);
-                assert_int_equal(topic_index_add(&ix, U8(pats[k][j]), plen[k][j], &c[k]), 0);
+                assert_int_equal(
+                    topic_index_add(&ix, U8(pats[k][j]), plen[k][j], c[k].id, &c[k]), 0);
                 live[k][j] = 1;
             }
         }
@@ -157,7 +158,7 @@ static void t_topic_random(void **state)
             if (q % 4 == 3) { /* remove a random live subscription */
                 size_t k = 1u + rnd(&seed) % MAXC, j = rnd(&seed) % NSUB;
                 if (live[k][j]) {
-                    topic_index_remove(&ix, U8(pats[k][j]), plen[k][j], &c[k]);
+                    topic_index_remove(&ix, U8(pats[k][j]), plen[k][j], c[k].id);
                     live[k][j] = 0;
                 }
             }
@@ -181,7 +182,7 @@ static void t_topic_random(void **state)
         for (size_t k = 1; k <= MAXC; k++) {
             for (size_t j = 0; j < NSUB; j++) {
                 if (live[k][j]) {
-                    topic_index_remove(&ix, U8(pats[k][j]), plen[k][j], &c[k]);
+                    topic_index_remove(&ix, U8(pats[k][j]), plen[k][j], c[k].id);
                 }
             }
         }
@@ -242,15 +243,27 @@ static void t_shared_node(void **state)
     struct client *c = clients_new(1);
     struct topic_index ix;
     topic_index_init(&ix);
-    assert_int_equal(topic_index_add(&ix, U8("a/#"), 3, &c[1]), 0);
-    assert_int_equal(topic_index_add(&ix, U8("a/#/b"), 5, &c[1]), 0);
-    topic_index_remove(&ix, U8("a/#/b"), 5, &c[1]);
+    assert_int_equal(topic_index_add(&ix, U8("a/#"), 3, c[1].id, &c[1]), 0);
+    assert_int_equal(topic_index_add(&ix, U8("a/#/b"), 5, c[1].id, &c[1]), 0);
+    topic_index_remove(&ix, U8("a/#/b"), 5, c[1].id);
     struct hits h = {{0}};
     assert_int_equal(topic_index_match(&ix, U8("a/x"), 3, count_hit, &h), 0);
     assert_int_equal(h.n[1], 1);
-    topic_index_remove(&ix, U8("a/#"), 3, &c[1]);
+    topic_index_remove(&ix, U8("a/#"), 3, c[1].id);
     assert_null(ix.root);
     free(c);
+}
+
+/* "+/+/.../+": n bytes, (n + 1) / 2 chunks (n odd). */
+static char *deep_pattern(size_t n)
+{
+    char *deep = malloc(n + 1u);
+    assert_non_null(deep);
+    for (size_t i = 0; i < n; i++) {
+        deep[i] = (i % 2u == 0u) ? '+' : '/';
+    }
+    deep[n] = '\0';
+    return deep;
 }
 
 /* A deep pattern and topic do not recurse on the C stack. */
@@ -259,15 +272,10 @@ static void t_deep(void **state)
     (void)state;
     struct client *c = clients_new(1);
     size_t n = 200001u;
-    char *deep = malloc(n + 1u);
-    assert_non_null(deep);
-    for (size_t i = 0; i < n; i++) {
-        deep[i] = (i % 2u == 0u) ? '+' : '/';
-    }
-    deep[n] = '\0';
+    char *deep = deep_pattern(n);
     struct topic_index ix;
     topic_index_init(&ix);
-    assert_int_equal(topic_index_add(&ix, U8(deep), n, &c[1]), 0);
+    assert_int_equal(topic_index_add(&ix, U8(deep), n, c[1].id, &c[1]), 0);
     for (size_t i = 0; i < n; i++) {
         if (deep[i] == '+') deep[i] = 'x';
     }
@@ -277,8 +285,37 @@ static void t_deep(void **state)
     for (size_t i = 0; i < n; i++) {
         if (deep[i] == 'x') deep[i] = '+';
     }
-    topic_index_remove(&ix, U8(deep), n, &c[1]);
+    topic_index_remove(&ix, U8(deep), n, c[1].id);
     assert_null(ix.root);
+    free(deep);
+    free(c);
+}
+
+/* Freeing a whole index does not recurse on the C stack either: a deep
+ * topic tree and a name tree of the longest name, freed without removing
+ * anything (the sanitized build also checks that every node is freed). */
+static void t_deep_free(void **state)
+{
+    (void)state;
+    struct client *c = clients_new(1);
+    size_t n = 200001u;
+    char *deep = deep_pattern(n);
+    struct topic_index tx;
+    topic_index_init(&tx);
+    assert_int_equal(topic_index_add(&tx, U8(deep), n, c[1].id, &c[1]), 0);
+    assert_int_equal(topic_index_add(&tx, U8("+/x/#"), 5, c[1].id, &c[1]), 0);
+    topic_index_free(&tx);
+    assert_null(tx.root);
+    size_t nn = 65535u;
+    for (size_t i = 0; i < nn; i++) {
+        deep[i] = (i % 2u == 0u) ? 'a' : '.';
+    }
+    struct name_index nx;
+    name_index_init(&nx);
+    assert_int_equal(name_index_add(&nx, U8(deep), nn, &c[1]), 0);
+    assert_int_equal(name_index_add(&nx, U8("a.b"), 3, &c[1]), 0);
+    name_index_free(&nx);
+    assert_null(nx.root);
     free(deep);
     free(c);
 }
@@ -289,6 +326,7 @@ int main(void)
         cmocka_unit_test(t_topic_vectors), cmocka_unit_test(t_mask_vectors),
         cmocka_unit_test(t_topic_random),  cmocka_unit_test(t_mask_random),
         cmocka_unit_test(t_shared_node),   cmocka_unit_test(t_deep),
+        cmocka_unit_test(t_deep_free),
     };
     return cmocka_run_group_tests_name("routing index", tests, NULL, NULL);
 }

@@ -12,7 +12,11 @@
 #include <string.h>
 
 #include "../src/broker/broker.h"
+#include "../src/broker/config.h"
+#include "../src/broker/conn.h"
+#include "../src/broker/coreapi.h"
 #include "../src/broker/log.h"
+#include "../src/broker/outq.h"
 #include "busrt/frame.h"
 
 #define NSUB 70 /* more than the first 64 receiver slots */

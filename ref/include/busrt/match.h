@@ -26,4 +26,15 @@ int busrt_mask_matches(const uint8_t *mask, size_t mask_len,
  * byte `*` or `?`), else 0. */
 int busrt_mask_has_wildcard(const uint8_t *s, size_t len);
 
+/* The chunk walk the matchers use, for code that walks patterns itself
+ * (the broker's routing indexes and access control). */
+
+/* End of the chunk of b[0, n) that starts at from (from <= n): the first
+ * sep at or after from, or n. */
+size_t busrt_chunk_end(const uint8_t *b, size_t n, size_t from, uint8_t sep);
+
+/* 1 when the chunk b[i, e) is exactly the one byte w (a wildcard chunk),
+ * else 0. */
+int busrt_chunk_is(const uint8_t *b, size_t i, size_t e, uint8_t w);
+
 #endif

@@ -375,25 +375,17 @@ int acl_peer_ok(const struct acl_entry *e, const struct acl_peer *p)
     return p->has_cred && (in_ids(&e->uids, p->uid) || in_ids(&e->gids, p->gid));
 }
 
-/* Chunk walking for the containment check. */
-static size_t chunk_end(const uint8_t *s, size_t len, size_t pos, uint8_t sep)
-{
-    while (pos < len && s[pos] != sep) {
-        pos++;
-    }
-    return pos;
-}
-
 int acl_pattern_within(const uint8_t *sub, size_t slen, const uint8_t *allow, size_t alen,
                        uint8_t sep, uint8_t one, uint8_t many)
 {
     size_t si = 0, ai = 0;
     for (;;) {
-        size_t se = chunk_end(sub, slen, si, sep), ae = chunk_end(allow, alen, ai, sep);
-        int a_many = ae - ai == 1u && allow[ai] == many;
-        int s_many = se - si == 1u && sub[si] == many;
-        int a_one = ae - ai == 1u && allow[ai] == one;
-        int s_one = se - si == 1u && sub[si] == one;
+        size_t se = busrt_chunk_end(sub, slen, si, sep);
+        size_t ae = busrt_chunk_end(allow, alen, ai, sep);
+        int a_many = busrt_chunk_is(allow, ai, ae, many);
+        int s_many = busrt_chunk_is(sub, si, se, many);
+        int a_one = busrt_chunk_is(allow, ai, ae, one);
+        int s_one = busrt_chunk_is(sub, si, se, one);
         if (a_many) {
             return 1; /* both need one or more chunks from here */
         }

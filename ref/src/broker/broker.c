@@ -1,17 +1,28 @@
 /* Broker lifecycle: set-up (the internal client, listeners, the FIFO, the
  * multiplexer), access control loading, freeing dropped clients, teardown.
  * The event loop itself is loop.c. */
+#include "broker.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "registry.h"
+#include "acl.h"
+#include "bmap.h"
+#include "busrt/frame.h"
+#include "clock.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "ev.h"
 #include "fifo.h"
+#include "index.h"
 #include "listener.h"
 #include "log.h"
+#include "outq.h"
+#include "registry.h"
+#include "timer.h"
 
 static int setup_internal(struct broker *b)
 {
@@ -142,24 +153,10 @@ int broker_load_acl(struct broker *b, int initial)
         if (!c->registered || c->dead || c->kind == KIND_INTERNAL) {
             continue;
         }
-        c->acl = acl_find(a, c->name, c->primary_len);
-        if (c->acl == NULL || !acl_peer_ok(c->acl, &c->peer)) {
+        if (registry_recheck_acl(b, c) != 0) {
             log_warn("client %s: no longer allowed by the access control file; dropping it",
                      client_label(c));
             client_close(b, c, "access revoked");
-            continue;
-        }
-        void *v;
-        for (size_t i = 0; bmap_next(&c->subs, &i, &v);) {
-            const uint8_t *p = sub_pattern(v);
-            size_t n = sub_pattern_len(v);
-            static const char warn[] = ".broker/warn";
-            int automatic = n == sizeof warn - 1u && memcmp(p, warn, n) == 0;
-            if (!automatic && !acl_allows(c->acl, ACL_SUBSCRIBE, p, n)) {
-                log_warn("client %s: subscription '%.*s' no longer allowed; removed",
-                         client_label(c), n > 128u ? 128 : (int)n, (const char *)p);
-                sub_del(b, c, p, n); /* tombstones keep the iteration valid */
-            }
         }
     }
     return 0;

@@ -1,15 +1,23 @@
-/* Broker state shared by the modules of busrtd.
+/* Broker state shared by the modules of busrtd (struct broker, struct
+ * client, struct listener) and the broker's lifecycle (broker.c).
  *
  * A frame's path: loop.c waits on the multiplexer (ev.c with one backend,
  * ev_select.c, ev_poll.c or ev_epoll.c) and hands a readable connection to
  * conn.c, which reads the bytes and parses them with the proved core
- * (ref/src/core) -> router.c resolves receivers through index.c -> outq.c
- * queues shared frame buffers -> conn.c writes them out (loop.c's flush
- * list). Deadlines live in timer.c's heap; broker.c holds the lifecycle. */
+ * (ref/src/core) -> router.c checks access (acl.c), resolves receivers
+ * through index.c and registry.c, or hands calls to the internal client
+ * (coreapi.c) -> outq.c queues shared frame buffers -> conn.c writes them
+ * out (loop.c's flush list).
+ *
+ * The other modules: main.c (the process: options from config.c, signals,
+ * the pid file), listener.c (accepting), fifo.c (the line-command FIFO),
+ * registry.c (names, subscriptions, exclusions), timer.c (the deadline
+ * heap), clock.c, bmap.c (the hash map under the registry and indexes),
+ * mpout.c (MessagePack output), log.c. Each module but main.c has a
+ * header of its own (the ev_*.c backends share ev.h). */
 #ifndef BUSRTD_BROKER_H
 #define BUSRTD_BROKER_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,12 +143,11 @@ struct broker {
     size_t nrcpt, rcpt_cap;
     int rcpt_short;       /* memory ran out while collecting them */
 
-    int64_t started_ns;     /* monotonic */
-    int64_t started_wall_s; /* for uptime */
+    int64_t started_ns; /* monotonic, for uptime */
     uint64_t r_frames, r_bytes, w_frames, w_bytes;
 };
 
-/* broker.c: lifecycle */
+/* Set-up: the internal client ".broker" and the multiplexer; 0 or -1. */
 int broker_init(struct broker *b, const struct config *cfg);
 /* Opens (binds) every -B listener; returns 0, or -1 after logging why. */
 int broker_listen(struct broker *b);
@@ -154,74 +161,5 @@ int broker_load_acl(struct broker *b, int initial);
 void broker_reap(struct broker *b);
 /* Closes every client and listener, removes socket, FIFO and pid files. */
 void broker_teardown(struct broker *b);
-
-/* loop.c: the event loop */
-/* Runs until *stop becomes non-zero; signals are delivered only while
- * waiting, with waitmask. */
-void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,
-                volatile sig_atomic_t *reload);
-/* Announces shutdown and gives queued output up to one timeout to leave. */
-void broker_drain(struct broker *b);
-
-int64_t now_ns(void);
-uint64_t wall_ns(void);
-
-/* conn.c */
-/* A new client on fd (-1: internal or socket-less), or NULL when out of
- * memory. A socket client is watched for reading and has a deadline. */
-struct client *client_new(struct broker *b, int fd, enum client_kind kind);
-void client_kill(struct broker *b, struct client *c, const char *why);
-/* client_kill, but what is already queued for c (a refusal code, replies
- * to earlier frames) is still written, for at most one timeout. */
-void client_close(struct broker *b, struct client *c, const char *why);
-/* Queues the broker's greeting; the handshake then runs in the loop. */
-int client_start(struct broker *b, struct client *c);
-void client_destroy(struct broker *b, struct client *c);
-int client_on_readable(struct broker *b, struct client *c);
-/* Processes bytes as if read from c's socket (fuzzing, tests). */
-void client_feed(struct broker *b, struct client *c, const uint8_t *p, size_t n);
-void client_flush(struct broker *b, struct client *c);
-/* Tells the multiplexer what c waits for: reading while alive, writing
- * while its queue waits for the socket (a write returned EAGAIN); a queue
- * is otherwise written from the loop's flush list without asking. */
-void client_watch(struct broker *b, struct client *c);
-/* c's deadline (timer) came: drops it on a read, write or linger timeout,
- * sends the keep-alive NOP when due, and sets the timer to the next one. */
-void client_on_timer(struct broker *b, struct client *c);
-void client_mark_flush(struct broker *b, struct client *c);
-const char *client_label(const struct client *c);
-
-/* Queues a shared frame on c. Returns 0, or -1 when c's queue is full: the
- * caller decides (the router drops c). */
-int client_enqueue(struct broker *b, struct client *c, struct outbuf *f, int realtime);
-
-/* registry.c */
-int registry_add(struct broker *b, struct client *c, uint8_t *code);
-void registry_remove(struct broker *b, struct client *c);
-struct client *registry_get(struct broker *b, const uint8_t *name, size_t len);
-
-/* router.c */
-void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, size_t len);
-/* Frames from the internal client (announcements, FIFO, shutdown). */
-void router_publish_internal(struct broker *b, const uint8_t *topic, size_t tlen,
-                             const uint8_t *payload, size_t len);
-void router_broadcast_internal(struct broker *b, const uint8_t *mask, size_t mlen,
-                               const uint8_t *payload, size_t len);
-void router_message_internal(struct broker *b, const uint8_t *target, size_t tlen,
-                             const uint8_t *payload, size_t len);
-/* Queues a frame from `from` to c; drops c when its queue is full. Returns
- * 0 when queued. */
-int router_deliver(struct broker *b, struct client *c, struct outbuf *f, int realtime);
-struct outbuf *router_build(uint8_t kind, int realtime, const struct client *from,
-                            const uint8_t *topic, size_t topic_len,
-                            const uint8_t *payload, size_t payload_len);
-
-/* coreapi.c: the internal client's RPC methods and announcements */
-void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payload,
-                    size_t len);
-void coreapi_announce(struct broker *b, const struct client *c, int registered);
-/* Publishes queued reg/unreg announcements; called between frames. */
-void coreapi_flush_events(struct broker *b);
-void coreapi_shutdown(struct broker *b);
 
 #endif

@@ -1,31 +1,24 @@
 /* One client connection: the handshake and frame-reading state machine on
  * top of the proved core decoders, and writing of its output queue. */
+#include "conn.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "broker.h"
+#include "bmap.h"
+#include "busrt/codes.h"
 #include "busrt/frame.h"
+#include "ev.h"
 #include "log.h"
-
-int64_t now_ns(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "outq.h"
+#include "registry.h"
+#include "router.h"
+#include "timer.h"
 
 static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t n);
 
@@ -209,7 +202,8 @@ void client_destroy(struct broker *b, struct client *c)
     free(c);
 }
 
-void client_mark_flush(struct broker *b, struct client *c)
+/* Appends c to the loop's flush list (once until it is written). */
+static void mark_flush(struct broker *b, struct client *c)
 {
     if (!c->want_flush && c->fd >= 0) {
         c->want_flush = 1;
@@ -219,16 +213,15 @@ void client_mark_flush(struct broker *b, struct client *c)
     }
 }
 
-int client_enqueue(struct broker *b, struct client *c, struct outbuf *f, int realtime)
+int client_enqueue(struct broker *b, struct client *c, struct outbuf *f)
 {
-    (void)realtime; /* every queued frame is flushed before select() */
     if (c->dead || c->kind == KIND_INTERNAL) {
         return 0;
     }
     if (outq_push(&c->q, f, b->cfg.queue_bytes) != 0) {
         return -1;
     }
-    client_mark_flush(b, c);
+    mark_flush(b, c);
     return 0;
 }
 
@@ -241,7 +234,7 @@ static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t
         return -1;
     }
     memcpy(f->data, p, n);
-    int rc = client_enqueue(b, c, f, 1);
+    int rc = client_enqueue(b, c, f);
     outbuf_unref(f);
     if (rc != 0) {
         client_kill(b, c, "output queue full");
@@ -321,7 +314,7 @@ void client_on_timer(struct broker *b, struct client *c)
     } else if (now >= c->next_ping) {
         c->next_ping = now + b->cfg.timeout_ns / 2;
         if (c->q.count == 0) { /* REQ-KA-1: a queued frame may stand in */
-            (void)router_deliver(b, c, b->nop, 0);
+            (void)router_deliver(b, c, b->nop);
         }
     }
     timers_set(&b->timers, &c->timer, next_due(b, c));

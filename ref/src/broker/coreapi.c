@@ -1,5 +1,7 @@
 /* The internal client ".broker": core RPC methods and announcements, with
  * msgpack bodies built and read by msgpack-c. */
+#include "coreapi.h"
+
 #include <msgpack.h>
 #include <regex.h>
 #include <stdio.h>
@@ -7,10 +9,16 @@
 #include <string.h>
 
 #include "broker.h"
+#include "busrt/codes.h"
+#include "busrt/frame.h"
 #include "busrt/mpack.h"
 #include "busrt/rpcproto.h"
+#include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "mpout.h"
+#include "outq.h"
+#include "router.h"
 
 #define AUTHOR "BUS/RT reference implementation contributors"
 
@@ -43,7 +51,7 @@ static void send_rpc(struct broker *b, struct client *to, const uint8_t *hdr, si
         log_error("out of memory answering an RPC call from %s", client_label(to));
         return;
     }
-    (void)router_deliver(b, to, f, 0);
+    (void)router_deliver(b, to, f);
     outbuf_unref(f);
 }
 
@@ -357,5 +365,5 @@ void coreapi_flush_events(struct broker *b)
 void coreapi_shutdown(struct broker *b)
 {
     coreapi_flush_events(b);
-    publish_event(b, ".broker/warn", "shutdown", NULL, 0);
+    publish_event(b, COREAPI_WARN_TOPIC, "shutdown", NULL, 0);
 }

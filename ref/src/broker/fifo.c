@@ -18,8 +18,10 @@
 #include "busrt/match.h"
 #include "busrt/rpcproto.h"
 #include "busrt/utf8.h"
+#include "coreapi.h"
 #include "log.h"
 #include "mpout.h"
+#include "router.h"
 
 #define FIFO_LINE_MAX 65536u
 

@@ -1,25 +1,14 @@
+/* Routing indexes (index.h). Chunks are split with the proved core's
+ * busrt_chunk_end and busrt_chunk_is, the walk the matchers use. */
 #include "index.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "bmap.h"
+#include "busrt/match.h"
 
-/* ---- shared: chunk walking and an explicit stack -------------------------- */
-
-/* End of the chunk starting at pos: the next separator, or len. */
-static size_t chunk_end(const uint8_t *s, size_t len, size_t pos, uint8_t sep)
-{
-    while (pos < len && s[pos] != sep) {
-        pos++;
-    }
-    return pos;
-}
-
-static int is1(const uint8_t *s, size_t a, size_t e, uint8_t w)
-{
-    return e - a == 1u && s[a] == w;
-}
+/* ---- shared: an explicit stack ------------------------------------------ */
 
 struct frame {
     void *node;
@@ -96,20 +85,32 @@ static void cset_free(struct bmap *m)
     bmap_free(m);
 }
 
+/* Frees n and every node below it. Iterative, as the walks are: a tree is
+ * as deep as a pattern has chunks (--max-topic-len allows 16 MiB). The
+ * nodes still to free are chained through their parent links, which
+ * nothing reads any more. */
 static void tnode_free(struct tnode *n)
 {
-    void *v;
-    for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
-        tnode_free(v); /* depth bounded by --max-topic-len */
+    n->parent = NULL;
+    while (n != NULL) {
+        struct tnode *todo = n->parent;
+        void *v;
+        for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
+            struct tnode *child = v;
+            child->parent = todo;
+            todo = child;
+        }
+        if (n->plus != NULL) {
+            n->plus->parent = todo;
+            todo = n->plus;
+        }
+        bmap_free(&n->children);
+        cset_free(&n->exact);
+        cset_free(&n->hash);
+        free(n->chunk);
+        free(n);
+        n = todo;
     }
-    bmap_free(&n->children);
-    if (n->plus != NULL) {
-        tnode_free(n->plus);
-    }
-    cset_free(&n->exact);
-    cset_free(&n->hash);
-    free(n->chunk);
-    free(n);
 }
 
 void topic_index_init(struct topic_index *ix)
@@ -155,12 +156,12 @@ static struct bmap *pattern_set(struct topic_index *ix, const uint8_t *pat, size
     size_t pos = 0;
     for (;;) {
         *last = n;
-        size_t e = chunk_end(pat, len, pos, '/');
-        if (is1(pat, pos, e, '#')) {
+        size_t e = busrt_chunk_end(pat, len, pos, '/');
+        if (busrt_chunk_is(pat, pos, e, '#')) {
             return &n->hash;
         }
         struct tnode *child;
-        if (is1(pat, pos, e, '+')) {
+        if (busrt_chunk_is(pat, pos, e, '+')) {
             child = n->plus;
         } else {
             child = bmap_get(&n->children, pat + pos, e - pos);
@@ -169,7 +170,7 @@ static struct bmap *pattern_set(struct topic_index *ix, const uint8_t *pat, size
             if (!create) {
                 return NULL;
             }
-            int literal = !is1(pat, pos, e, '+');
+            int literal = !busrt_chunk_is(pat, pos, e, '+');
             child = tnode_new(n, pat + pos, e - pos, literal);
             if (child == NULL) {
                 return NULL;
@@ -190,16 +191,16 @@ static struct bmap *pattern_set(struct topic_index *ix, const uint8_t *pat, size
     }
 }
 
-int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len,
+int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len, uint64_t id,
                     struct client *c)
 {
     struct tnode *last = NULL;
     struct bmap *set = pattern_set(ix, pat, len, 1, &last);
-    struct cref *r = set != NULL ? bmap_get(set, &c->id, sizeof c->id) : NULL;
+    struct cref *r = set != NULL ? bmap_get(set, &id, sizeof id) : NULL;
     if (set != NULL && r == NULL) {
         r = calloc(1, sizeof *r);
         if (r != NULL) {
-            r->key = c->id;
+            r->key = id;
             r->c = c;
             if (bmap_put(set, &r->key, sizeof r->key, r) != 0) {
                 free(r);
@@ -220,12 +221,11 @@ int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len,
     return 0;
 }
 
-void topic_index_remove(struct topic_index *ix, const uint8_t *pat, size_t len,
-                        struct client *c)
+void topic_index_remove(struct topic_index *ix, const uint8_t *pat, size_t len, uint64_t id)
 {
     struct tnode *last = NULL;
     struct bmap *set = pattern_set(ix, pat, len, 0, &last);
-    struct cref *r = set != NULL ? bmap_get(set, &c->id, sizeof c->id) : NULL;
+    struct cref *r = set != NULL ? bmap_get(set, &id, sizeof id) : NULL;
     if (r == NULL) {
         return;
     }
@@ -266,7 +266,7 @@ int topic_index_match(const struct topic_index *ix, const uint8_t *topic, size_t
             continue;
         }
         visit_set(&n->hash, fn, ctx); /* '#' needs one or more chunks: here */
-        size_t e = chunk_end(topic, len, f.pos, '/');
+        size_t e = busrt_chunk_end(topic, len, f.pos, '/');
         size_t next = e + 1u; /* len + 1 after the last chunk */
         struct tnode *child = bmap_get(&n->children, topic + f.pos, e - f.pos);
         if ((child != NULL && push(&st, child, next) != 0) ||
@@ -290,15 +290,24 @@ struct nnode {
     size_t weight;
 };
 
+/* Frees n and every node below it, iteratively as tnode_free does (a name
+ * of 65535 bytes can have 32768 chunks). */
 static void nnode_free(struct nnode *n)
 {
-    void *v;
-    for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
-        nnode_free(v); /* depth bounded by --max-name-len */
+    n->parent = NULL;
+    while (n != NULL) {
+        struct nnode *todo = n->parent;
+        void *v;
+        for (size_t i = 0; bmap_next(&n->children, &i, &v);) {
+            struct nnode *child = v;
+            child->parent = todo;
+            todo = child;
+        }
+        bmap_free(&n->children);
+        free(n->chunk);
+        free(n);
+        n = todo;
     }
-    bmap_free(&n->children);
-    free(n->chunk);
-    free(n);
 }
 
 void name_index_init(struct name_index *ix)
@@ -337,7 +346,7 @@ int name_index_add(struct name_index *ix, const uint8_t *name, size_t len,
     struct nnode *n = ix->root;
     size_t pos = 0;
     for (;;) {
-        size_t e = chunk_end(name, len, pos, '.');
+        size_t e = busrt_chunk_end(name, len, pos, '.');
         struct nnode *child = bmap_get(&n->children, name + pos, e - pos);
         if (child == NULL) {
             child = calloc(1, sizeof *child);
@@ -378,7 +387,7 @@ static struct nnode *name_node(const struct name_index *ix, const uint8_t *name,
     struct nnode *n = ix->root;
     size_t pos = 0;
     while (n != NULL) {
-        size_t e = chunk_end(name, len, pos, '.');
+        size_t e = busrt_chunk_end(name, len, pos, '.');
         n = bmap_get(&n->children, name + pos, e - pos);
         if (e == len) {
             break;
@@ -431,12 +440,12 @@ int name_index_match(const struct name_index *ix, const uint8_t *mask, size_t le
             }
             continue;
         }
-        size_t e = chunk_end(mask, len, f.pos, '.');
-        if (is1(mask, f.pos, e, '*')) {
+        size_t e = busrt_chunk_end(mask, len, f.pos, '.');
+        if (busrt_chunk_is(mask, f.pos, e, '*')) {
             for (size_t i = 0; rc == 0 && bmap_next(&n->children, &i, &v);) {
                 rc = push(&st, v, SIZE_MAX); /* one or more chunks */
             }
-        } else if (is1(mask, f.pos, e, '?')) {
+        } else if (busrt_chunk_is(mask, f.pos, e, '?')) {
             for (size_t i = 0; rc == 0 && bmap_next(&n->children, &i, &v);) {
                 rc = push(&st, v, e + 1u);
             }

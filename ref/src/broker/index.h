@@ -2,15 +2,16 @@
  * per name chunk for broadcast masks. A lookup visits only tree paths the
  * topic or mask can match, so its cost follows the matches, not the table.
  * The results equal what busrt_topic_matches / busrt_mask_matches decide
- * for every stored entry (tests compare them). Walks are iterative: the
- * depth of a tree never reaches the C stack. */
+ * for every stored entry (tests compare them). Walks and frees are
+ * iterative: the depth of a tree never reaches the C stack.
+ *
+ * Clients are opaque here: the index keeps the pointer for its visitor and
+ * keys a subscription by the client's id. */
 #ifndef BUSRTD_INDEX_H
 #define BUSRTD_INDEX_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "bmap.h"
 
 struct client;
 
@@ -25,14 +26,15 @@ struct topic_index {
 
 void topic_index_init(struct topic_index *ix);
 void topic_index_free(struct topic_index *ix);
-/* Adds one subscription of c to pattern. Subscriptions are counted, so two
- * patterns that select the same tree node (`a/#` and `a/#/b`) both need
- * removing. Returns 0, or -1 when memory is exhausted (nothing added). */
-int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len,
+/* Adds one subscription of client c (whose id is id) to pattern.
+ * Subscriptions are counted, so two patterns that select the same tree
+ * node (`a/#` and `a/#/b`) both need removing. Returns 0, or -1 when
+ * memory is exhausted (nothing added). */
+int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len, uint64_t id,
                     struct client *c);
-/* Removes one subscription of c to pattern (which must have been added). */
-void topic_index_remove(struct topic_index *ix, const uint8_t *pat, size_t len,
-                        struct client *c);
+/* Removes one subscription of the client with this id to pattern (which
+ * must have been added). */
+void topic_index_remove(struct topic_index *ix, const uint8_t *pat, size_t len, uint64_t id);
 /* Visits every client with a subscription matching topic. Returns 0, or -1
  * when the walk could not allocate its stack (nothing reliable visited). */
 int topic_index_match(const struct topic_index *ix, const uint8_t *topic, size_t len,

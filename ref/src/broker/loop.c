@@ -12,18 +12,34 @@
  * Nothing in a turn walks every client: work is proportional to the
  * ready descriptors, the clients with output and the expired deadlines.
  *
- * Why the call circle conn -> router -> registry -> coreapi is safe: a
- * dropped client is only marked (client_kill takes it out of routing at
- * once) and freed at step 3 of a later turn, so no pointer held during a
- * turn dangles; announcements are queued and published between frames. */
+ * conn.c, router.c, registry.c and coreapi.c call one another in a circle
+ * (conn -> router -> registry or coreapi -> router -> conn; registry ->
+ * conn to drop a replaced client). It is safe because:
+ *   - dropping a client only marks it: client_kill takes it out of routing
+ *     and the registry at once, and code that holds a client checks
+ *     c->dead after any call that may drop it;
+ *   - only broker_reap frees clients (teardown aside), at step 3, so no
+ *     pointer held while a frame is handled dangles;
+ *   - the router collects a frame's receivers before delivering to any, so
+ *     a receiver dropped during delivery (full queue) changes no index
+ *     being walked;
+ *   - announcements are queued (coreapi_announce) and published later,
+ *     between frames (coreapi_flush_events), never from inside routing. */
+#include "loop.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "broker.h"
+#include "clock.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "ev.h"
 #include "fifo.h"
 #include "listener.h"
 #include "log.h"
+#include "timer.h"
 
 static void flush_all(struct broker *b)
 {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "config.h"
 #include "log.h"
+#include "loop.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;

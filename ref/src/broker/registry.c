@@ -1,12 +1,19 @@
 /* Client registry: names (primaries and their secondaries) and each
  * client's subscriptions and exclusions, kept in step with the indexes. */
+#include "registry.h"
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
+#include "bmap.h"
 #include "broker.h"
+#include "busrt/codes.h"
 #include "busrt/match.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "index.h"
 #include "log.h"
-#include "registry.h"
 
 struct pat {
     size_t len;
@@ -18,15 +25,20 @@ struct client *registry_get(struct broker *b, const uint8_t *name, size_t len)
     return bmap_get(&b->names, name, len);
 }
 
+/* Finds the access control entry that governs c (by its primary name);
+ * 1 when that entry admits c's connection. */
+static int acl_admits(const struct acl *a, struct client *c)
+{
+    c->acl = acl_find(a, c->name, c->primary_len);
+    return c->acl != NULL && acl_peer_ok(c->acl, &c->peer);
+}
+
 int registry_add(struct broker *b, struct client *c, uint8_t *code)
 {
     struct client *primary = NULL;
-    if (b->acl != NULL && c->kind != KIND_INTERNAL) {
-        c->acl = acl_find(b->acl, c->name, c->primary_len);
-        if (c->acl == NULL || !acl_peer_ok(c->acl, &c->peer)) {
-            *code = BUSRT_RC_ACCESS;
-            return -1;
-        }
+    if (b->acl != NULL && c->kind != KIND_INTERNAL && !acl_admits(b->acl, c)) {
+        *code = BUSRT_RC_ACCESS;
+        return -1;
     }
     if (c->primary_len < c->name_len) {
         primary = registry_get(b, c->name, c->primary_len);
@@ -58,9 +70,8 @@ int registry_add(struct broker *b, struct client *c, uint8_t *code)
         c->next_secondary = primary->secondary;
         primary->secondary = c;
     }
-    static const char warn[] = ".broker/warn";
     if (c->kind != KIND_INTERNAL &&
-        sub_add(b, c, (const uint8_t *)warn, sizeof warn - 1u) != 0) {
+        sub_add(b, c, (const uint8_t *)COREAPI_WARN_TOPIC, COREAPI_WARN_TOPIC_LEN) != 0) {
         registry_remove(b, c);
         *code = BUSRT_RC_OTHER;
         return -1;
@@ -80,7 +91,7 @@ static void free_patterns(struct bmap *m, struct broker *b, struct client *c, in
     for (size_t i = 0; bmap_next(m, &i, &v);) {
         struct pat *p = v;
         if (indexed) {
-            topic_index_remove(&b->topics, p->data, p->len, c);
+            topic_index_remove(&b->topics, p->data, p->len, c->id);
         }
         free(p);
     }
@@ -112,16 +123,6 @@ void registry_remove(struct broker *b, struct client *c)
     }
 }
 
-const uint8_t *sub_pattern(const void *entry)
-{
-    return ((const struct pat *)entry)->data;
-}
-
-size_t sub_pattern_len(const void *entry)
-{
-    return ((const struct pat *)entry)->len;
-}
-
 static struct pat *pat_new(const uint8_t *p, size_t len)
 {
     struct pat *x = malloc(sizeof *x + len + 1u);
@@ -135,27 +136,43 @@ static struct pat *pat_new(const uint8_t *p, size_t len)
     return x;
 }
 
+/* Stores a copy of pattern p in m (c's subs or excls) when c's limits
+ * allow: at most max entries (the option max_opt) and --max-topic-len
+ * bytes. Returns the copy, or NULL when refused (logged, naming the limit)
+ * or out of memory. */
+static struct pat *pat_put(struct broker *b, struct client *c, struct bmap *m,
+                           const char *what, size_t max, const char *max_opt,
+                           const uint8_t *p, size_t len)
+{
+    if (m->count >= max) {
+        log_warn("client %s: %s refused: %s %zu reached", client_label(c), what, max_opt,
+                 max);
+        return NULL;
+    }
+    if (len > b->cfg.max_topic_len) {
+        log_warn("client %s: %s of %zu bytes refused: --max-topic-len %zu",
+                 client_label(c), what, len, b->cfg.max_topic_len);
+        return NULL;
+    }
+    struct pat *x = pat_new(p, len);
+    if (x == NULL || bmap_put(m, x->data, len, x) != 0) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
 int sub_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
 {
     if (bmap_get(&c->subs, p, len) != NULL) {
         return 0; /* idempotent */
     }
-    if (c->subs.count >= b->cfg.max_subscriptions) {
-        log_warn("client %s: subscription refused: --max-subscriptions %zu reached",
-                 client_label(c), b->cfg.max_subscriptions);
+    struct pat *x = pat_put(b, c, &c->subs, "subscription", b->cfg.max_subscriptions,
+                            "--max-subscriptions", p, len);
+    if (x == NULL) {
         return -1;
     }
-    if (len > b->cfg.max_topic_len) {
-        log_warn("client %s: subscription of %zu bytes refused: --max-topic-len %zu",
-                 client_label(c), len, b->cfg.max_topic_len);
-        return -1;
-    }
-    struct pat *x = pat_new(p, len);
-    if (x == NULL || bmap_put(&c->subs, x->data, len, x) != 0) {
-        free(x);
-        return -1;
-    }
-    if (topic_index_add(&b->topics, x->data, len, c) != 0) {
+    if (topic_index_add(&b->topics, x->data, len, c->id, c) != 0) {
         (void)bmap_del(&c->subs, x->data, len);
         free(x);
         return -1;
@@ -167,7 +184,7 @@ void sub_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
 {
     struct pat *x = bmap_del(&c->subs, p, len);
     if (x != NULL) {
-        topic_index_remove(&b->topics, x->data, x->len, c);
+        topic_index_remove(&b->topics, x->data, x->len, c->id);
         free(x);
     }
 }
@@ -177,18 +194,8 @@ int excl_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
     if (bmap_get(&c->excls, p, len) != NULL) {
         return 0;
     }
-    if (c->excls.count >= b->cfg.max_exclusions || len > b->cfg.max_topic_len) {
-        log_warn("client %s: exclusion refused: --max-exclusions %zu or "
-                 "--max-topic-len %zu exceeded",
-                 client_label(c), b->cfg.max_exclusions, b->cfg.max_topic_len);
-        return -1;
-    }
-    struct pat *x = pat_new(p, len);
-    if (x == NULL || bmap_put(&c->excls, x->data, len, x) != 0) {
-        free(x);
-        return -1;
-    }
-    return 0;
+    return pat_put(b, c, &c->excls, "exclusion", b->cfg.max_exclusions, "--max-exclusions",
+                   p, len) != NULL ? 0 : -1;
 }
 
 void excl_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
@@ -197,10 +204,10 @@ void excl_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
     free(bmap_del(&c->excls, p, len));
 }
 
-int excluded(const struct client *c, const uint8_t *topic, size_t len)
+int registry_matches(const struct bmap *set, const uint8_t *topic, size_t len)
 {
     void *v;
-    for (size_t i = 0; bmap_next(&c->excls, &i, &v);) {
+    for (size_t i = 0; bmap_next(set, &i, &v);) {
         const struct pat *x = v;
         if (busrt_topic_matches(x->data, x->len, topic, len) == 1) {
             return 1;
@@ -209,13 +216,21 @@ int excluded(const struct client *c, const uint8_t *topic, size_t len)
     return 0;
 }
 
-int subscribed(const struct client *c, const uint8_t *topic, size_t len)
+int registry_recheck_acl(struct broker *b, struct client *c)
 {
+    if (!acl_admits(b->acl, c)) {
+        return -1;
+    }
     void *v;
     for (size_t i = 0; bmap_next(&c->subs, &i, &v);) {
         const struct pat *x = v;
-        if (busrt_topic_matches(x->data, x->len, topic, len) == 1) {
-            return 1;
+        int automatic = x->len == COREAPI_WARN_TOPIC_LEN &&
+                        memcmp(x->data, COREAPI_WARN_TOPIC, x->len) == 0;
+        if (!automatic && !acl_allows(c->acl, ACL_SUBSCRIBE, x->data, x->len)) {
+            log_warn("client %s: subscription '%.*s' no longer allowed; removed",
+                     client_label(c), x->len > 128u ? 128 : (int)x->len,
+                     (const char *)x->data);
+            sub_del(b, c, x->data, x->len); /* tombstones keep the iteration valid */
         }
     }
     return 0;

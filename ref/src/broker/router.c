@@ -1,13 +1,21 @@
 /* Router: one client frame in, deliveries and an ACK out. Receivers come
  * from the indexes; each delivered frame is built once and shared by every
  * receiver's queue. */
+#include "router.h"
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "broker.h"
-#include "busrt/match.h"
+#include "busrt/codes.h"
+#include "busrt/frame.h"
 #include "busrt/utf8.h"
+#include "conn.h"
+#include "coreapi.h"
+#include "index.h"
 #include "log.h"
+#include "outq.h"
 #include "registry.h"
 
 struct outbuf *router_build(uint8_t kind, int realtime, const struct client *from,
@@ -44,9 +52,9 @@ struct outbuf *router_build(uint8_t kind, int realtime, const struct client *fro
     return f;
 }
 
-int router_deliver(struct broker *b, struct client *c, struct outbuf *f, int realtime)
+int router_deliver(struct broker *b, struct client *c, struct outbuf *f)
 {
-    if (client_enqueue(b, c, f, realtime) == 0) {
+    if (client_enqueue(b, c, f) == 0) {
         return 0;
     }
     log_warn("client %s: output queue full (%zu frames, %zu bytes; limits "
@@ -66,7 +74,7 @@ static void ack(struct broker *b, struct client *c, uint8_t code)
     }
     struct busrt_ack a = {c->hdr.op_id, code};
     (void)busrt_ack_encode(&a, f->data, BUSRT_ACK_LEN);
-    (void)router_deliver(b, c, f, 1);
+    (void)router_deliver(b, c, f);
     outbuf_unref(f);
 }
 
@@ -117,7 +125,7 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
         if (r->dead || r->kind == KIND_INTERNAL) {
             continue;
         }
-        if (kind == BUSRT_KIND_PUBLISH && excluded(r, topic, tlen)) {
+        if (kind == BUSRT_KIND_PUBLISH && registry_matches(&r->excls, topic, tlen)) {
             continue;
         }
         if (f == NULL && (f = router_build(kind, realtime, from, topic, tlen, payload,
@@ -127,7 +135,7 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
                       client_label(from));
             return BUSRT_RC_OTHER;
         }
-        (void)router_deliver(b, r, f, realtime);
+        (void)router_deliver(b, r, f);
     }
     outbuf_unref(f);
     return b->rcpt_short ? BUSRT_RC_OTHER : BUSRT_RC_OK;
@@ -147,7 +155,7 @@ static uint8_t route_message(struct broker *b, const struct client *from, struct
                   client_label(from), client_label(r));
         return BUSRT_RC_OTHER; /* REQ-ERR-7 */
     }
-    int rc = router_deliver(b, r, f, realtime);
+    int rc = router_deliver(b, r, f);
     outbuf_unref(f);
     return rc == 0 ? BUSRT_RC_OK : BUSRT_RC_NOT_DELIVERED;
 }
@@ -179,11 +187,11 @@ static uint8_t route_publish_for(struct broker *b, const struct client *from, co
     struct client *primary = registry_get(b, rcv, rlen);
     collect_start(b);
     if (primary != NULL && primary->primary == NULL) {
-        if (subscribed(primary, t, tlen)) {
+        if (registry_matches(&primary->subs, t, tlen)) {
             collect(b, primary);
         }
         for (struct client *s = primary->secondary; s != NULL; s = s->next_secondary) {
-            if (subscribed(s, t, tlen)) {
+            if (registry_matches(&s->subs, t, tlen)) {
                 collect(b, s);
             }
         }

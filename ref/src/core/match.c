@@ -14,8 +14,7 @@
     ensures \result == chunk_end(b, from, n, sep);
     ensures from <= \result <= n;
 */
-static size_t chunk_end_at(const uint8_t *b, size_t n, size_t from,
-                           uint8_t sep)
+size_t busrt_chunk_end(const uint8_t *b, size_t n, size_t from, uint8_t sep)
 {
     size_t i = from;
     /*@ loop invariant from <= i <= n;
@@ -27,6 +26,18 @@ static size_t chunk_end_at(const uint8_t *b, size_t n, size_t from,
         i++;
     }
     return i;
+}
+
+/*@ requires \valid_read(b + (i .. e - 1));
+    requires i <= e;
+    terminates \true;
+    assigns \nothing;
+    ensures \result == 1 <==> is_wild(b, i, e, w);
+    ensures \result == 0 || \result == 1;
+*/
+int busrt_chunk_is(const uint8_t *b, size_t i, size_t e, uint8_t w)
+{
+    return (((e - i) == 1u) && (b[i] == w)) ? 1 : 0;
 }
 
 /*@ requires \valid_read(a + (ai .. ae - 1));
@@ -79,13 +90,13 @@ static int chunk_match(const uint8_t *p, size_t pn, const uint8_t *t,
         loop variant pn - pi;
     */
     for (;;) {
-        size_t pe = chunk_end_at(p, pn, pi, sep);
-        size_t te = chunk_end_at(t, tn, ti, sep);
-        if (((pe - pi) == 1u) && (p[pi] == many)) {
+        size_t pe = busrt_chunk_end(p, pn, pi, sep);
+        size_t te = busrt_chunk_end(t, tn, ti, sep);
+        if (busrt_chunk_is(p, pi, pe, many) == 1) {
             return 1;
         }
         /* The chunk must be the one-chunk wildcard or equal the subject's. */
-        if ((((pe - pi) != 1u) || (p[pi] != one)) &&
+        if ((busrt_chunk_is(p, pi, pe, one) != 1) &&
             (range_equal(p, pi, pe, t, ti, te) != 1)) {
             return 0;
         }

@@ -1,0 +1,44 @@
+/* One client connection (conn.c): its life from accept to close, the
+ * handshake and frame-reading state machine, and writing its queue. */
+#ifndef BUSRTD_CONN_H
+#define BUSRTD_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+
+/* A new client on fd (-1: internal or socket-less), or NULL when out of
+ * memory. A socket client is watched for reading and has a deadline. */
+struct client *client_new(struct broker *b, int fd, enum client_kind kind);
+/* Takes c out of routing at once (unregistering it and its secondaries)
+ * and puts it on the dead list; broker_reap frees it in a later turn. */
+void client_kill(struct broker *b, struct client *c, const char *why);
+/* client_kill, but what is already queued for c (a refusal code, replies
+ * to earlier frames) is still written, for at most one timeout. */
+void client_close(struct broker *b, struct client *c, const char *why);
+/* Queues the broker's greeting; the handshake then runs in the loop. */
+int client_start(struct broker *b, struct client *c);
+/* Unlinks, closes and frees c (only broker_reap and teardown call it). */
+void client_destroy(struct broker *b, struct client *c);
+/* Reads what the socket has and processes it. Returns 0, or -1 when c was
+ * killed. */
+int client_on_readable(struct broker *b, struct client *c);
+/* Processes bytes as if read from c's socket (fuzzing, tests). */
+void client_feed(struct broker *b, struct client *c, const uint8_t *p, size_t n);
+/* Writes c's queue until it is empty or the socket would block. */
+void client_flush(struct broker *b, struct client *c);
+/* Tells the multiplexer what c waits for: reading while alive, writing
+ * while its queue waits for the socket (a write returned EAGAIN); a queue
+ * is otherwise written from the loop's flush list without asking. */
+void client_watch(struct broker *b, struct client *c);
+/* c's deadline (timer) came: drops it on a read, write or linger timeout,
+ * sends the keep-alive NOP when due, and sets the timer to the next one. */
+void client_on_timer(struct broker *b, struct client *c);
+/* c's name for log lines (shortened when long). */
+const char *client_label(const struct client *c);
+/* Queues a shared frame on c. Returns 0, or -1 when c's queue is full: the
+ * caller decides (the router drops c). */
+int client_enqueue(struct broker *b, struct client *c, struct outbuf *f);
+
+#endif
