@@ -31,6 +31,18 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
     (void)msgpack_pack_str_body(pk, s, n);
 }
 
+/* The four traffic counters of stats and of each client.list entry. */
+static void pack_counters(msgpack_packer *pk, uint64_t rf, uint64_t rb, uint64_t wf,
+                          uint64_t wb)
+{
+    const char *const key[4] = {"r_frames", "r_bytes", "w_frames", "w_bytes"};
+    const uint64_t val[4] = {rf, rb, wf, wb};
+    for (int i = 0; i < 4; i++) {
+        pack_cstr(pk, key[i]);
+        (void)msgpack_pack_uint64(pk, val[i]);
+    }
+}
+
 /* Sends an RPC frame (header + data) from .broker to c. */
 static void send_rpc(struct broker *b, struct client *to, const uint8_t *hdr, size_t hlen,
                      const void *data, size_t dlen)
@@ -158,14 +170,7 @@ static void pack_client(msgpack_packer *pk, const struct client *c)
     } else {
         (void)msgpack_pack_nil(pk);
     }
-    pack_cstr(pk, "r_frames");
-    (void)msgpack_pack_uint64(pk, c->r_frames);
-    pack_cstr(pk, "r_bytes");
-    (void)msgpack_pack_uint64(pk, c->r_bytes);
-    pack_cstr(pk, "w_frames");
-    (void)msgpack_pack_uint64(pk, c->w_frames);
-    pack_cstr(pk, "w_bytes");
-    (void)msgpack_pack_uint64(pk, c->w_bytes);
+    pack_counters(pk, c->r_frames, c->r_bytes, c->w_frames, c->w_bytes);
     pack_cstr(pk, "queue");
     (void)msgpack_pack_uint64(pk, c->q.count);
     pack_cstr(pk, "instances");
@@ -252,14 +257,7 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
             (void)msgpack_pack_map(pk, 5);
             pack_cstr(pk, "uptime");
             (void)msgpack_pack_uint64(pk, (uint64_t)((now_ns() - b->started_ns) / 1000000000LL));
-            pack_cstr(pk, "r_frames");
-            (void)msgpack_pack_uint64(pk, b->r_frames);
-            pack_cstr(pk, "r_bytes");
-            (void)msgpack_pack_uint64(pk, b->r_bytes);
-            pack_cstr(pk, "w_frames");
-            (void)msgpack_pack_uint64(pk, b->w_frames);
-            pack_cstr(pk, "w_bytes");
-            (void)msgpack_pack_uint64(pk, b->w_bytes);
+            pack_counters(pk, b->r_frames, b->r_bytes, b->w_frames, b->w_bytes);
         }
     } else if (IS("client.list")) {
         int rc = client_list(b, params, plen, pk);

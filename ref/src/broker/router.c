@@ -252,6 +252,17 @@ static int utf8_or_close(struct broker *b, struct client *c, const uint8_t *p, s
     return -1;
 }
 
+/* The checks every routed target passes, in the order of Section 11:
+ * UTF-8 (else close: -1), then the access policy (refused: 0); 1 to route. */
+static int admit(struct broker *b, struct client *c, const uint8_t *t, size_t n,
+                 const char *what, enum acl_op op)
+{
+    if (utf8_or_close(b, c, t, n, what) != 0) {
+        return -1;
+    }
+    return denied(c, op, t, n) ? 0 : 1;
+}
+
 void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, size_t len)
 {
     const uint8_t op = c->hdr.op;
@@ -272,10 +283,11 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
     case BUSRT_OP_NOP:
         return; /* a body with a NUL and no effect; no ACK, as deployed */
     case BUSRT_OP_MESSAGE: {
-        if (utf8_or_close(b, c, t, fb.target.len, "message target") != 0) {
-            return;
-        }
-        if (denied(c, ACL_MESSAGE, t, fb.target.len)) {
+        int a = admit(b, c, t, fb.target.len, "message target", ACL_MESSAGE);
+        if (a <= 0) {
+            if (a < 0) {
+                return;
+            }
             code = BUSRT_RC_ACCESS;
             break;
         }
@@ -293,26 +305,24 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
         code = route_message(b, c, r, p, fb.payload.len, realtime);
         break;
     }
-    case BUSRT_OP_BROADCAST:
-        if (utf8_or_close(b, c, t, fb.target.len, "broadcast mask") != 0) {
+    case BUSRT_OP_BROADCAST: {
+        int a = admit(b, c, t, fb.target.len, "broadcast mask", ACL_BROADCAST);
+        if (a < 0) {
             return;
         }
-        if (denied(c, ACL_BROADCAST, t, fb.target.len)) {
-            code = BUSRT_RC_ACCESS;
-            break;
-        }
-        code = route_broadcast(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        code = a == 0 ? BUSRT_RC_ACCESS
+                      : route_broadcast(b, c, t, fb.target.len, p, fb.payload.len, realtime);
         break;
-    case BUSRT_OP_PUBLISH:
-        if (utf8_or_close(b, c, t, fb.target.len, "topic") != 0) {
+    }
+    case BUSRT_OP_PUBLISH: {
+        int a = admit(b, c, t, fb.target.len, "topic", ACL_PUBLISH);
+        if (a < 0) {
             return;
         }
-        if (denied(c, ACL_PUBLISH, t, fb.target.len)) {
-            code = BUSRT_RC_ACCESS;
-            break;
-        }
-        code = route_publish(b, c, t, fb.target.len, p, fb.payload.len, realtime);
+        code = a == 0 ? BUSRT_RC_ACCESS
+                      : route_publish(b, c, t, fb.target.len, p, fb.payload.len, realtime);
         break;
+    }
     case BUSRT_OP_PUBLISH_FOR: {
         const uint8_t *rcv = body + fb.receiver.off;
         if (utf8_or_close(b, c, t, fb.target.len, "topic") != 0 ||
