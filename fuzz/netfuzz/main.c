@@ -83,19 +83,66 @@ static int num(const char *opt, const char *v, double lo, double hi, double *out
     return 0;
 }
 
+/* Parses a numeric option a (value v) into o. Returns 0, -1 on a bad
+ * value (reported), 1 when a is not a numeric option. */
+static int num_opt(struct nf_opts *o, const char *a, const char *v)
+{
+    enum { U64, LONG, INT, U32, DBL };
+    const struct {
+        const char *name;
+        double lo, hi;
+        int type;
+        void *dst;
+    } t[] = {
+        {"--seed", 0, 1.8e19, U64, &o->seed},
+        {"--seconds", 0, 1e9, DBL, &o->seconds},
+        {"--sessions", 0, 1e15, LONG, &o->sessions},
+        {"--session", 0, 1e15, LONG, &o->first_session},
+        {"--progress", 1, 1e15, LONG, &o->progress},
+        {"--wait-ms", 10, 600000, INT, &o->wait_ms},
+        {"--body-limit", 1024, 4294901759.0, U32, &o->body_limit},
+        {"--assume-body", 1024, 4294901759.0, U32, &o->assume_body},
+        {"--max-actions", 1, 100000, INT, &o->max_actions},
+        {"--session-ms", 10, 3600000, INT, &o->session_ms},
+        {"--max-violations", 0, 1e9, INT, &o->max_violations},
+        {"--minimize-seconds", 1, 1e6, DBL, &o->minimize_seconds},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        double x = 0;
+        if (strcmp(a, t[i].name) != 0) {
+            continue;
+        }
+        if (num(a, v, t[i].lo, t[i].hi, &x) != 0) {
+            return -1;
+        }
+        switch (t[i].type) {
+        case U64:
+            *(uint64_t *)t[i].dst = (uint64_t)x;
+            break;
+        case LONG:
+            *(long *)t[i].dst = (long)x;
+            break;
+        case INT:
+            *(int *)t[i].dst = (int)x;
+            break;
+        case U32:
+            *(uint32_t *)t[i].dst = (uint32_t)x;
+            break;
+        default:
+            *(double *)t[i].dst = x;
+            break;
+        }
+        return 0;
+    }
+    return 1;
+}
+
 static uint8_t *read_file(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    struct nf_buf b = {0};
+    if (nf_buf_read_file(&b, path) != 0) {
         return NULL;
     }
-    struct nf_buf b = {0};
-    uint8_t tmp[65536];
-    size_t r;
-    while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        nf_buf_add(&b, tmp, r);
-    }
-    fclose(f);
     *n = b.len;
     if (b.p == NULL) {
         b.p = nf_xmalloc(1);
@@ -121,9 +168,12 @@ int main(int argc, char **argv)
     int ninputs = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x = 0;
-        int rc = 0, val = 1;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        int rc = num_opt(&o, a, v), val = 1;
+        if (rc < 0) {
+            return 2;
+        } else if (rc == 0) {
+            /* a numeric option, parsed with its value */
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
@@ -137,51 +187,14 @@ int main(int argc, char **argv)
             inputs[ninputs++] = v;
         } else if (strcmp(a, "--out") == 0 && v != NULL) {
             o.out_dir = v;
-        } else if (strcmp(a, "--seed") == 0) {
-            rc = num(a, v, 0, 1.8e19, &x);
-            o.seed = (uint64_t)x;
-        } else if (strcmp(a, "--seconds") == 0) {
-            rc = num(a, v, 0, 1e9, &o.seconds);
-        } else if (strcmp(a, "--sessions") == 0) {
-            rc = num(a, v, 0, 1e15, &x);
-            o.sessions = (long)x;
-        } else if (strcmp(a, "--session") == 0) {
-            rc = num(a, v, 0, 1e15, &x);
-            o.first_session = (long)x;
-        } else if (strcmp(a, "--progress") == 0) {
-            rc = num(a, v, 1, 1e15, &x);
-            o.progress = (long)x;
-        } else if (strcmp(a, "--wait-ms") == 0) {
-            rc = num(a, v, 10, 600000, &x);
-            o.wait_ms = (int)x;
-        } else if (strcmp(a, "--body-limit") == 0) {
-            rc = num(a, v, 1024, 4294901759.0, &x);
-            o.body_limit = (uint32_t)x;
-        } else if (strcmp(a, "--assume-body") == 0) {
-            rc = num(a, v, 1024, 4294901759.0, &x);
-            o.assume_body = (uint32_t)x;
-        } else if (strcmp(a, "--max-actions") == 0) {
-            rc = num(a, v, 1, 100000, &x);
-            o.max_actions = (int)x;
-        } else if (strcmp(a, "--session-ms") == 0) {
-            rc = num(a, v, 10, 3600000, &x);
-            o.session_ms = (int)x;
-        } else if (strcmp(a, "--max-violations") == 0) {
-            rc = num(a, v, 0, 1e9, &x);
-            o.max_violations = (int)x;
         } else if (strcmp(a, "--minimize") == 0 && v != NULL) {
             o.minimize = v;
-        } else if (strcmp(a, "--minimize-seconds") == 0) {
-            rc = num(a, v, 1, 1e6, &o.minimize_seconds);
         } else if (strcmp(a, "--verbose") == 0) {
             o.verbose = 1;
             val = 0;
         } else {
             fprintf(stderr, "busrt-netfuzz: unknown or incomplete option %s\n", a);
             usage(stderr);
-            return 2;
-        }
-        if (rc != 0) {
             return 2;
         }
         i += val;

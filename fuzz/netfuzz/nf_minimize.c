@@ -127,18 +127,24 @@ static void keep(struct mctx *m, const uint8_t *d, size_t n)
     m->kept++;
 }
 
+/* Runs the candidate c (and frees it); keeps it when it still violates. */
+static int attempt_keep(struct mctx *m, struct nf_buf *c, size_t actions)
+{
+    int ok = attempt(m, c->p, c->len, actions, 0);
+    if (ok) {
+        keep(m, c->p, c->len);
+    }
+    nf_buf_free(c);
+    return ok;
+}
+
 /* Action i occupies cur[off[i], off[i+1]). */
 static int drop_actions(struct mctx *m, size_t from, size_t count)
 {
     struct nf_buf c = {0};
     nf_buf_add(&c, m->cur.p, m->off[from]);
     nf_buf_add(&c, m->cur.p + m->off[from + count], m->cur.len - m->off[from + count]);
-    int ok = attempt(m, c.p, c.len, m->nact - count, 0);
-    if (ok) {
-        keep(m, c.p, c.len);
-    }
-    nf_buf_free(&c);
-    return ok;
+    return attempt_keep(m, &c, m->nact - count);
 }
 
 /* Phase 1: delta debugging over actions (removing complements is left
@@ -178,12 +184,7 @@ static int splice(struct mctx *m, size_t from, size_t to, const uint8_t *rep, si
     nf_buf_add(&c, m->cur.p, from);
     nf_buf_add(&c, rep, n);
     nf_buf_add(&c, m->cur.p + to, m->cur.len - to);
-    int ok = attempt(m, c.p, c.len, m->nact, 0);
-    if (ok) {
-        keep(m, c.p, c.len);
-    }
-    nf_buf_free(&c);
-    return ok;
+    return attempt_keep(m, &c, m->nact);
 }
 
 /* Frames of an op batch, last first: one fewer in the count, its choices
@@ -203,10 +204,7 @@ static void shrink_frames(struct mctx *m)
         nf_buf_add(&c, m->cur.p, f.s);
         c.p[f.n] = (uint8_t)(m->cur.p[f.n] % 4u - 1u);
         nf_buf_add(&c, m->cur.p + f.e, m->cur.len - f.e);
-        if (attempt(m, c.p, c.len, m->nact, 0)) {
-            keep(m, c.p, c.len);
-        }
-        nf_buf_free(&c);
+        (void)attempt_keep(m, &c, m->nact);
     }
 }
 
@@ -242,13 +240,11 @@ static void shrink_payloads(struct mctx *m)
             nf_buf_add(&c, len, 4);
             nf_buf_add(&c, m->cur.p + q.c0, 1000u + mid);
             nf_buf_add(&c, m->cur.p + q.c1, m->cur.len - q.c1);
-            if (attempt(m, c.p, c.len, m->nact, 0)) {
-                keep(m, c.p, c.len);
+            if (attempt_keep(m, &c, m->nact)) {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
-            nf_buf_free(&c);
         }
     }
 }
@@ -270,12 +266,7 @@ static int zero_range(struct mctx *m, size_t from, size_t to)
     struct nf_buf c = {0};
     nf_buf_add(&c, m->cur.p, m->cur.len);
     memset(c.p + from, 0, to - from);
-    int ok = attempt(m, c.p, c.len, m->nact, 0);
-    if (ok) {
-        keep(m, c.p, c.len);
-    }
-    nf_buf_free(&c);
-    return ok;
+    return attempt_keep(m, &c, m->nact);
 }
 
 /* Phase 2: per action, from the last, zero the choices after its kind and
@@ -342,18 +333,11 @@ static void case_size(const char *s, int *steps, size_t *bytes)
 static int read_case(const char *path, char *req, size_t cap, uint64_t *seed, long *session,
                      int *is_input, int *steps, size_t *bytes)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    struct nf_buf t = {0};
+    if (nf_buf_read_file(&t, path) != 0) {
         fprintf(stderr, "busrt-netfuzz: --minimize %s: %s\n", path, strerror(errno));
         return -1;
     }
-    struct nf_buf t = {0};
-    char chunk[4096];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        nf_buf_add(&t, chunk, k);
-    }
-    fclose(f);
     nf_buf_addc(&t, 0);
     const char *s = (const char *)t.p;
     const char *d = strstr(s, "busrt-netfuzz violation reproducer (seed ");

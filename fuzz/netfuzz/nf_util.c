@@ -85,6 +85,21 @@ int nf_buf_eq(const struct nf_buf *b, const void *p, size_t n)
     return b->len == n && (n == 0 || memcmp(b->p, p, n) == 0);
 }
 
+int nf_buf_read_file(struct nf_buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return -1;
+    }
+    uint8_t tmp[65536];
+    size_t r;
+    while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        nf_buf_add(b, tmp, r);
+    }
+    fclose(f);
+    return 0;
+}
+
 int64_t nf_now_ms(void)
 {
     struct timespec ts;
