@@ -50,8 +50,6 @@ void *nf_xrealloc(void *p, size_t n);
 
 int64_t nf_now_ms(void);
 void nf_sleep_ms(int ms);
-void nf_put32(uint8_t *p, uint32_t v);
-uint32_t nf_get32(const uint8_t *p);
 /* Appends "hh hh ..." (lower case, no spaces when compact). */
 void nf_hex(struct nf_buf *out, const uint8_t *p, size_t n);
 

@@ -3,6 +3,7 @@
  * source. The order of the draws is what a seed or a recorded case
  * replays: a change here changes every session of every seed. */
 #include "busrt/frame.h"
+#include "busrt/le.h"
 #include "nf_sess_int.h"
 
 static const char *const NAME_CHUNKS[] = {"a", "b", "c", "", "?", "*", "\xc3\xa9", "x+"};
@@ -136,7 +137,7 @@ void nfs_gen_payload(struct nf_sess *S, struct nf_buf *b)
         return; /* empty: REQ-BODY-6 */
     }
     uint8_t tag[4];
-    nf_put32(tag, ++S->ntag); /* unique per payload of the session */
+    busrt_put_le32(tag, ++S->ntag); /* unique per payload of the session */
     nf_buf_add(b, tag, 4);
     uint32_t n = nf_pick(&S->src, 25);
     if (r >= 94) { /* large: written in pieces by both sides */
@@ -185,9 +186,9 @@ void nfs_add_frame(struct nf_buf *out, uint32_t opid, uint8_t flags, const uint8
     struct busrt_client_header ch = {opid, (uint8_t)(flags % 64u), (uint8_t)(flags / 64u),
                                      len_field};
     if (busrt_client_header_encode(&ch, h, sizeof h) != 9) {
-        nf_put32(h, opid);
+        busrt_put_le32(h, opid);
         h[4] = flags;
-        nf_put32(h + 5, len_field);
+        busrt_put_le32(h + 5, len_field);
     }
     nf_buf_add(out, h, 9);
     nf_buf_add(out, body, blen);
@@ -294,8 +295,8 @@ void nfs_gen_frame(struct nf_sess *S, int c, int send_only, struct nf_buf *out)
     default: { /* ping, with any op id and length field (REQ-QUIRK-7) */
         uint8_t h[9] = {0};
         if (nf_chance(&S->src, 50)) {
-            nf_put32(h, opid);
-            nf_put32(h + 5, nf_pick(&S->src, 0xFFFFFFFFu));
+            busrt_put_le32(h, opid);
+            busrt_put_le32(h + 5, nf_pick(&S->src, 0xFFFFFFFFu));
         }
         nf_buf_add(out, h, 9);
         nf_buf_free(&body);

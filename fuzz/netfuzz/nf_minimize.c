@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "busrt/le.h"
 #include "nf.h"
 
 struct mctx {
@@ -229,12 +230,12 @@ static void shrink_payloads(struct mctx *m)
         }
         /* a large one that must stay large: bisect its length (its
          * content is its last choices, so a shorter one shifts nothing) */
-        uint32_t lo = 0, hi = nf_get32(m->cur.p + p.c0 - 4);
+        uint32_t lo = 0, hi = busrt_get_le32(m->cur.p + p.c0 - 4);
         while (lo < hi && time_left(m) && i < m->npay) {
             const struct nf_pay q = m->pay[i];
             uint32_t mid = lo + (hi - lo) / 2;
             uint8_t len[4];
-            nf_put32(len, mid);
+            busrt_put_le32(len, mid);
             struct nf_buf c = {0};
             nf_buf_add(&c, m->cur.p, q.c0 - 4);
             nf_buf_add(&c, len, 4);

@@ -9,13 +9,14 @@
 #include <unistd.h>
 
 #include "busrt/frame.h"
+#include "busrt/le.h"
 #include "nf_sess_int.h"
 
 /* A short human-readable description of a broker frame. */
 void nfs_describe(const uint8_t *f, size_t n, char *out, size_t cap)
 {
     if (n >= 6 && f[0] == BUSRT_ACK_MARKER) {
-        snprintf(out, cap, "ACK op id 0x%08x code 0x%02x", nf_get32(f + 1), f[5]);
+        snprintf(out, cap, "ACK op id 0x%08x code 0x%02x", busrt_get_le32(f + 1), f[5]);
         return;
     }
     struct busrt_frame_body fb;
@@ -66,7 +67,7 @@ static void on_ack(struct nf_sess *S, int c, const uint8_t *a)
     char d1[256], d2[256];
     nf_trace_ev(&S->tr, EV_RECV, C->conn, a, 6, C->st != NF_LIVE ? NF_EVF_LATE : 0);
     if (C->st != NF_LIVE || !C->reg) {
-        if (C->close_opid_set && nf_get32(a + 1) == C->close_opid) {
+        if (C->close_opid_set && busrt_get_le32(a + 1) == C->close_opid) {
             nf_violation(S, C->conn, "REQ-ERR-2",
                          "client \"%s\" got an ACK (code 0x%02x) for the frame (op id 0x%08x) "
                          "that must make the broker close its connection without reply",
@@ -103,7 +104,7 @@ static void on_ack(struct nf_sess *S, int c, const uint8_t *a)
                     nf_violation(S, C->conn, "REQ-ACK-6",
                                  "client \"%s\" got the ACK of its frame #%u (op id 0x%08x) "
                                  "before its own delivery of frame #%u: %s",
-                                 nfs_cname(S, c), e->seq, nf_get32(a + 1), d->seq, d1);
+                                 nfs_cname(S, c), e->seq, busrt_get_le32(a + 1), d->seq, d1);
                     return;
                 }
             }
@@ -127,7 +128,7 @@ static void on_ack(struct nf_sess *S, int c, const uint8_t *a)
             nf_violation(S, C->conn, e->req != NULL ? e->req : "REQ-ACK-1",
                          "client \"%s\": ACK of frame #%u (op id 0x%08x) has code 0x%02x, "
                          "the model expects 0x%02x",
-                         nfs_cname(S, c), e->seq, nf_get32(a + 1), a[5], e->b[5]);
+                         nfs_cname(S, c), e->seq, busrt_get_le32(a + 1), a[5], e->b[5]);
         } else {
             nfs_describe(a, 6, d2, sizeof d2);
             nf_violation(S, C->conn, "REQ-ACK-2",

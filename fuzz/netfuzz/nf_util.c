@@ -1,10 +1,11 @@
-/* Buffers, time, little-endian helpers and the byte source. */
+/* Buffers, files, time and the byte source. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "busrt/le.h"
 #include "nf.h"
 
 void *nf_xmalloc(size_t n)
@@ -114,19 +115,6 @@ void nf_sleep_ms(int ms)
     }
 }
 
-void nf_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    p[2] = (uint8_t)((v >> 16) & 0xFFu);
-    p[3] = (uint8_t)((v >> 24) & 0xFFu);
-}
-
-uint32_t nf_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void nf_hex(struct nf_buf *out, const uint8_t *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
@@ -171,7 +159,7 @@ static void record(struct nf_src *s, uint32_t v, uint32_t n)
         nf_buf_addc(s->rec, (uint8_t)v);
     } else {
         uint8_t b[4];
-        nf_put32(b, v);
+        busrt_put_le32(b, v);
         nf_buf_add(s->rec, b, 4);
     }
 }
@@ -204,7 +192,7 @@ uint32_t nf_pick(struct nf_src *s, uint32_t n)
         v = next_byte(s);
     } else {
         uint8_t b[4] = {next_byte(s), next_byte(s), next_byte(s), next_byte(s)};
-        v = nf_get32(b);
+        v = busrt_get_le32(b);
     }
     return v % n;
 }
