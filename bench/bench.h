@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "busrt/codes.h"
+#include "busrt/le.h"
 
 #define BENCH_VERSION BUSRT_VERSION_STRING /* one version for the project */
 #define MAX_TARGETS 8
@@ -35,8 +36,7 @@ void copy_str(char *dst, size_t cap, const char *src);
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Milliseconds left until deadline (ns), clamped to [0, cap_ms]. */
 int ms_left(int64_t deadline, int cap_ms);
-void put_u32(uint8_t *p, uint32_t v);
-uint32_t get_u32(const uint8_t *p);
+/* u64 as two little-endian u32 halves, low first (u32: busrt/le.h). */
 void put_u64(uint8_t *p, uint64_t v);
 uint64_t get_u64(const uint8_t *p);
 int set_nonblock(int fd);

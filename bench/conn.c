@@ -398,7 +398,7 @@ ssize_t conn_fill(struct conn *c)
     /* Room for the whole frame being waited for, contiguous. */
     size_t need = c->re - c->rs + 6u;
     if (c->re - c->rs >= 6u && busrt_kind_valid(c->rb[c->rs]) == 1) {
-        uint32_t body = get_u32(c->rb + c->rs + 1);
+        uint32_t body = busrt_get_le32(c->rb + c->rs + 1);
         if (body <= (1u << 26)) { /* larger frames than benchmarks send: no growth */
             need = 6u + (size_t)body;
         }

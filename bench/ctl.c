@@ -71,8 +71,8 @@ static int write_all(int fd, const struct iovec *iov0, int n, int64_t deadline)
 int ctl_send(struct ctl *k, uint32_t type, const void *body, size_t len)
 {
     uint8_t h[CTL_HDR];
-    put_u32(h, type);
-    put_u32(h + 4, (uint32_t)len);
+    busrt_put_le32(h, type);
+    busrt_put_le32(h + 4, (uint32_t)len);
     struct iovec iov[2] = {{h, sizeof h}, {(void *)(uintptr_t)body, len}};
     return write_all(k->fd, iov, len > 0 ? 2 : 1, now_ns() + 10000000000LL);
 }
@@ -89,11 +89,11 @@ int ctl_next(struct ctl *k, uint32_t *type, const uint8_t **body, size_t *len)
         return 0;
     }
     const uint8_t *p = k->rb + k->rs;
-    size_t l = get_u32(p + 4);
+    size_t l = busrt_get_le32(p + 4);
     if (avail - CTL_HDR < l) {
         return 0;
     }
-    *type = get_u32(p);
+    *type = busrt_get_le32(p);
     *body = p + CTL_HDR;
     *len = l;
     k->rs += CTL_HDR + l;
@@ -107,7 +107,7 @@ ssize_t ctl_fill(struct ctl *k)
     }
     size_t need = CTL_HDR;
     if (k->re - k->rs >= CTL_HDR) {
-        need = CTL_HDR + get_u32(k->rb + k->rs + 4);
+        need = CTL_HDR + busrt_get_le32(k->rb + k->rs + 4);
     }
     return buf_read(k->fd, &k->rb, &k->rcap, &k->rs, &k->re, need);
 }

@@ -74,7 +74,7 @@ static void recv_check(struct recv_state *rs, const struct dframe *f, uint64_t *
     }
     const uint8_t *p = f->body + b.payload.off;
     uint64_t seq = get_u64(p);
-    uint32_t s = get_u32(p + 8);
+    uint32_t s = busrt_get_le32(p + 8);
     if (seqp == NULL) {
         if (s >= (uint32_t)rs->nsenders) {
             rs->errors++;

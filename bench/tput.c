@@ -133,10 +133,10 @@ static void sender_init(struct flow *f, int s, size_t per)
     for (size_t i = 0; i < per; i++) {
         uint8_t *p = x->batch + i * fsize;
         if (f->floor) {
-            put_u32(p, CTL_TDATA);
-            put_u32(p + 4, (uint32_t)(fsize - 8u));
+            busrt_put_le32(p, CTL_TDATA);
+            busrt_put_le32(p + 4, (uint32_t)(fsize - 8u));
             memset(p + 8, 0xa5, fsize - 8u);
-            put_u32(p + 16, 0);
+            busrt_put_le32(p + 16, 0);
             continue;
         }
         struct busrt_client_header h = {0, f->op, f->sp->qos,
@@ -145,7 +145,7 @@ static void sender_init(struct flow *f, int s, size_t per)
         memcpy(p + BUSRT_CLIENT_HEADER_LEN, f->dest, f->dlen);
         p[BUSRT_CLIENT_HEADER_LEN + f->dlen] = 0;
         memset(p + x->seq_off, 0xa5, f->sp->payload);
-        put_u32(p + x->seq_off + 8, (uint32_t)s);
+        busrt_put_le32(p + x->seq_off + 8, (uint32_t)s);
     }
 }
 

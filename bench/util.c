@@ -69,29 +69,15 @@ int ms_left(int64_t deadline, int cap_ms)
     return ms > cap_ms ? cap_ms : (int)ms;
 }
 
-void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
 void put_u64(uint8_t *p, uint64_t v)
 {
-    put_u32(p, (uint32_t)v);
-    put_u32(p + 4, (uint32_t)(v >> 32));
+    busrt_put_le32(p, (uint32_t)v);
+    busrt_put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
 uint64_t get_u64(const uint8_t *p)
 {
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+    return (uint64_t)busrt_get_le32(p) | (uint64_t)busrt_get_le32(p + 4) << 32;
 }
 
 int set_nonblock(int fd)

@@ -1,6 +1,7 @@
 /* Shared by the in-process harnesses: the libFuzzer entry point (AFL++
- * drives the same function through its libFuzzer-compatible driver) and
- * the oracle check, which aborts so every fuzzer records the input. */
+ * drives the same function through its libFuzzer-compatible driver), the
+ * oracle check, which aborts so every fuzzer records the input, and the
+ * little-endian field helpers (busrt/le.h). */
 #ifndef BUSRT_FUZZ_H
 #define BUSRT_FUZZ_H
 
@@ -8,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "busrt/le.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,10 +22,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                             \
         }                                                                        \
     } while (0)
-
-static inline uint32_t fuzz_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 #endif

@@ -43,8 +43,10 @@ FUZZ_DEPS := $(CORE_SRC) $(CORE_HDR) $(BROKER_SRC) $(BROKER_HDR) $(FUZZ_MODEL) f
 # socket) or, with NETFUZZ_TARGET=ADDR, against a broker already running.
 NF_DIR      := fuzz/netfuzz
 NF_SRC      := $(NF_DIR)/nf_util.c $(NF_DIR)/nf_net.c $(NF_DIR)/nf_model.c \
-               $(NF_DIR)/nf_session.c $(NF_DIR)/nf_case.c $(NF_DIR)/nf_minimize.c
-NF_HDR      := $(NF_DIR)/nf.h ref/tests/model/model.h $(CORE_HDR)
+               $(NF_DIR)/nf_session.c $(NF_DIR)/nf_recv.c $(NF_DIR)/nf_send.c \
+               $(NF_DIR)/nf_gen.c $(NF_DIR)/nf_reg.c $(NF_DIR)/nf_act.c $(NF_DIR)/nf_settle.c \
+               $(NF_DIR)/nf_case.c $(NF_DIR)/nf_minimize.c
+NF_HDR      := $(NF_DIR)/nf.h $(NF_DIR)/nf_sess_int.h ref/tests/model/model.h $(CORE_HDR)
 NF_OBJ      := $(patsubst %.c,$(B)/obj/%.o,$(NF_SRC) $(NF_DIR)/main.c)
 NETFUZZ_SECONDS       ?= 60
 NETFUZZ_SMOKE_SECONDS ?= 30

@@ -30,11 +30,6 @@ static uint32_t u32(struct in *in)
     return v;
 }
 
-static uint32_t le32_at(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static int op_ok(uint8_t op)
 {
     return op <= 0x06 || op == 0x12 || op == 0x13;
@@ -71,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(rc == BUSRT_ERR_SPACE);
         } else {
             uint16_t back = 0;
-            CHECK(rc == 2 && out[0] == (nl & 0xFFu) && out[1] == (nl >> 8));
+            CHECK(rc == 2 && busrt_get_le16(out) == nl);
             CHECK(busrt_name_len_decode(out, 2, &back) == 2 && back == nl);
         }
         break;
@@ -91,8 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (cap < 9) {
             CHECK(rc == BUSRT_ERR_SPACE);
         } else {
-            CHECK(rc == 9 && le32_at(out) == h.op_id && out[4] == h.op + 64u * h.qos &&
-                  le32_at(out + 5) == h.body_len);
+            CHECK(rc == 9 && busrt_get_le32(out) == h.op_id && out[4] == h.op + 64u * h.qos &&
+                  busrt_get_le32(out + 5) == h.body_len);
             struct busrt_client_header d;
             CHECK(busrt_client_header_decode(out, 9, 0xFFFFFFFFu, &d) == 9);
             CHECK(d.op_id == h.op_id && d.op == h.op && d.qos == h.qos &&
@@ -112,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (cap < 6) {
             CHECK(rc == BUSRT_ERR_SPACE);
         } else {
-            CHECK(rc == 6 && out[0] == h.kind && le32_at(out + 1) == h.body_len &&
+            CHECK(rc == 6 && out[0] == h.kind && busrt_get_le32(out + 1) == h.body_len &&
                   out[5] == h.realtime);
             struct busrt_frame_header d;
             CHECK(busrt_frame_header_decode(out, 6, 0xFFFFFFFFu, &d) == 6);
@@ -128,7 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(rc == BUSRT_ERR_SPACE);
         } else {
             struct busrt_ack d;
-            CHECK(rc == 6 && out[0] == 0xFE && le32_at(out + 1) == a.op_id && out[5] == a.code);
+            CHECK(rc == 6 && out[0] == 0xFE && busrt_get_le32(out + 1) == a.op_id &&
+                  out[5] == a.code);
             CHECK(busrt_ack_decode(out, 6, &d) == 6 && d.op_id == a.op_id && d.code == a.code);
         }
         break;
@@ -147,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(rc == BUSRT_ERR_SPACE);
         } else {
             struct busrt_rpc_header d;
-            CHECK(rc == 5 && out[0] == 0x11 && le32_at(out + 1) == id);
+            CHECK(rc == 5 && out[0] == 0x11 && busrt_get_le32(out + 1) == id);
             CHECK(busrt_rpc_decode(out, 5, &d) == 0 && d.kind == 0x11 && d.call_id == id &&
                   d.data.off == 5 && d.data.len == 0);
         }
@@ -163,8 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(rc == BUSRT_ERR_SPACE);
         } else {
             struct busrt_rpc_header d;
-            CHECK(rc == 7 && out[0] == 0x12 && le32_at(out + 1) == id &&
-                  out[5] == (raw & 0xFFu) && out[6] == (raw >> 8));
+            CHECK(rc == 7 && out[0] == 0x12 && busrt_get_le32(out + 1) == id &&
+                  busrt_get_le16(out + 5) == raw);
             CHECK(busrt_rpc_decode(out, 7, &d) == 0 && d.kind == 0x12 && d.call_id == id &&
                   d.code == code && d.data.off == 7 && d.data.len == 0);
         }
@@ -196,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(rc == BUSRT_ERR_SPACE);
         } else {
             struct busrt_rpc_header d;
-            CHECK(rc == (int)want && out[0] == 0x01 && le32_at(out + 1) == id &&
+            CHECK(rc == (int)want && out[0] == 0x01 && busrt_get_le32(out + 1) == id &&
                   (method_len == 0 || memcmp(out + 5, method, method_len) == 0) &&
                   out[5 + method_len] == 0);
             CHECK(busrt_rpc_decode(out, want, &d) == 0 && d.kind == 0x01 && d.call_id == id &&

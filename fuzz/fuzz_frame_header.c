@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 4) {
         return 0;
     }
-    const uint32_t limit = fuzz_u32(data);
+    const uint32_t limit = busrt_get_le32(data);
     const uint8_t *p = data + 4;
     size_t n = size - 4;
     struct busrt_ack a;

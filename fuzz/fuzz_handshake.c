@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint16_t nl = 0;
     rc = busrt_name_len_decode(data, size, &nl);
     if (rc == 2) {
-        CHECK(nl == (uint16_t)(data[0] | data[1] << 8));
+        CHECK(nl == busrt_get_le16(data));
         uint8_t out[2];
         CHECK(busrt_name_len_encode(nl, out, 2) == 2 && memcmp(out, data, 2) == 0);
     } else {

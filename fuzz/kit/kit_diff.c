@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "busrt/frame.h"
+#include "busrt/le.h"
 #include "busrt/match.h"
 #include "busrt/utf8.h"
 #include "busrt_kit.h"
@@ -48,11 +49,6 @@ static void dump_input(void)
         fprintf(stderr, __VA_ARGS__);                                                    \
         abort();                                                                         \
     } while (0)
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static int same_span(struct busrt_span a, struct kit_span b)
 {
@@ -136,7 +132,7 @@ static void check_client_frame(const uint8_t *d, size_t n)
     if (n < 4) {
         return;
     }
-    const uint32_t max_body = le32(d);
+    const uint32_t max_body = busrt_get_le32(d);
     d += 4;
     n -= 4;
     struct busrt_client_header h;
@@ -170,7 +166,7 @@ static void check_broker_frame(const uint8_t *d, size_t n)
     if (n < 4) {
         return;
     }
-    const uint32_t max_body = le32(d);
+    const uint32_t max_body = busrt_get_le32(d);
     d += 4;
     n -= 4;
     const unsigned f = kit_features();

@@ -83,6 +83,72 @@ static int num(const char *opt, const char *v, double lo, double hi, double *out
     return 0;
 }
 
+/* Parses a numeric option a (value v) into o. Returns 0, -1 on a bad
+ * value (reported), 1 when a is not a numeric option. */
+static int num_opt(struct nf_opts *o, const char *a, const char *v)
+{
+    enum { U64, LONG, INT, U32, DBL };
+    const struct {
+        const char *name;
+        double lo, hi;
+        int type;
+        void *dst;
+    } t[] = {
+        {"--seed", 0, 1.8e19, U64, &o->seed},
+        {"--seconds", 0, 1e9, DBL, &o->seconds},
+        {"--sessions", 0, 1e15, LONG, &o->sessions},
+        {"--session", 0, 1e15, LONG, &o->first_session},
+        {"--progress", 1, 1e15, LONG, &o->progress},
+        {"--wait-ms", 10, 600000, INT, &o->wait_ms},
+        {"--body-limit", 1024, 4294901759.0, U32, &o->body_limit},
+        {"--assume-body", 1024, 4294901759.0, U32, &o->assume_body},
+        {"--max-actions", 1, 100000, INT, &o->max_actions},
+        {"--session-ms", 10, 3600000, INT, &o->session_ms},
+        {"--max-violations", 0, 1e9, INT, &o->max_violations},
+        {"--minimize-seconds", 1, 1e6, DBL, &o->minimize_seconds},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        double x = 0;
+        if (strcmp(a, t[i].name) != 0) {
+            continue;
+        }
+        if (num(a, v, t[i].lo, t[i].hi, &x) != 0) {
+            return -1;
+        }
+        switch (t[i].type) {
+        case U64:
+            *(uint64_t *)t[i].dst = (uint64_t)x;
+            break;
+        case LONG:
+            *(long *)t[i].dst = (long)x;
+            break;
+        case INT:
+            *(int *)t[i].dst = (int)x;
+            break;
+        case U32:
+            *(uint32_t *)t[i].dst = (uint32_t)x;
+            break;
+        default:
+            *(double *)t[i].dst = x;
+            break;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static uint8_t *read_file(const char *path, size_t *n)
+{
+    struct nf_buf b = {0};
+    if (nf_buf_read_file(&b, path) != 0) {
+        return NULL;
+    }
+    *n = b.len;
+    if (b.p == NULL) {
+        b.p = nf_xmalloc(1);
+    }
+    return b.p;
+}
 
 int main(int argc, char **argv)
 {
@@ -102,9 +168,12 @@ int main(int argc, char **argv)
     int ninputs = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x = 0;
-        int rc = 0, val = 1;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        int rc = num_opt(&o, a, v), val = 1;
+        if (rc < 0) {
+            return 2;
+        } else if (rc == 0) {
+            /* a numeric option, parsed with its value */
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
@@ -118,51 +187,14 @@ int main(int argc, char **argv)
             inputs[ninputs++] = v;
         } else if (strcmp(a, "--out") == 0 && v != NULL) {
             o.out_dir = v;
-        } else if (strcmp(a, "--seed") == 0) {
-            rc = num(a, v, 0, 1.8e19, &x);
-            o.seed = (uint64_t)x;
-        } else if (strcmp(a, "--seconds") == 0) {
-            rc = num(a, v, 0, 1e9, &o.seconds);
-        } else if (strcmp(a, "--sessions") == 0) {
-            rc = num(a, v, 0, 1e15, &x);
-            o.sessions = (long)x;
-        } else if (strcmp(a, "--session") == 0) {
-            rc = num(a, v, 0, 1e15, &x);
-            o.first_session = (long)x;
-        } else if (strcmp(a, "--progress") == 0) {
-            rc = num(a, v, 1, 1e15, &x);
-            o.progress = (long)x;
-        } else if (strcmp(a, "--wait-ms") == 0) {
-            rc = num(a, v, 10, 600000, &x);
-            o.wait_ms = (int)x;
-        } else if (strcmp(a, "--body-limit") == 0) {
-            rc = num(a, v, 1024, 4294901759.0, &x);
-            o.body_limit = (uint32_t)x;
-        } else if (strcmp(a, "--assume-body") == 0) {
-            rc = num(a, v, 1024, 4294901759.0, &x);
-            o.assume_body = (uint32_t)x;
-        } else if (strcmp(a, "--max-actions") == 0) {
-            rc = num(a, v, 1, 100000, &x);
-            o.max_actions = (int)x;
-        } else if (strcmp(a, "--session-ms") == 0) {
-            rc = num(a, v, 10, 3600000, &x);
-            o.session_ms = (int)x;
-        } else if (strcmp(a, "--max-violations") == 0) {
-            rc = num(a, v, 0, 1e9, &x);
-            o.max_violations = (int)x;
         } else if (strcmp(a, "--minimize") == 0 && v != NULL) {
             o.minimize = v;
-        } else if (strcmp(a, "--minimize-seconds") == 0) {
-            rc = num(a, v, 1, 1e6, &o.minimize_seconds);
         } else if (strcmp(a, "--verbose") == 0) {
             o.verbose = 1;
             val = 0;
         } else {
             fprintf(stderr, "busrt-netfuzz: unknown or incomplete option %s\n", a);
             usage(stderr);
-            return 2;
-        }
-        if (rc != 0) {
             return 2;
         }
         i += val;
@@ -214,21 +246,22 @@ int main(int argc, char **argv)
     }
 
     if (o.minimize != NULL) {
+        size_t n = 0;
+        uint8_t *in = NULL;
         if (ninputs > 1) {
             fprintf(stderr, "busrt-netfuzz: --minimize takes at most one --input\n");
             nf_broker_cleanup(&br);
             free(inputs);
             return 2;
         }
-        struct nf_buf ib = {0};
-        if (ninputs == 1 && nf_read_file(inputs[0], &ib) != 0) {
+        if (ninputs == 1 && (in = read_file(inputs[0], &n)) == NULL) {
             fprintf(stderr, "busrt-netfuzz: cannot read %s\n", inputs[0]);
             nf_broker_cleanup(&br);
             free(inputs);
             return 2;
         }
-        int rc = nf_minimize(&o, &br, ninputs == 1 ? ib.p : NULL, ib.len);
-        nf_buf_free(&ib);
+        int rc = nf_minimize(&o, &br, in, n);
+        free(in);
         free(inputs);
         if (o.spawn != NULL && br.pid > 0) {
             (void)nf_broker_stop(&br);
@@ -243,7 +276,7 @@ int main(int argc, char **argv)
     S.broker = &br;
     long sessions = 0, violations = 0, frames_sent = 0, frames_recv = 0;
     int64_t t0 = nf_now_ms();
-    struct nf_buf input = {0};
+    uint8_t *input = NULL;
     for (long k = o.first_session; !stop_flag; k++) {
         double el = (double)(nf_now_ms() - t0) / 1000.0;
         if (ninputs == 0 && ((o.seconds > 0 && el >= o.seconds) ||
@@ -263,13 +296,14 @@ int main(int argc, char **argv)
         }
         S.index = k;
         if (ninputs > 0) {
-            input.len = 0;
-            if (nf_read_file(inputs[k - o.first_session], &input) != 0) {
-                fprintf(stderr, "busrt-netfuzz: cannot read %s: %s\n",
-                        inputs[k - o.first_session], strerror(errno));
+            size_t n = 0;
+            free(input);
+            input = read_file(inputs[k - o.first_session], &n);
+            if (input == NULL) {
+                fprintf(stderr, "busrt-netfuzz: cannot read %s\n", inputs[k - o.first_session]);
                 continue;
             }
-            nf_src_data(&S.src, input.p, input.len);
+            nf_src_data(&S.src, input, n);
         } else {
             nf_src_prng(&S.src, o.seed, (uint64_t)k);
         }
@@ -306,7 +340,7 @@ int main(int argc, char **argv)
                     (double)(nf_now_ms() - t0) / 1000.0, frames_sent, frames_recv);
         }
     }
-    nf_buf_free(&input);
+    free(input);
     free(inputs);
     free(S.act_off);
     free(S.pay);

@@ -6,10 +6,11 @@
  * written from spec/busrt-v1.md (nf_model.c, using ref/tests/model for
  * topic/mask matching and UTF-8) predicts, for every byte a client sends,
  * what the broker must do: which clients receive which frames, which ACKs
- * come back, which connections the broker closes. The driver
- * (nf_session.c) sends the bytes, reads every socket with bounded waits and
- * compares each received frame with the model; after the session a fresh
- * client must still register and round-trip a probe message.
+ * come back, which connections the broker closes. The driver (nf_session.c
+ * and the files its internal header nf_sess_int.h names) sends the bytes,
+ * reads every socket with bounded waits and compares each received frame
+ * with the model; after the session a fresh client must still register and
+ * round-trip a probe message.
  *
  * Inputs are a byte source: a fuzz input (libFuzzer, AFL++, --input FILE)
  * or a PRNG seeded per session (--seed S), so a run is deterministic per
@@ -41,16 +42,14 @@ void nf_buf_adds(struct nf_buf *b, const char *s);
 void nf_buf_consume(struct nf_buf *b, size_t n);
 void nf_buf_free(struct nf_buf *b);
 int nf_buf_eq(const struct nf_buf *b, const void *p, size_t n);
+/* Appends the contents of the file at path. 0, or -1 (errno set) when it
+ * cannot be opened or read. */
+int nf_buf_read_file(struct nf_buf *b, const char *path);
 void *nf_xmalloc(size_t n);
-/* Appends the contents of the file at path to b (b->p is never NULL after
- * it). 0, or -1 with errno set. */
-int nf_read_file(const char *path, struct nf_buf *b);
 void *nf_xrealloc(void *p, size_t n);
 
 int64_t nf_now_ms(void);
 void nf_sleep_ms(int ms);
-void nf_put32(uint8_t *p, uint32_t v);
-uint32_t nf_get32(const uint8_t *p);
 /* Appends "hh hh ..." (lower case, no spaces when compact). */
 void nf_hex(struct nf_buf *out, const uint8_t *p, size_t n);
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "busrt/le.h"
 #include "nf.h"
 
 struct mctx {
@@ -127,11 +128,10 @@ static void keep(struct mctx *m, const uint8_t *d, size_t n)
     m->kept++;
 }
 
-/* Runs candidate c (then freed) with the current number of actions, or
- * actions when given (>= 0); keeps it when it still violates. */
-static int try_input(struct mctx *m, struct nf_buf *c, long actions)
+/* Runs the candidate c (and frees it); keeps it when it still violates. */
+static int attempt_keep(struct mctx *m, struct nf_buf *c, size_t actions)
 {
-    int ok = attempt(m, c->p, c->len, actions >= 0 ? (size_t)actions : m->nact, 0);
+    int ok = attempt(m, c->p, c->len, actions, 0);
     if (ok) {
         keep(m, c->p, c->len);
     }
@@ -145,7 +145,7 @@ static int drop_actions(struct mctx *m, size_t from, size_t count)
     struct nf_buf c = {0};
     nf_buf_add(&c, m->cur.p, m->off[from]);
     nf_buf_add(&c, m->cur.p + m->off[from + count], m->cur.len - m->off[from + count]);
-    return try_input(m, &c, (long)(m->nact - count));
+    return attempt_keep(m, &c, m->nact - count);
 }
 
 /* Phase 1: delta debugging over actions (removing complements is left
@@ -185,7 +185,7 @@ static int splice(struct mctx *m, size_t from, size_t to, const uint8_t *rep, si
     nf_buf_add(&c, m->cur.p, from);
     nf_buf_add(&c, rep, n);
     nf_buf_add(&c, m->cur.p + to, m->cur.len - to);
-    return try_input(m, &c, -1);
+    return attempt_keep(m, &c, m->nact);
 }
 
 /* Frames of an op batch, last first: one fewer in the count, its choices
@@ -205,7 +205,7 @@ static void shrink_frames(struct mctx *m)
         nf_buf_add(&c, m->cur.p, f.s);
         c.p[f.n] = (uint8_t)(m->cur.p[f.n] % 4u - 1u);
         nf_buf_add(&c, m->cur.p + f.e, m->cur.len - f.e);
-        (void)try_input(m, &c, -1);
+        (void)attempt_keep(m, &c, m->nact);
     }
 }
 
@@ -230,18 +230,18 @@ static void shrink_payloads(struct mctx *m)
         }
         /* a large one that must stay large: bisect its length (its
          * content is its last choices, so a shorter one shifts nothing) */
-        uint32_t lo = 0, hi = nf_get32(m->cur.p + p.c0 - 4);
+        uint32_t lo = 0, hi = busrt_get_le32(m->cur.p + p.c0 - 4);
         while (lo < hi && time_left(m) && i < m->npay) {
             const struct nf_pay q = m->pay[i];
             uint32_t mid = lo + (hi - lo) / 2;
             uint8_t len[4];
-            nf_put32(len, mid);
+            busrt_put_le32(len, mid);
             struct nf_buf c = {0};
             nf_buf_add(&c, m->cur.p, q.c0 - 4);
             nf_buf_add(&c, len, 4);
             nf_buf_add(&c, m->cur.p + q.c0, 1000u + mid);
             nf_buf_add(&c, m->cur.p + q.c1, m->cur.len - q.c1);
-            if (try_input(m, &c, -1)) {
+            if (attempt_keep(m, &c, m->nact)) {
                 hi = mid;
             } else {
                 lo = mid + 1;
@@ -267,7 +267,7 @@ static int zero_range(struct mctx *m, size_t from, size_t to)
     struct nf_buf c = {0};
     nf_buf_add(&c, m->cur.p, m->cur.len);
     memset(c.p + from, 0, to - from);
-    return try_input(m, &c, -1);
+    return attempt_keep(m, &c, m->nact);
 }
 
 /* Phase 2: per action, from the last, zero the choices after its kind and
@@ -335,7 +335,7 @@ static int read_case(const char *path, char *req, size_t cap, uint64_t *seed, lo
                      int *is_input, int *steps, size_t *bytes)
 {
     struct nf_buf t = {0};
-    if (nf_read_file(path, &t) != 0) {
+    if (nf_buf_read_file(&t, path) != 0) {
         fprintf(stderr, "busrt-netfuzz: --minimize %s: %s\n", path, strerror(errno));
         return -1;
     }

@@ -16,6 +16,7 @@
 
 #include "../../ref/tests/model/model.h"
 #include "busrt/frame.h"
+#include "busrt/le.h"
 #include "nf.h"
 
 /* ---- Expectations ------------------------------------------------------ */
@@ -245,7 +246,7 @@ static void delivery(struct nf_sess *S, int r, int from, uint8_t kind, int rt,
     size_t blen = snd->len + 1 + pn + (kind == BUSRT_KIND_PUBLISH ? tn + 1 : 0);
     struct nf_buf f = {0};
     uint8_t h[6] = {kind, 0, 0, 0, 0, (uint8_t)rt};
-    nf_put32(h + 1, (uint32_t)blen); /* REQ-DLV-1 */
+    busrt_put_le32(h + 1, (uint32_t)blen); /* REQ-DLV-1 */
     nf_buf_add(&f, h, 6);
     nf_buf_add(&f, snd->p, snd->len); /* REQ-DLV-6 */
     nf_buf_addc(&f, 0);
@@ -383,8 +384,8 @@ size_t nf_model_feed(struct nf_sess *S, int c, const uint8_t *p, size_t n, int *
     while (C->sent.len - pos >= 9) {
         const uint8_t *h = C->sent.p + pos;
         const uint8_t flags = h[4];
-        const uint32_t blen = nf_get32(h + 5);
-        const uint32_t opid = nf_get32(h);
+        const uint32_t blen = busrt_get_le32(h + 5);
+        const uint32_t opid = busrt_get_le32(h);
         if (busrt_op_valid((uint8_t)(flags % 64u)) != 1 ||
             (flags != 0 && (blen > BUSRT_BODY_MAX ||
                             (S->o->body_limit > 0 && blen > S->o->body_limit)))) {

@@ -1,10 +1,11 @@
-/* Buffers, time, little-endian helpers and the byte source. */
+/* Buffers, files, time and the byte source. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "busrt/le.h"
 #include "nf.h"
 
 void *nf_xmalloc(size_t n)
@@ -85,6 +86,26 @@ int nf_buf_eq(const struct nf_buf *b, const void *p, size_t n)
     return b->len == n && (n == 0 || memcmp(b->p, p, n) == 0);
 }
 
+int nf_buf_read_file(struct nf_buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return -1;
+    }
+    uint8_t tmp[65536];
+    size_t r;
+    while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        nf_buf_add(b, tmp, r);
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 int64_t nf_now_ms(void)
 {
     struct timespec ts;
@@ -97,19 +118,6 @@ void nf_sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-}
-
-void nf_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    p[2] = (uint8_t)((v >> 16) & 0xFFu);
-    p[3] = (uint8_t)((v >> 24) & 0xFFu);
-}
-
-uint32_t nf_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 void nf_hex(struct nf_buf *out, const uint8_t *p, size_t n)
@@ -156,7 +164,7 @@ static void record(struct nf_src *s, uint32_t v, uint32_t n)
         nf_buf_addc(s->rec, (uint8_t)v);
     } else {
         uint8_t b[4];
-        nf_put32(b, v);
+        busrt_put_le32(b, v);
         nf_buf_add(s->rec, b, 4);
     }
 }
@@ -189,7 +197,7 @@ uint32_t nf_pick(struct nf_src *s, uint32_t n)
         v = next_byte(s);
     } else {
         uint8_t b[4] = {next_byte(s), next_byte(s), next_byte(s), next_byte(s)};
-        v = nf_get32(b);
+        v = busrt_get_le32(b);
     }
     return v % n;
 }
@@ -231,28 +239,4 @@ int nf_pick_slot(struct nf_src *s, int chosen)
 int nf_chance(struct nf_src *s, unsigned pct)
 {
     return nf_pick(s, 100u) < pct;
-}
-
-int nf_read_file(const char *path, struct nf_buf *b)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return -1;
-    }
-    uint8_t tmp[65536];
-    size_t r;
-    while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        nf_buf_add(b, tmp, r);
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (b->p == NULL) {
-        nf_buf_addc(b, 0); /* an empty file: a valid pointer, no bytes */
-        b->len = 0;
-    }
-    if (err) {
-        errno = EIO;
-        return -1;
-    }
-    return 0;
 }

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "busrt/le.h"
+
 void th_init(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -585,7 +587,7 @@ int th_fake_handshake(struct th_fake *f, int fd)
     }
     memcpy(f->got + f->ngot, l, 2);
     f->ngot += 2;
-    size_t n = (size_t)l[0] | ((size_t)l[1] << 8);
+    size_t n = busrt_get_le16(l);
     if (n >= sizeof f->name || th_fake_read(fd, f->name, n, t) != 0) {
         return -1;
     }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "busrt/frame.h"
+#include "busrt/le.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /* In the sanitized test programs (not in the broker they start, which is a
@@ -614,8 +615,7 @@ int wc_hs_send_greeting(int fd, uint8_t g0, uint16_t version)
 {
     uint8_t g[3];
     g[0] = g0;
-    g[1] = (uint8_t)(version & 0xFFu);
-    g[2] = (uint8_t)(version >> 8);
+    busrt_put_le16(g + 1, version);
     return wc_send_all(fd, g, 3, wc_ms(2000));
 }
 
@@ -676,15 +676,9 @@ int wc_register(const char *addr, const char *name)
 int wc_send_header_raw(int fd, uint32_t op_id, uint8_t flags, uint32_t len)
 {
     uint8_t h[9];
-    h[0] = (uint8_t)(op_id & 0xFFu);
-    h[1] = (uint8_t)((op_id >> 8) & 0xFFu);
-    h[2] = (uint8_t)((op_id >> 16) & 0xFFu);
-    h[3] = (uint8_t)(op_id >> 24);
+    busrt_put_le32(h, op_id);
     h[4] = flags;
-    h[5] = (uint8_t)(len & 0xFFu);
-    h[6] = (uint8_t)((len >> 8) & 0xFFu);
-    h[7] = (uint8_t)((len >> 16) & 0xFFu);
-    h[8] = (uint8_t)(len >> 24);
+    busrt_put_le32(h + 5, len);
     return wc_send_all(fd, h, 9, wc_ms(3000));
 }
 

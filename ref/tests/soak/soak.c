@@ -29,6 +29,7 @@
 
 #include "busrt/codes.h"
 #include "busrt/frame.h"
+#include "busrt/le.h"
 #include "wire.h"
 #include "../../src/common/procinfo.h"
 
@@ -241,20 +242,6 @@ static struct {
 
 /* ---- payloads --------------------------------------------------------------- */
 
-static void le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
 static uint8_t filler(uint32_t seq, size_t j, uint8_t kind)
 {
     return (uint8_t)(seq * 131u + (uint32_t)j * 7u + kind);
@@ -269,12 +256,12 @@ static void put_payload(uint8_t *p, size_t len, uint8_t role, uint8_t kind, uint
     p[1] = role;
     p[2] = kind;
     p[3] = 0;
-    le32(p + 4, idx);
-    le32(p + 8, gen);
-    le32(p + 12, seq);
-    le32(p + 16, (uint32_t)global);
-    le32(p + 20, (uint32_t)(global >> 32));
-    le32(p + 24, target);
+    busrt_put_le32(p + 4, idx);
+    busrt_put_le32(p + 8, gen);
+    busrt_put_le32(p + 12, seq);
+    busrt_put_le32(p + 16, (uint32_t)global);
+    busrt_put_le32(p + 20, (uint32_t)(global >> 32));
+    busrt_put_le32(p + 24, target);
     for (size_t j = HDR_LEN; j < len; j++) {
         p[j] = filler(seq, j, kind);
     }
@@ -294,11 +281,11 @@ static int get_payload(const uint8_t *p, size_t len, struct pl *o)
     }
     o->role = p[1];
     o->kind = p[2];
-    o->idx = rd32(p + 4);
-    o->gen = rd32(p + 8);
-    o->seq = rd32(p + 12);
-    o->global = (uint64_t)rd32(p + 16) | ((uint64_t)rd32(p + 20) << 32);
-    o->target = rd32(p + 24);
+    o->idx = busrt_get_le32(p + 4);
+    o->gen = busrt_get_le32(p + 8);
+    o->seq = busrt_get_le32(p + 12);
+    o->global = (uint64_t)busrt_get_le32(p + 16) | ((uint64_t)busrt_get_le32(p + 20) << 32);
+    o->target = busrt_get_le32(p + 24);
     if (o->kind == 0u || o->kind >= K_NKINDS) {
         return -1;
     }
@@ -897,7 +884,7 @@ static void w_send_op(struct conn *c)
         uint32_t id = ++w->rpc_next;
         uint8_t req[10];
         req[0] = BUSRT_RPC_REQUEST;
-        le32(req + 1, id);
+        busrt_put_le32(req + 1, id);
         memcpy(req + 5, "test", 5);
         send_frame(c, BUSRT_OP_MESSAGE, qos, ".broker", NULL, req, 10, ACK_OK, K_RPC);
         w->rpc_pending[w->rpc_n++] = id;
@@ -1064,7 +1051,7 @@ static void w_rx_broker(struct conn *c, uint8_t fkind, const uint8_t *pl, size_t
     static const uint8_t ok[5] = {0x81, 0xA2, 0x6F, 0x6B, 0xC3};
     if (fkind == BUSRT_KIND_MESSAGE && plen == 10 && pl[0] == BUSRT_RPC_REPLY &&
         memcmp(pl + 5, ok, 5) == 0) {
-        uint32_t id = rd32(pl + 1);
+        uint32_t id = busrt_get_le32(pl + 1);
         for (int i = 0; i < w->rpc_n; i++) {
             if (w->rpc_pending[i] == id) {
                 w->rpc_pending[i] = w->rpc_pending[--w->rpc_n];
