@@ -1,4 +1,5 @@
 # BUS/RT reference implementation.
+#   make deps     install the missing Debian packages the build and tests need
 #   make          build every library and program into build/
 #   make test     install missing Debian packages, build, run every test suite
 #   make run      start the broker on $(RUN_ADDR) in the foreground
@@ -90,6 +91,7 @@ ALL_EXTRA :=
 -include ref/tests/integration/integration.mk
 -include proofs/proofs.mk
 -include ref/src/client/client.mk
+-include contrib/examples/examples.mk
 -include fuzz/fuzz.mk
 -include ref/tests/soak/soak.mk
 -include ref/tests/faults/faults.mk

@@ -2,6 +2,7 @@
 # Stages `make install` under a temporary DESTDIR, builds contrib/examples/
 # publish.c against the staged headers and libraries through pkg-config
 # (shared and static), runs the staged busrtd, and the example against it.
+# The other examples are only built here (make examples-check runs them).
 # Usage: install-check.sh BUILD VERSION
 set -eu
 B=$1 V=$2
@@ -19,6 +20,9 @@ echo "install-check: pkg-config busrt $V: $cflags $libs"
 cc -std=c11 -Wall -Wextra -Werror $cflags contrib/examples/publish.c $libs -o "$stage/publish"
 cc -std=c11 -Wall -Wextra -Werror $cflags contrib/examples/publish.c \
    "$root/lib/libbusrt.a" -o "$stage/publish-static"
+for e in subscribe rpc_server; do
+    cc -std=c11 -Wall -Wextra -Werror $cflags "contrib/examples/$e.c" $libs -o "$stage/$e"
+done
 readelf -d "$stage/publish" | grep -q 'NEEDED.*libbusrt.so.0'
 readelf -d "$root/lib/libbusrt.so.$V" | grep -q 'SONAME.*libbusrt.so.0'
 out=$("$root/sbin/busrtd" --version)

@@ -157,6 +157,16 @@ int net_connect(const char *addr, int rcvbuf, int64_t deadline)
     return fd;
 }
 
+int target_probe(const char *addr, int timeout_ms)
+{
+    int fd = net_connect(addr, 0, now_ms() + timeout_ms);
+    if (fd < 0) {
+        return errno != 0 ? errno : ECONNREFUSED;
+    }
+    close(fd);
+    return 0;
+}
+
 /* ---- instances ------------------------------------------------------------ */
 
 static int free_port(int family)

@@ -215,6 +215,9 @@ void instances_stop_all(struct run *r);
 /* Connects to a UNIX path or HOST:PORT; non-blocking fd or -1 (errno). */
 int net_connect(const char *addr, int rcvbuf, int64_t deadline_ms);
 int addr_is_unix(const char *addr);
+/* Connects once to addr and closes (no handshake): 0 when it accepts a
+ * connection within timeout_ms, else the errno of the failure. */
+int target_probe(const char *addr, int timeout_ms);
 
 /* ---- exec.c: running one case -------------------------------------------- */
 

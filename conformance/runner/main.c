@@ -56,7 +56,8 @@ static void usage(FILE *f)
         "  -h, --help, --version\n"
         "\n"
         "Exit status: 0 when no MUST or compat-quirk case failed; 1 when one did;\n"
-        "2 on a usage, file or schema error.\n",
+        "2 on a usage, file or schema error, or when the --target address accepts\n"
+        "no connection.\n",
         f);
 }
 
@@ -296,6 +297,20 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (r.target != NULL) {
+        /* Without a broker every case would fail on its own with the same
+         * cause: say it once, before running any. */
+        int64_t ms = (int64_t)(r.T * 1000.0);
+        int e = target_probe(r.target, ms < 1000 ? 1000 : ms > 30000 ? 30000 : (int)ms);
+        if (e != 0) {
+            fprintf(stderr, "busrt-conformance: cannot connect to %s: %s; is the broker "
+                    "running? (use --spawn to start one)\n", r.target, strerror(e));
+            suite_free(&s);
+            spec_free(&sp);
+            xfail_free(&r.xf);
+            return 2;
+        }
+    }
     make_prefix(&r);
     struct result *res = xmalloc(s.n * sizeof *res);
     memset(res, 0, s.n * sizeof *res);
