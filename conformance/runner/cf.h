@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #define CF_FORMAT "busrt-conformance-cases/1"
-#define CF_SUITE_VERSION "1.2.0"
+#define CF_SUITE_VERSION "1.3.0"
 #define CF_MAX_CLIENTS 32
 #define CF_MAX_BODY (256u * 1024u * 1024u) /* largest delivery the runner accepts */
 
