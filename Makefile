@@ -42,7 +42,7 @@ UNIT_LDFLAGS_test_cli_output := -lm
 UNIT_LDFLAGS_test_router_oom := -Wl,--wrap=malloc -Wl,--wrap=realloc $(BROKER_LIBS)
 TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 
-.PHONY: all test unit deps run clean vectors-check
+.PHONY: all test unit deps run clean vectors-check spec-check
 .SECONDARY:
 .SECONDEXPANSION:
 .DEFAULT_GOAL := all
@@ -84,9 +84,16 @@ unit: all
 vectors-check:
 	python3 spec/vectors/gen.py --check
 
+# spec/busrt-v1.md against itself (definitions, Appendix B with its Level and
+# Party columns, hex examples, lower-case keywords) and against every file
+# citing a requirement id; then the checker's selftest on broken fixtures.
+spec-check:
+	python3 scripts/spec-check.py
+	python3 scripts/spec-check.py --selftest
+
 # Suites run by `make test`, in order. Each fragment below appends its own
 # targets to TEST_SUITES and its programs to ALL_EXTRA.
-TEST_SUITES := vectors-check unit
+TEST_SUITES := vectors-check spec-check unit
 ALL_EXTRA :=
 -include ref/tests/integration/integration.mk
 -include proofs/proofs.mk

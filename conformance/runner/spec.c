@@ -3,8 +3,8 @@
  * A normative requirement is a paragraph that starts with a bold id,
  * "**REQ-AREA-N** text...", and runs to the next blank line. The section is
  * the number of the nearest heading above it. Appendix B's table rows
- * "| REQ-AREA-N | section | summary |" give the summaries and the index the
- * body is checked against. */
+ * "| REQ-AREA-N | section | level | party | summary |" give the summaries
+ * (the last cell) and the index the body is checked against. */
 #define _DEFAULT_SOURCE
 #include "cf.h"
 
@@ -165,16 +165,21 @@ int spec_load(const char *path, struct spec *s, char *err, size_t errlen)
                 if (r == NULL) {
                     problem(s, "%s is in Appendix B but not in the body; ", id);
                 } else {
-                    /* "| id | section | summary |" */
-                    const char *p = strchr(line + 2 + n, '|');
-                    p = p != NULL ? strchr(p + 1, '|') : NULL;
+                    /* "| id | section | level | party | summary |": the
+                     * summary is the last cell */
+                    const char *e = strrchr(line + 2 + n, '|');
+                    const char *p = NULL;
+                    for (const char *q = line + 2 + n; e != NULL && q < e; q++) {
+                        if (*q == '|') {
+                            p = q;
+                        }
+                    }
                     if (p != NULL) {
                         p++;
                         while (*p == ' ') {
                             p++;
                         }
-                        const char *e = strrchr(p, '|');
-                        size_t sl = e != NULL ? (size_t)(e - p) : strlen(p);
+                        size_t sl = p < e ? (size_t)(e - p) : 0u;
                         while (sl > 0 && p[sl - 1u] == ' ') {
                             sl--;
                         }

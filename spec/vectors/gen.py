@@ -267,7 +267,12 @@ def gen_greeting():
                    "Bytes after the third are not looked at.")
 
     def req_of(e):
-        return ["REQ-HS-2"] if e.get("error") == "version" else ["REQ-HS-1"]
+        # The check itself: the broker's (REQ-HS-3) and the client's
+        # (REQ-HS-7). An accepted input is the greeting both sides send.
+        r = ["REQ-HS-3", "REQ-HS-7"]
+        if "error" not in e:
+            r += ["REQ-HS-1", "REQ-HS-2"]
+        return r
 
     hand = [
         ("", "empty input"),
@@ -334,11 +339,11 @@ def gen_name():
                    "first '%%' (two consecutive 0x25 bytes), or the length.")
 
     def req_of(b, e):
-        r = ["REQ-HS-4", "REQ-NAME-1", "REQ-NAME-4"]
+        # Every vector checks the empty/'.' rule and computes primary_len;
+        # the UTF-8 rule is reached when the name rule does not refuse.
+        r = ["REQ-NAME-1", "REQ-NAME-4"]
         if e["check"] != "name":
-            r.append("REQ-NAME-2")
-        if e["check"] == "utf8":
-            r.append("REQ-UTF8-1")
+            r += ["REQ-NAME-2", "REQ-UTF8-1"]
         return r
 
     hand = [
@@ -414,7 +419,7 @@ def gen_name_len():
                    "The u16 LE length field before a client name. Decode: "
                    "name_len, or short for fewer than 2 bytes (extra bytes are "
                    "not looked at). Encode: the 2 bytes, or limit above 65535.")
-    req = ["REQ-HS-3"]
+    req = ["REQ-HS-4"]
     dec = [
         ("", "empty input"), ("00", "one byte"), ("ff", "one byte FF"),
         ("0000", "length 0"), ("0100", "length 1"), ("ff00", "length 255"),
@@ -462,13 +467,20 @@ def gen_client_header():
         r = ["REQ-FRM-1"]
         if len(b) >= 9:
             flags = b[4]
-            r.append("REQ-FRM-2")
-            if flags % 64 == 0:
-                r.append("REQ-FRM-3")
-            if flags % 64 == 0 and flags // 64 != 0:
-                r.append("REQ-BODY-5")
-            if e.get("error") == "limit" or ("error" not in e and flags != 0):
+            op, qos = flags % 64, flags // 64
+            # op and QoS from the flags; the set of valid operations
+            r += ["REQ-FRM-2", "REQ-OP-1"]
+            if e.get("error") == "op":
                 r.append("REQ-FRM-4")
+            elif flags == 0:
+                # a ping: 9 bytes, its length field ignored
+                r += ["REQ-FRM-3", "REQ-QUIRK-7"]
+            else:
+                # the body limit is checked for every other frame
+                r.append("REQ-FRM-5")
+                if op == 0:
+                    # op 0 with a non-zero QoS has a body
+                    r += ["REQ-BODY-5", "REQ-QUIRK-2"]
         return r
 
     def add(origin, d, b, mb):
@@ -575,12 +587,23 @@ def gen_frame_header():
                    "checked for a NOP).")
 
     def req_of(b, e):
-        r = ["REQ-FRM-5"]
+        r = ["REQ-DLV-1"]
         if len(b) >= 6:
-            if b[0] == 0:
-                r.append("REQ-DLV-3")
-            if e.get("error") == "kind":
+            if b[0] == 0xFE:
+                # FE starts an ACK, not a delivered frame
+                r.append("REQ-ACK-1")
+            elif e.get("error") == "kind":
+                # a first byte the client cannot frame
+                r.append("REQ-DLV-8")
+            elif b[0] == 0:
+                # a NOP: no body, whatever bytes 1..5 hold
                 r.append("REQ-DLV-4")
+            else:
+                # the client's limit on delivered bodies
+                r.append("REQ-LIM-7")
+            if "error" not in e and b[0] != 0:
+                # the realtime byte is reported as received
+                r.append("REQ-DLV-5")
         return r
 
     def add(origin, d, b, mb):
@@ -694,17 +717,20 @@ def gen_ack():
 # ---- client_body.json ------------------------------------------------------
 
 def body_req(op, e):
-    if op == 0x01:
-        return ["REQ-BODY-1"]
-    if op in (0x02, 0x03, 0x04, 0x05):
-        return ["REQ-BODY-2"]
-    if op == 0x06:
-        return ["REQ-BODY-3"]
-    if op in (0x12, 0x13):
-        return ["REQ-BODY-4"]
-    if op == 0x00:
-        return ["REQ-BODY-5"]
-    return ["REQ-FRM-2"]
+    if op in (0x01, 0x12, 0x13):
+        r = ["REQ-BODY-1"]
+    elif op == 0x06:
+        r = ["REQ-BODY-2"]
+    elif op in (0x02, 0x03, 0x04, 0x05):
+        r = ["REQ-BODY-3"]
+    elif op == 0x00:
+        r = ["REQ-BODY-5", "REQ-QUIRK-2"]
+    else:
+        # not an operation code: the connection is closed
+        return ["REQ-OP-1", "REQ-FRM-4"]
+    if e.get("error") == "nosep":
+        r.append("REQ-BODY-4")
+    return r
 
 
 def gen_client_body():
@@ -781,8 +807,14 @@ def gen_frame_body():
                    "payload. Errors: kind (00 = NOP, or any other kind), nosep.")
 
     def req_of(kind):
-        return {0x12: ["REQ-DLV-1"], 0x13: ["REQ-DLV-1"], 0x01: ["REQ-DLV-2"],
-                0x00: ["REQ-DLV-3"]}.get(kind, ["REQ-DLV-4"])
+        # the body layouts (REQ-DLV-2, REQ-DLV-3) and the client's split
+        # (REQ-DLV-7); a NOP and an ACK have no body; other first bytes
+        # cannot be framed
+        return {0x12: ["REQ-DLV-2", "REQ-DLV-7"],
+                0x13: ["REQ-DLV-2", "REQ-DLV-7"],
+                0x01: ["REQ-DLV-3", "REQ-DLV-7"],
+                0x00: ["REQ-DLV-4"], 0xFE: ["REQ-ACK-1"]}.get(kind,
+                                                              ["REQ-DLV-8"])
 
     def add(origin, d, kind, b):
         f.add(origin, req_of(kind), d, dict(input_field(b), kind=kind),
@@ -831,9 +863,9 @@ def gen_topic_list():
                    "A NUL-joined list (subscribe/unsubscribe/exclude/unexclude "
                    "bodies) split on every NUL: n NULs give n + 1 items; an empty "
                    "body is one empty item.")
-    req = ["REQ-BODY-2"]
-
     def add(origin, d, b):
+        # an empty body is the one-item list [""] (REQ-QUIRK-3)
+        req = ["REQ-BODY-3"] + (["REQ-QUIRK-3"] if b == b"" else [])
         f.add(origin, req, d, input_field(b), m_topic_list(b), dedup=b)
 
     for hx, d in (("", "empty body: one empty topic"),
@@ -1000,26 +1032,43 @@ def gen_utf8():
 # ---- topic_match.json / mask_match.json ------------------------------------
 
 def match_req(pat, subj, sep, one, many, ids):
-    """ids: (literal, one, many, quirk, partial-chunk) requirement ids."""
+    """ids: a dict of requirement id lists by what a case exercises (see
+    TOPIC_IDS). The pattern's chunks up to its first many-chunk wildcard are
+    the ones matched; the rest is ignored."""
     pc = pat.split(sep)
-    r = [ids[0]]
-    if one in pc:
-        r.append(ids[1])
-    if many in pc:
-        r.append(ids[2])
+    used = pc[:pc.index(many) + 1] if many in pc else pc
+    r = list(ids["all"]) + list(ids["split"])
+    if one in used:
+        r += ids["one"]
+    if many in used:
+        r += ids["many"]
         i = pc.index(many)
-        tc = subj.split(sep)
-        if i < len(pc) - 1 or tc == pc[:i]:
-            r.append(ids[3])
-    if any(c != one and c != many and (one in c or many in c) for c in pc):
-        r.append(ids[4])
+        if i < len(pc) - 1:
+            r += ids["mid"]
+        if subj.split(sep) == pc[:i]:
+            r += ids["parent"]
+    if any(c != one and c != many for c in used):
+        r += ids["literal"]
+    if any(one in c or many in c for c in subj.split(sep)):
+        r += ids["literal_subject"]
     return r
 
 
-TOPIC_IDS = ("REQ-TOPIC-1", "REQ-TOPIC-2", "REQ-TOPIC-3", "REQ-TOPIC-4",
-             "REQ-TOPIC-5")
-MASK_IDS = ("REQ-MASK-1", "REQ-MASK-2", "REQ-MASK-3", "REQ-MASK-3",
-            "REQ-MASK-4")
+# Requirement ids of the matcher cases. all: the definition of a match;
+# split: separator and empty chunks; one / many: the wildcard chunks; mid: a
+# many-chunk wildcard that is not the last chunk; parent: the subject is
+# the pattern's part before the many-chunk wildcard; literal: every other
+# chunk matches only equal bytes (including chunks that merely contain a
+# wildcard character); literal_subject: wildcard characters in the subject
+# are ordinary bytes.
+TOPIC_IDS = {"all": [], "split": ["REQ-TOPIC-1"], "one": ["REQ-TOPIC-2"],
+             "many": ["REQ-TOPIC-3"], "mid": ["REQ-QUIRK-5"],
+             "parent": ["REQ-TOPIC-4", "REQ-QUIRK-4"],
+             "literal": ["REQ-TOPIC-5"], "literal_subject": ["REQ-TOPIC-5"]}
+MASK_IDS = {"all": ["REQ-MASK-6"], "split": ["REQ-MASK-1"],
+            "one": ["REQ-MASK-2"], "many": ["REQ-MASK-3"],
+            "mid": ["REQ-QUIRK-5"], "parent": [],
+            "literal": ["REQ-MASK-4"], "literal_subject": []}
 
 # (pattern, topic, expected match, description): expectations written by
 # hand; the generator stops if the model disagrees with any of them.
@@ -1311,14 +1360,19 @@ def gen_rpc():
                    "first byte, checked before length), nosep (request without "
                    "NUL after the method).")
 
-    def req_of(b):
-        if not b:
-            return ["REQ-RPC-1"]
-        return {0x00: ["REQ-RPC-1"], 0x01: ["REQ-RPC-2"], 0x11: ["REQ-RPC-3"],
-                0x12: ["REQ-RPC-4"]}.get(b[0], ["REQ-RPC-1"])
+    def req_of(b, e):
+        # the layout of the kind; a payload the endpoint cannot use
+        # (empty, unknown kind, short, request without NUL) is REQ-RPC-9
+        r = [] if not b else {0x00: ["REQ-RPC-1"], 0x01: ["REQ-RPC-2"],
+                              0x11: ["REQ-RPC-3"],
+                              0x12: ["REQ-RPC-4"]}.get(b[0], [])
+        if "error" in e:
+            r.append("REQ-RPC-9")
+        return r
 
     def add(origin, d, b):
-        return f.add(origin, req_of(b), d, input_field(b), m_rpc(b), dedup=b)
+        e = m_rpc(b)
+        return f.add(origin, req_of(b, e), d, input_field(b), e, dedup=b)
 
     hand = [
         ("", "empty payload"),
@@ -1404,6 +1458,26 @@ def gen_rpc():
 # Output
 # ===========================================================================
 
+# The sections of spec/busrt-v1.md whose requirements each vector file may
+# be tagged with; a section admits its subsections ("6" admits "6.2").
+# `make spec-check` (scripts/spec-check.py) reads this table and fails when
+# a vector carries a requirement defined anywhere else.
+VECTOR_REQ_SECTIONS = {
+    "greeting.json": ["4.1"],
+    "name.json": ["4.3", "5.6"],
+    "name_len.json": ["4.2"],
+    "client_header.json": ["5.1", "5.2", "5.4", "5.5", "17.3", "17.8"],
+    "frame_header.json": ["6.1", "6.2", "6.4", "6.5", "16.1"],
+    "ack.json": ["6.5"],
+    "client_body.json": ["5.2", "5.5", "17.3"],
+    "frame_body.json": ["6.1", "6.3", "6.4", "6.5"],
+    "topic_list.json": ["5.5", "17.4"],
+    "utf8.json": ["5.6"],
+    "topic_match.json": ["8.4", "17.5", "17.6"],
+    "mask_match.json": ["8.3", "17.6"],
+    "rpc.json": ["12.1", "12.2"],
+}
+
 GENERATORS = [gen_greeting, gen_name, gen_name_len, gen_client_header,
               gen_frame_header, gen_ack, gen_client_body, gen_frame_body,
               gen_topic_list, gen_utf8, lambda: gen_match("topic"),
@@ -1414,6 +1488,8 @@ def build():
     files = [g() for g in GENERATORS]
     ids = set()
     for f in files:
+        if f.name not in VECTOR_REQ_SECTIONS:
+            sys.exit("%s: no entry in VECTOR_REQ_SECTIONS" % f.name)
         for v in f.vectors:
             if v["id"] in ids:
                 sys.exit("duplicate id %s" % v["id"])

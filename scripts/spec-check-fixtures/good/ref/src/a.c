@@ -1,0 +1,2 @@
+/* Reads a frame header (REQ-FRM-1). */
+int a(void);
