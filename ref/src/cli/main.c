@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,8 @@ static void usage(FILE *out)
         "                          send.qos.processed, send+recv.qos.processed,\n"
         "                          rpc.call, rpc.call+handle, rpc.call0\n"
         "\n"
-        "Exit status: 0 success; 1 refusal, timeout or error; 2 bad usage.\n",
+        "Exit status: 0 success; 1 refusal, timeout or error; 2 bad usage (including\n"
+        "an ADDR or a client name refused before connecting).\n",
         out);
 }
 
@@ -101,6 +103,33 @@ static void log_info(const char *fmt, const char *a, const char *b)
     fputc('\n', stderr);
 }
 
+/* Why connecting to a TCP address failed with BUSRT_E_ADDR: the address
+ * was checked before connecting, so its host did not resolve. Writes the
+ * resolver's reason into why; -1 when the host resolves now. */
+static int resolve_problem(const char *addr, char *why, size_t cap)
+{
+    struct cli_addr a;
+    char bad[8];
+    if (cli_parse_addr(addr, &a, bad, sizeof bad) != 0 || !a.tcp) {
+        return -1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int g = getaddrinfo(a.host, a.port, &hints, &res);
+    if (g == 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    char hq[300];
+    cli_quote(hq, sizeof hq, a.host);
+    snprintf(why, cap, "host '%s' does not resolve: %s", hq,
+             g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    return 0;
+}
+
 busrt_client *cli_connect(const struct cli_opts *o, const char *name)
 {
     struct busrt_client_config cfg;
@@ -113,9 +142,26 @@ busrt_client *cli_connect(const struct cli_opts *o, const char *name)
     busrt_client *c = NULL;
     int r = busrt_client_connect(&c, o->addr, &cfg);
     if (r != 0) {
-        char what[512];
-        snprintf(what, sizeof what, "unable to connect to %s as '%s'", o->addr, name);
-        cli_error(what, r);
+        char aq[300], nq[300], what[700], why[600];
+        cli_quote(aq, sizeof aq, o->addr);
+        cli_quote(nq, sizeof nq, name);
+        snprintf(what, sizeof what, "unable to connect to %s as '%s'", aq, nq);
+        const char *sec = strstr(name, "%%");
+        if (r == BUSRT_E_ADDR && resolve_problem(o->addr, why, sizeof why) == 0) {
+            fprintf(stderr, "busrt: %s: %s\n", what, why);
+        } else if (r == BUSRT_E_NOT_REGISTERED && sec != NULL) {
+            fprintf(stderr,
+                    "busrt: %s: the primary client '%.*s' of this secondary name is not "
+                    "connected to the broker (0x71)\n",
+                    what, (int)(sec - name), name);
+        } else if (r == BUSRT_E_DATA) {
+            fprintf(stderr,
+                    "busrt: %s: the broker refused the name (0x72: invalid name); it is "
+                    "probably longer than the broker's name-length limit\n",
+                    what);
+        } else {
+            cli_error(what, r);
+        }
         return NULL;
     }
     return c;
@@ -847,6 +893,18 @@ int main(int argc, char **argv)
         host[sizeof host - 1u] = '\0';
         snprintf(gen_name, sizeof gen_name, "cli.%s.%ld", host, (long)getpid());
         o.name = gen_name;
+    }
+    char why[512], q[300];
+    struct cli_addr pa;
+    if (cli_parse_addr(o.addr, &pa, why, sizeof why) != 0) {
+        cli_quote(q, sizeof q, o.addr);
+        fprintf(stderr, "busrt: address '%s': %s; not connecting\n", q, why);
+        return EXIT_USAGE;
+    }
+    if (cli_check_name(o.name, why, sizeof why) != 0) {
+        cli_quote(q, sizeof q, o.name);
+        fprintf(stderr, "busrt: client name '%s': %s; not connecting\n", q, why);
+        return EXIT_USAGE;
     }
     if (o.verbose || strcmp(cmd, "benchmark") != 0) {
         log_info("connecting to %s, using service name %s", o.addr, o.name);
