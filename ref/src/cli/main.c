@@ -40,7 +40,7 @@ static void usage(FILE *out)
         "BUS/RT v1 command-line client. ADDR is a UNIX socket path (ends in .sock,\n"
         ".socket or .ipc, or starts with /) or HOST:PORT.\n"
         "\n"
-        "Options (before COMMAND):\n"
+        "Options (before COMMAND; a value may also follow '=', as in --timeout=2):\n"
         "  -n, --name NAME        client name (default: cli.HOSTNAME.PID)\n"
         "  --timeout SECONDS      connect / ACK / RPC timeout, decimals allowed (default 5)\n"
         "  --buf-size BYTES       read buffer size (default 8192)\n"
@@ -68,6 +68,9 @@ static void usage(FILE *out)
         "                          stages: send.qos.no, send+recv.qos.no,\n"
         "                          send.qos.processed, send+recv.qos.processed,\n"
         "                          rpc.call, rpc.call+handle, rpc.call0\n"
+        "\n"
+        "Arguments are checked before connecting. After COMMAND, '--' lets the words\n"
+        "after it start with '-' (e.g. a payload).\n"
         "\n"
         "Exit status: 0 success; 1 refusal, timeout or error; 2 bad usage (including\n"
         "an ADDR or a client name refused before connecting).\n",
@@ -165,6 +168,13 @@ busrt_client *cli_connect(const struct cli_opts *o, const char *name)
         return NULL;
     }
     return c;
+}
+
+/* Connects as o->name, after saying so (unless silent). */
+static busrt_client *connect_main(const struct cli_opts *o)
+{
+    log_info("connecting to %s, using service name %s", o->addr, o->name);
+    return cli_connect(o, o->name);
 }
 
 /* ---- Input -------------------------------------------------------------------- */
@@ -341,7 +351,7 @@ static int cmd_listen(const struct cli_opts *o, int argc, char **argv)
         goto out;
     }
     rc = EXIT_ERR;
-    c = cli_connect(o, o->name);
+    c = connect_main(o);
     if (c == NULL) {
         goto out;
     }
@@ -383,7 +393,7 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
     if (get_payload(argc > 1 ? argv[1] : NULL, &p, &n, &owned) != 0) {
         return EXIT_ERR;
     }
-    busrt_client *c = cli_connect(o, o->name);
+    busrt_client *c = connect_main(o);
     if (c == NULL) {
         free(owned);
         return EXIT_ERR;
@@ -527,7 +537,7 @@ static int cmd_broker(const struct cli_opts *o, int argc, char **argv)
         strcmp(m, "client.list") != 0) {
         return usage_error("unknown broker command '%s'", m);
     }
-    busrt_client *c = cli_connect(o, o->name);
+    busrt_client *c = connect_main(o);
     if (c == NULL) {
         return EXIT_ERR;
     }
@@ -622,7 +632,7 @@ static int cmd_rpc_listen(const struct cli_opts *o, int argc, char **argv)
         goto out;
     }
     rc = EXIT_ERR;
-    c = cli_connect(o, o->name);
+    c = connect_main(o);
     if (c == NULL || topics_sync(c, 0, subs, ns, o->timeout_ms) != 0) {
         goto out;
     }
@@ -670,7 +680,7 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         if (get_payload(argc > 2 ? argv[2] : NULL, &p, &n, &owned) != 0) {
             return EXIT_ERR;
         }
-        busrt_client *c = cli_connect(o, o->name);
+        busrt_client *c = connect_main(o);
         int rc = EXIT_ERR;
         if (c != NULL) {
             uint32_t op = 0;
@@ -722,7 +732,7 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         plen = sb.size;
     }
     int rc = EXIT_ERR;
-    busrt_client *c = cli_connect(o, o->name);
+    busrt_client *c = connect_main(o);
     if (c != NULL) {
         if (call0) {
             uint32_t op = 0;
@@ -794,6 +804,9 @@ static int cmd_benchmark(const struct cli_opts *o, int argc, char **argv)
             return usage_error("bad value for '%s'", a);
         }
     }
+    if (o->verbose) {
+        log_info("connecting to %s, using service names starting with %s-", o->addr, o->name);
+    }
     return cli_benchmark(o, (unsigned)workers, (size_t)psize, iters);
 }
 
@@ -814,6 +827,38 @@ static int parse_timeout(const char *v, int *ms)
     return 0;
 }
 
+/* The options that come before the command. */
+enum gopt { G_NAME, G_TIMEOUT, G_BUF_SIZE, G_QUEUE_SIZE, G_VERBOSE, G_SILENT, G_COUNT };
+static const struct {
+    const char *s, *l; /* short (or NULL) and long spelling */
+    int takes_value;
+} GOPTS[G_COUNT] = {
+    {"-n", "--name", 1},      {NULL, "--timeout", 1}, {NULL, "--buf-size", 1},
+    {NULL, "--queue-size", 1}, {"-v", "--verbose", 0}, {"-s", "--silent", 0},
+};
+
+/* The global option a names (G_COUNT when none). *inl: the value after
+ * "--long=" (NULL when not given that way); *len: the length of the
+ * option's name in a. */
+static int match_gopt(const char *a, const char **inl, size_t *len)
+{
+    *inl = NULL;
+    for (int k = 0; k < G_COUNT; k++) {
+        size_t ll = strlen(GOPTS[k].l);
+        if ((GOPTS[k].s != NULL && strcmp(a, GOPTS[k].s) == 0)) {
+            *len = strlen(a);
+            return k;
+        }
+        if (strncmp(a, GOPTS[k].l, ll) == 0 &&
+            (a[ll] == '\0' || (GOPTS[k].takes_value && a[ll] == '='))) {
+            *inl = a[ll] == '=' ? a + ll + 1 : NULL;
+            *len = ll;
+            return k;
+        }
+    }
+    return G_COUNT;
+}
+
 int main(int argc, char **argv)
 {
     struct cli_opts o;
@@ -822,8 +867,8 @@ int main(int argc, char **argv)
     g_log_opts = &o;
     signal(SIGPIPE, SIG_IGN);
 
-    /* --help / --version anywhere before the command's own arguments. */
-    for (int i = 1; i < argc; i++) {
+    /* --help / --version anywhere up to a "--". */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -837,43 +882,57 @@ int main(int argc, char **argv)
     const char *cmd = NULL;
     for (; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-n") == 0 || strcmp(a, "--name") == 0) {
-            if (v == NULL) {
-                return usage_error("option '%s' needs a value", a);
+        const char *v = NULL;
+        size_t nl = 0;
+        int g = match_gopt(a, &v, &nl);
+        if (g == G_COUNT) {
+            if (a[0] == '-' && a[1] != '\0') {
+                return usage_error("unknown option '%s'", a);
             }
-            o.name = v;
-            i++;
-        } else if (strncmp(a, "--name=", 7) == 0) {
-            o.name = a + 7;
-        } else if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
-            const char *tv = a[9] == '=' ? a + 10 : v;
-            if (parse_timeout(tv, &o.timeout_ms) != 0) {
-                return usage_error("bad --timeout value '%s'", tv);
+            if (o.addr == NULL) {
+                o.addr = a;
+                continue;
             }
-            if (a[9] != '=') {
-                i++;
-            }
-        } else if (strcmp(a, "--buf-size") == 0 || strcmp(a, "--queue-size") == 0) {
-            unsigned long n = 0;
-            if (parse_ulong(v, 1, 1ul << 30, &n) != 0) {
-                return usage_error("bad value for '%s'", a);
-            }
-            if (a[2] == 'b') {
-                o.buf_size = (size_t)n;
-            }
-            i++;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            o.verbose = 1;
-        } else if (strcmp(a, "-s") == 0 || strcmp(a, "--silent") == 0) {
-            o.silent = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option '%s'", a);
-        } else if (o.addr == NULL) {
-            o.addr = a;
-        } else {
             cmd = a;
             i++;
+            break;
+        }
+        if (GOPTS[g].takes_value && v == NULL) {
+            if (i + 1 >= argc) {
+                return usage_error("option '%s' needs a value", a);
+            }
+            v = argv[++i];
+        }
+        unsigned long n = 0;
+        switch (g) {
+        case G_NAME:
+            o.name = v;
+            break;
+        case G_TIMEOUT:
+            if (parse_timeout(v, &o.timeout_ms) != 0) {
+                return usage_error("bad --timeout value '%s' (expected seconds, more than 0 "
+                                   "and at most 86400, decimals allowed)", v);
+            }
+            break;
+        case G_BUF_SIZE:
+        case G_QUEUE_SIZE:
+            if (parse_ulong(v, 1, 1ul << 30, &n) != 0) {
+                return usage_error(g == G_BUF_SIZE ? "bad --buf-size value '%s' (expected "
+                                                     "1..1073741824 bytes)"
+                                                   : "bad --queue-size value '%s' (expected "
+                                                     "1..1073741824)", v);
+            }
+            if (g == G_BUF_SIZE) {
+                o.buf_size = (size_t)n;
+            }
+            break;
+        case G_VERBOSE:
+            o.verbose = 1;
+            break;
+        case G_SILENT:
+            o.silent = 1;
+            break;
+        default:
             break;
         }
     }
@@ -883,6 +942,24 @@ int main(int argc, char **argv)
     }
     if (cmd == NULL) {
         return usage_error("%s", "a COMMAND is required");
+    }
+    /* Global options after the command are a mistake, not arguments; a
+     * "--" ends this check (and is dropped) so that e.g. a payload may
+     * start with '-'. */
+    for (int k = i; k < argc; k++) {
+        if (strcmp(argv[k], "--") == 0) {
+            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k) * sizeof *argv);
+            argc--;
+            break;
+        }
+        const char *inl;
+        size_t nl = 0;
+        if (match_gopt(argv[k], &inl, &nl) != G_COUNT) {
+            char opt[32];
+            snprintf(opt, sizeof opt, "%.*s", (int)nl, argv[k]);
+            return usage_error("option %s must come before the command "
+                               "(busrt ADDR [OPTIONS] COMMAND ...)", opt);
+        }
     }
     char gen_name[320];
     if (o.name == NULL) {
@@ -905,9 +982,6 @@ int main(int argc, char **argv)
         cli_quote(q, sizeof q, o.name);
         fprintf(stderr, "busrt: client name '%s': %s; not connecting\n", q, why);
         return EXIT_USAGE;
-    }
-    if (o.verbose || strcmp(cmd, "benchmark") != 0) {
-        log_info("connecting to %s, using service name %s", o.addr, o.name);
     }
     int cargc = argc - i;
     char **cargv = argv + i;

@@ -136,6 +136,42 @@ static void test_help_version_usage(void **state)
     assert_int_equal(run(badb), 2);
 }
 
+/* Usage errors are found before connecting; options of busrt itself after
+ * the command are named as such. */
+static void test_usage_before_connecting(void **state)
+{
+    (void)state;
+    static const char *const call[] = {"/tmp/busrt-no-such-dir/nope.sock", "rpc", "call", NULL};
+    assert_int_equal(run(call), 2);
+    assert_string_equal(ERR, "busrt: rpc call needs TARGET METHOD [PARAMS]\n"
+                             "Try 'busrt --help'.\n");
+    static const char *const after[] = {G.sock, "broker", "test", "--timeout", "1", NULL};
+    assert_int_equal(run(after), 2);
+    assert_string_equal(ERR, "busrt: option --timeout must come before the command "
+                             "(busrt ADDR [OPTIONS] COMMAND ...)\nTry 'busrt --help'.\n");
+    static const char *const after2[] = {G.sock, "publish", "t", "x", "--name=cl.late", NULL};
+    assert_int_equal(run(after2), 2);
+    has(ERR, "busrt: option --name must come before the command");
+    static const char *const after3[] = {G.sock, "publish", "t", "-s", NULL};
+    assert_int_equal(run(after3), 2);
+    has(ERR, "busrt: option -s must come before the command");
+    /* After "--" every word is taken as it is. */
+    static const char *const dash[] = {G.sock, "-s", "publish", "t", "--", "-s", NULL};
+    assert_int_equal(run(dash), 0);
+    assert_string_equal(OUT, "OK\n");
+    static const char *const dashp[] = {G.sock, "rpc", "call", ".broker", "benchmark.test", "--",
+                                        "-h=1", NULL};
+    assert_int_equal(run(dashp), 0);
+    assert_string_equal(OUT, "MSGPACK:\n{\n  \"-h\": 1\n}\n");
+    static const char *const badto[] = {G.sock, "--timeout=0", "broker", "test", NULL};
+    assert_int_equal(run(badto), 2);
+    has(ERR, "busrt: bad --timeout value '0' (expected seconds, more than 0 and at most 86400, "
+             "decimals allowed)\n");
+    static const char *const nov[] = {G.sock, "broker", "test", "-n", NULL};
+    assert_int_equal(run(nov), 2);
+    has(ERR, "busrt: option -n must come before the command");
+}
+
 static void test_broker_commands(void **state)
 {
     (void)state;
@@ -417,6 +453,7 @@ int main(void)
     th_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_version_usage),
+        cmocka_unit_test(test_usage_before_connecting),
         cmocka_unit_test(test_broker_commands),
         cmocka_unit_test(test_listen_end_to_end),
         cmocka_unit_test(test_default_name),
