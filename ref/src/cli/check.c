@@ -85,6 +85,11 @@ int cli_check_name(const char *name, char *why, size_t cap)
     return -1;
 }
 
+int cli_check_text(const char *s)
+{
+    return busrt_utf8_valid((const uint8_t *)s, strlen(s)) ? 0 : -1;
+}
+
 static int ends_with(const char *s, size_t n, const char *suffix)
 {
     size_t m = strlen(suffix);

@@ -17,7 +17,12 @@ struct cli_opts {
     size_t buf_size;    /* --buf-size */
     int verbose;
     int silent;
+    uint32_t payload_limit; /* --payload-size-limit: largest frame body sent */
 };
+
+/* busrtd's default --payload-size-limit: the largest client frame body
+ * (target, NUL and payload) it accepts unless configured otherwise. */
+#define CLI_DEFAULT_PAYLOAD_LIMIT (16u * 1024u * 1024u)
 
 /* ---- output.c ---- */
 
@@ -68,6 +73,9 @@ void cli_quote(char *buf, size_t cap, const char *s);
  * empty, no leading '.', well-formed UTF-8, at most 65535 bytes, a
  * primary before "%%"); else -1 with the rule broken in why. */
 int cli_check_name(const char *name, char *why, size_t cap);
+/* 0 when s is well-formed UTF-8 (topics, targets, masks and patterns
+ * must be), else -1. */
+int cli_check_text(const char *s);
 /* ADDR split as libbusrt splits it. */
 struct cli_addr {
     int tcp;        /* 0: a UNIX socket path; 1: HOST:PORT */
@@ -80,6 +88,8 @@ int cli_parse_addr(const char *addr, struct cli_addr *a, char *why, size_t cap);
 /* ---- bench.c ---- */
 int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_size,
                   unsigned long iters);
+/* The largest frame body a benchmark run sends (names from name). */
+size_t cli_benchmark_max_body(const char *name, unsigned workers, size_t payload_size);
 
 /* ---- main.c ---- */
 /* Connects with the CLI options; prints an error and returns NULL on

@@ -45,6 +45,10 @@ static void usage(FILE *out)
         "  --timeout SECONDS      connect / ACK / RPC timeout, decimals allowed (default 5)\n"
         "  --buf-size BYTES       read buffer size (default 8192)\n"
         "  --queue-size N         accepted for compatibility (ignored)\n"
+        "  --payload-size-limit BYTES\n"
+        "                         largest frame body sent (target, headers and payload);\n"
+        "                         set it to the broker's limit (default 16777216, the\n"
+        "                         default of busrtd); a larger payload is refused\n"
         "  -v, --verbose          more log messages (stderr)\n"
         "  -s, --silent           no log messages; raw / compact payload output\n"
         "  -h, --help             show this help and exit\n"
@@ -72,8 +76,9 @@ static void usage(FILE *out)
         "Arguments are checked before connecting. After COMMAND, '--' lets the words\n"
         "after it start with '-' (e.g. a payload).\n"
         "\n"
-        "Exit status: 0 success; 1 refusal, timeout or error; 2 bad usage (including\n"
-        "an ADDR or a client name refused before connecting).\n",
+        "Exit status: 0 success; 1 refusal (also of a payload above the limit), timeout\n"
+        "or error; 2 bad usage (including an ADDR, client name, topic, target, mask or\n"
+        "pattern refused before connecting).\n",
         out);
 }
 
@@ -262,14 +267,80 @@ static void print_frame(const struct busrt_frame *f, int silent)
 
 /* ---- Commands ------------------------------------------------------------------------------ */
 
+/* Reports a failed send or ACK of operation what. The broker closes the
+ * connection without a word for a frame that breaks its rules, so a
+ * closed connection is explained by its likely causes. */
+static void op_error(const char *what, int r)
+{
+    if (r == BUSRT_E_CLOSED) {
+        fprintf(stderr,
+                "busrt: %s: the broker closed the connection; likely the frame broke one of "
+                "its limits (payload size, name or topic rules); see the broker's log\n",
+                what);
+        return;
+    }
+    cli_error(what, r);
+}
+
 static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what)
 {
     int r = busrt_wait_ack(c, op, timeout_ms);
     if (r != 0) {
-        cli_error(what, r);
+        op_error(what, r);
         return EXIT_ERR;
     }
     return 0;
+}
+
+/* 0 when s, a text field of the frames of command cmd, is well-formed
+ * UTF-8 as the protocol requires; else a message and EXIT_USAGE. */
+static int check_text(const char *cmd, const char *field, const char *s, const char *next)
+{
+    if (cli_check_text(s) == 0) {
+        return 0;
+    }
+    char q[300];
+    cli_quote(q, sizeof q, s);
+    fprintf(stderr,
+            "busrt: %s: %s '%s' is not well-formed UTF-8, which the protocol requires (the "
+            "broker would close the connection); %s\n",
+            cmd, field, q, next);
+    return EXIT_USAGE;
+}
+
+/* 0 when a frame body of target, NUL, hdr header bytes and n payload
+ * bytes is within --payload-size-limit; else a message and EXIT_ERR. */
+static int check_body(const struct cli_opts *o, const char *cmd, const char *payload_word,
+                      const char *target, size_t hdr, size_t n)
+{
+    size_t body = strlen(target) + 1u + hdr + n;
+    if (n <= o->payload_limit && body <= o->payload_limit) {
+        return 0;
+    }
+    fprintf(stderr,
+            "busrt: %s: the frame body would be %zu bytes (%s of %zu bytes), above the "
+            "payload-size limit of %lu bytes (--payload-size-limit); not sending\n",
+            cmd, body, payload_word, n, (unsigned long)o->payload_limit);
+    return EXIT_ERR;
+}
+
+/* 0 when the subscribe (exclude) frame of the n patterns, joined by NULs,
+ * is within --payload-size-limit; else a message and EXIT_ERR. */
+static int check_list_body(const struct cli_opts *o, const char *cmd, int exclude,
+                           char **pats, int n)
+{
+    size_t body = 0;
+    for (int k = 0; k < n; k++) {
+        body += strlen(pats[k]) + (k > 0 ? 1u : 0u);
+    }
+    if (body <= o->payload_limit) {
+        return 0;
+    }
+    fprintf(stderr,
+            "busrt: %s: the %s frame body would be %zu bytes (%d pattern(s)), above the "
+            "payload-size limit of %lu bytes (--payload-size-limit); not subscribing\n",
+            cmd, exclude ? "exclude" : "subscribe", body, n, (unsigned long)o->payload_limit);
+    return EXIT_ERR;
 }
 
 /* Subscribes / excludes the topics with QoS 1 and waits for the ACK. */
@@ -284,7 +355,7 @@ static int topics_sync(busrt_client *c, int exclude, char **topics, int n, int t
                     : busrt_subscribe_many(c, (const char *const *)topics, (size_t)n,
                                            BUSRT_QOS_PROCESSED, &op);
     if (r != 0) {
-        cli_error(exclude ? "exclude" : "subscribe", r);
+        op_error(exclude ? "exclude" : "subscribe", r);
         return EXIT_ERR;
     }
     return wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe");
@@ -347,6 +418,18 @@ static int cmd_listen(const struct cli_opts *o, int argc, char **argv)
         goto out;
     }
     rc = parse_topics(argc, argv, subs, &ns, excl, &ne, 1);
+    for (int k = 0; rc == 0 && k < ns; k++) {
+        rc = check_text("listen", "topic", subs[k], "not subscribing");
+    }
+    for (int k = 0; rc == 0 && k < ne; k++) {
+        rc = check_text("listen", "exclusion", excl[k], "not subscribing");
+    }
+    if (rc == 0) {
+        rc = check_list_body(o, "listen", 0, subs, ns);
+    }
+    if (rc == 0) {
+        rc = check_list_body(o, "listen", 1, excl, ne);
+    }
     if (rc != 0) {
         goto out;
     }
@@ -387,10 +470,27 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
         return usage_error("%s", publish ? "publish needs TOPIC [PAYLOAD]"
                                          : "send needs TARGET [PAYLOAD]");
     }
+    const char *to = argv[0];
+    const char *what = "send", *field = "target";
+    if (publish) {
+        what = "publish";
+        field = "topic";
+    } else if (busrt_mask_has_wildcard((const uint8_t *)to, strlen(to))) {
+        what = "broadcast";
+        field = "mask";
+    }
+    int rc = check_text(what, field, to, "not sending");
+    if (rc != 0) {
+        return rc;
+    }
     const uint8_t *p;
     size_t n;
     uint8_t *owned;
     if (get_payload(argc > 1 ? argv[1] : NULL, &p, &n, &owned) != 0) {
+        return EXIT_ERR;
+    }
+    if (check_body(o, what, "payload", to, 0, n) != 0) {
+        free(owned);
         return EXIT_ERR;
     }
     busrt_client *c = connect_main(o);
@@ -400,20 +500,15 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
     }
     uint32_t op = 0;
     int r;
-    const char *what;
     if (publish) {
-        what = "publish";
-        r = busrt_publish(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
-    } else if (busrt_mask_has_wildcard((const uint8_t *)argv[0], strlen(argv[0]))) {
-        what = "broadcast";
-        r = busrt_broadcast(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
+        r = busrt_publish(c, to, p, n, BUSRT_QOS_PROCESSED, &op);
+    } else if (strcmp(what, "broadcast") == 0) {
+        r = busrt_broadcast(c, to, p, n, BUSRT_QOS_PROCESSED, &op);
     } else {
-        what = "send";
-        r = busrt_send(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
+        r = busrt_send(c, to, p, n, BUSRT_QOS_PROCESSED, &op);
     }
-    int rc = 0;
     if (r != 0) {
-        cli_error(what, r);
+        op_error(what, r);
         rc = EXIT_ERR;
     } else {
         rc = wait_op(c, op, o->timeout_ms, what);
@@ -628,6 +723,12 @@ static int cmd_rpc_listen(const struct cli_opts *o, int argc, char **argv)
         return EXIT_ERR;
     }
     rc = parse_topics(argc, argv, subs, &ns, NULL, &ne, 0);
+    for (int k = 0; rc == 0 && k < ns; k++) {
+        rc = check_text("rpc listen", "topic", subs[k], "not subscribing");
+    }
+    if (rc == 0) {
+        rc = check_list_body(o, "rpc listen", 0, subs, ns);
+    }
     if (rc != 0) {
         goto out;
     }
@@ -674,20 +775,27 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         if (argc < 2 || argc > 3) {
             return usage_error("%s", "rpc notify needs TARGET [PAYLOAD]");
         }
+        int rc = check_text("rpc notify", "target", argv[1], "not sending");
+        if (rc != 0) {
+            return rc;
+        }
         const uint8_t *p;
         size_t n;
         uint8_t *owned;
         if (get_payload(argc > 2 ? argv[2] : NULL, &p, &n, &owned) != 0) {
             return EXIT_ERR;
         }
-        busrt_client *c = connect_main(o);
-        int rc = EXIT_ERR;
+        /* The notification header is one byte. */
+        busrt_client *c = check_body(o, "rpc notify", "payload", argv[1], 1, n) == 0
+                              ? connect_main(o)
+                              : NULL;
+        rc = EXIT_ERR;
         if (c != NULL) {
             uint32_t op = 0;
             int r = busrt_rpc_notify(c, argv[1], p, n, BUSRT_QOS_PROCESSED, &op);
             if (r != 0) {
-                cli_error("notify", r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, "notify")) == 0) {
+                op_error("rpc notify", r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, "rpc notify")) == 0) {
                 puts("OK");
             }
         }
@@ -703,6 +811,19 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         return usage_error("rpc %s needs TARGET METHOD [PARAMS]", sub);
     }
     const char *target = argv[1], *method = argv[2];
+    char what[16];
+    snprintf(what, sizeof what, "rpc %s", sub);
+    int rc = check_text(what, "target", target, "not sending");
+    if (rc != 0) {
+        return rc;
+    }
+    size_t mlen = strlen(method);
+    if (mlen == 0 || mlen > BUSRT_NAME_MAX) {
+        fprintf(stderr, "busrt: %s: the method name is %s (%zu bytes; expected 1..%u); "
+                "not sending\n", what, mlen == 0 ? "empty" : "too long", mlen,
+                (unsigned)BUSRT_NAME_MAX);
+        return EXIT_USAGE;
+    }
     char **words = argv + 3;
     int nw = argc - 3;
     msgpack_sbuffer sb;
@@ -731,15 +852,18 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         params = (const uint8_t *)sb.data;
         plen = sb.size;
     }
-    int rc = EXIT_ERR;
-    busrt_client *c = connect_main(o);
+    rc = EXIT_ERR;
+    /* The request header: kind, call id (4 bytes), method, NUL. */
+    busrt_client *c = check_body(o, what, "params", target, 6u + mlen, plen) == 0
+                          ? connect_main(o)
+                          : NULL;
     if (c != NULL) {
         if (call0) {
             uint32_t op = 0;
             int r = busrt_rpc_call0(c, target, method, params, plen, BUSRT_QOS_PROCESSED, &op);
             if (r != 0) {
-                cli_error("call0", r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, "call0")) == 0) {
+                op_error(what, r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, what)) == 0) {
                 puts("OK");
             }
         } else {
@@ -753,7 +877,7 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
                 fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep.code, (int)rep.len,
                         (const char *)rep.data);
             } else {
-                cli_error("call", r);
+                op_error(what, r);
             }
         }
     }
@@ -804,6 +928,15 @@ static int cmd_benchmark(const struct cli_opts *o, int argc, char **argv)
             return usage_error("bad value for '%s'", a);
         }
     }
+    size_t body = cli_benchmark_max_body(o->name, (unsigned)workers, (size_t)psize);
+    if (body > o->payload_limit) {
+        fprintf(stderr,
+                "busrt: benchmark: --payload-size %lu makes frame bodies of up to %zu bytes, "
+                "above the payload-size limit of %lu bytes (--payload-size-limit); not "
+                "starting\n",
+                psize, body, (unsigned long)o->payload_limit);
+        return EXIT_ERR;
+    }
     if (o->verbose) {
         log_info("connecting to %s, using service names starting with %s-", o->addr, o->name);
     }
@@ -828,13 +961,23 @@ static int parse_timeout(const char *v, int *ms)
 }
 
 /* The options that come before the command. */
-enum gopt { G_NAME, G_TIMEOUT, G_BUF_SIZE, G_QUEUE_SIZE, G_VERBOSE, G_SILENT, G_COUNT };
+enum gopt {
+    G_NAME,
+    G_TIMEOUT,
+    G_BUF_SIZE,
+    G_QUEUE_SIZE,
+    G_PAYLOAD_LIMIT,
+    G_VERBOSE,
+    G_SILENT,
+    G_COUNT
+};
 static const struct {
     const char *s, *l; /* short (or NULL) and long spelling */
     int takes_value;
 } GOPTS[G_COUNT] = {
     {"-n", "--name", 1},      {NULL, "--timeout", 1}, {NULL, "--buf-size", 1},
-    {NULL, "--queue-size", 1}, {"-v", "--verbose", 0}, {"-s", "--silent", 0},
+    {NULL, "--queue-size", 1}, {NULL, "--payload-size-limit", 1},
+    {"-v", "--verbose", 0},    {"-s", "--silent", 0},
 };
 
 /* The global option a names (G_COUNT when none). *inl: the value after
@@ -864,6 +1007,7 @@ int main(int argc, char **argv)
     struct cli_opts o;
     memset(&o, 0, sizeof o);
     o.timeout_ms = 5000;
+    o.payload_limit = CLI_DEFAULT_PAYLOAD_LIMIT;
     g_log_opts = &o;
     signal(SIGPIPE, SIG_IGN);
 
@@ -925,6 +1069,13 @@ int main(int argc, char **argv)
             if (g == G_BUF_SIZE) {
                 o.buf_size = (size_t)n;
             }
+            break;
+        case G_PAYLOAD_LIMIT:
+            if (parse_ulong(v, 1, BUSRT_BODY_MAX, &n) != 0) {
+                return usage_error("bad --payload-size-limit value '%s' (expected "
+                                   "1..4294901759 bytes)", v);
+            }
+            o.payload_limit = (uint32_t)n;
             break;
         case G_VERBOSE:
             o.verbose = 1;

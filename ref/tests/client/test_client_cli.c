@@ -428,6 +428,107 @@ static void test_bad_addresses(void **state)
     lacks(ERR, "bad address");
 }
 
+/* Text fields that are not UTF-8 and frames above --payload-size-limit are
+ * refused before sending; a connection the broker closes after a send is
+ * explained. */
+static void test_checked_before_sending(void **state)
+{
+    (void)state;
+    static const char *const pub[] = {G.sock, "publish", "a\xff", "x", NULL};
+    assert_int_equal(run(pub), 2);
+    assert_string_equal(ERR, "busrt: publish: topic 'a\\xff' is not well-formed UTF-8, which "
+                             "the protocol requires (the broker would close the connection); "
+                             "not sending\n");
+    static const char *const snd[] = {G.sock, "send", "cl.\xc0\xaf", "x", NULL};
+    assert_int_equal(run(snd), 2);
+    has(ERR, "busrt: send: target 'cl.\\xc0\\xaf' is not well-formed UTF-8");
+    static const char *const bc[] = {G.sock, "send", "cl.*\xff", "x", NULL};
+    assert_int_equal(run(bc), 2);
+    has(ERR, "busrt: broadcast: mask 'cl.*\\xff' is not well-formed UTF-8");
+    static const char *const ls[] = {G.sock, "listen", "-t", "ok/#", "--exclude", "\xed\xa0\x80",
+                                     NULL};
+    assert_int_equal(run(ls), 2);
+    assert_string_equal(ERR, "busrt: listen: exclusion '\\xed\\xa0\\x80' is not well-formed "
+                             "UTF-8, which the protocol requires (the broker would close the "
+                             "connection); not subscribing\n");
+    static const char *const rl[] = {G.sock, "rpc", "listen", "-t", "\xf4\x90\x80\x80", NULL};
+    assert_int_equal(run(rl), 2);
+    has(ERR, "busrt: rpc listen: topic '\\xf4\\x90\\x80\\x80' is not well-formed UTF-8");
+    static const char *const rc[] = {G.sock, "rpc", "call", "\x80", "m", NULL};
+    assert_int_equal(run(rc), 2);
+    has(ERR, "busrt: rpc call: target '\\x80' is not well-formed UTF-8");
+    static const char *const rn[] = {G.sock, "rpc", "notify", "\xff", "x", NULL};
+    assert_int_equal(run(rn), 2);
+    has(ERR, "busrt: rpc notify: target '\\xff' is not well-formed UTF-8");
+    static const char *const rm[] = {G.sock, "rpc", "call0", "cl.x", "", NULL};
+    assert_int_equal(run(rm), 2);
+    assert_string_equal(ERR, "busrt: rpc call0: the method name is empty (0 bytes; expected "
+                             "1..65535); not sending\n");
+    lacks(ERR, "connecting to");
+    /* Names starting with '.' are valid targets and topics. */
+    static const char *const dt[] = {G.sock, "publish", ".broker/cl.test", "x", NULL};
+    assert_int_equal(run(dt), 0);
+    static const char *const ds[] = {G.sock, "send", ".broker", "not rpc", NULL};
+    assert_int_equal(run(ds), 0);
+
+    /* --payload-size-limit, and its default: busrtd's 16777216 bytes. */
+    static const char *const big[] = {G.sock, "--payload-size-limit", "10", "publish", "topic",
+                                      "0123456789", NULL};
+    assert_int_equal(run(big), 1);
+    assert_string_equal(ERR, "busrt: publish: the frame body would be 16 bytes (payload of 10 "
+                             "bytes), above the payload-size limit of 10 bytes "
+                             "(--payload-size-limit); not sending\n");
+    size_t n = 16u * 1024u * 1024u;
+    uint8_t *data = calloc(n, 1);
+    assert_non_null(data);
+    static const char *const dflt[] = {G.sock, "send", "cl.x", NULL};
+    assert_int_equal(run_in(dflt, data, n), 1);
+    free(data);
+    assert_string_equal(ERR, "busrt: send: the frame body would be 16777221 bytes (payload of "
+                             "16777216 bytes), above the payload-size limit of 16777216 bytes "
+                             "(--payload-size-limit); not sending\n");
+    static const char *const rp[] = {G.sock, "--payload-size-limit=30", "rpc", "call", ".broker",
+                                      "benchmark.test", "a=0123456789", NULL};
+    assert_int_equal(run(rp), 1);
+    has(ERR, "busrt: rpc call: the frame body would be 36 bytes (params of 8 bytes), above the "
+             "payload-size limit of 30 bytes");
+    static const char *const sub[] = {G.sock, "--payload-size-limit", "5", "listen", "-t", "abc",
+                                      "-t", "def", NULL};
+    assert_int_equal(run(sub), 1);
+    assert_string_equal(ERR, "busrt: listen: the subscribe frame body would be 7 bytes (2 "
+                             "pattern(s)), above the payload-size limit of 5 bytes "
+                             "(--payload-size-limit); not subscribing\n");
+    static const char *const bb[] = {G.sock, "-n", "cl.b", "--payload-size-limit", "100",
+                                     "benchmark", "--payload-size", "90", NULL};
+    assert_int_equal(run(bb), 1);
+    assert_string_equal(ERR, "busrt: benchmark: --payload-size 90 makes frame bodies of up to "
+                             "123 bytes, above the payload-size limit of 100 bytes "
+                             "(--payload-size-limit); not starting\n");
+    static const char *const bad[] = {G.sock, "--payload-size-limit", "0", "broker", "test", NULL};
+    assert_int_equal(run(bad), 2);
+    has(ERR, "busrt: bad --payload-size-limit value '0' (expected 1..4294901759 bytes)\n");
+
+    /* A broker with a lower limit than the CLI was told closes the
+     * connection. */
+    struct th_broker small;
+    static const char *const lim[] = {"--payload-size-limit", "100", NULL};
+    assert_int_equal(th_broker_start(&small, lim), 0);
+    const char *const over[] = {small.sock, "--payload-size-limit", "100000", "publish", "t",
+                                NULL};
+    static uint8_t two[200];
+    assert_int_equal(run_in(over, two, sizeof two), 1);
+    has(ERR, "busrt: publish: the broker closed the connection; likely the frame broke one of "
+             "its limits (payload size, name or topic rules); see the broker's log\n");
+    lacks(OUT, "OK");
+    /* At the limit exactly: topic, NUL and 98 bytes make 100. */
+    const char *const at[] = {small.sock, "--payload-size-limit", "100", "publish", "t", NULL};
+    assert_int_equal(run_in(at, two, 98), 0);
+    assert_string_equal(OUT, "OK\n");
+    assert_int_equal(run_in(at, two, 99), 1);
+    has(ERR, "busrt: publish: the frame body would be 101 bytes (payload of 99 bytes)");
+    th_broker_stop(&small);
+}
+
 static void test_benchmark(void **state)
 {
     (void)state;
@@ -462,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_bad_addresses),
+        cmocka_unit_test(test_checked_before_sending),
         cmocka_unit_test(test_benchmark),
     };
     return cmocka_run_group_tests_name("busrt-cli", tests, group_setup, group_teardown);
