@@ -267,26 +267,41 @@ static void print_frame(const struct busrt_frame *f, int silent)
 
 /* ---- Commands ------------------------------------------------------------------------------ */
 
-/* Reports a failed send or ACK of operation what. The broker closes the
+/* Reports a failed send or ACK of operation what. target: the client
+ * name a one-to-one message went to (NULL for other operations), so that
+ * the ACK codes about that client name it. The broker closes the
  * connection without a word for a frame that breaks its rules, so a
  * closed connection is explained by its likely causes. */
-static void op_error(const char *what, int r)
+static void op_error(const char *what, const char *target, int r)
 {
+    char tq[300];
+    if (target != NULL) {
+        cli_quote(tq, sizeof tq, target);
+    }
     if (r == BUSRT_E_CLOSED) {
         fprintf(stderr,
                 "busrt: %s: the broker closed the connection; likely the frame broke one of "
                 "its limits (payload size, name or topic rules); see the broker's log\n",
                 what);
-        return;
+    } else if (target != NULL && r == BUSRT_E_NOT_REGISTERED) {
+        fprintf(stderr, "busrt: %s: no client named '%s' is connected to the broker (0x71)\n",
+                what, tq);
+    } else if (target != NULL && r == BUSRT_E_NOT_DELIVERED) {
+        fprintf(stderr,
+                "busrt: %s: not delivered: the queue of client '%s' is full, and the broker "
+                "disconnects it (0x77)\n",
+                what, tq);
+    } else {
+        cli_error(what, r);
     }
-    cli_error(what, r);
 }
 
-static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what)
+static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what,
+                   const char *target)
 {
     int r = busrt_wait_ack(c, op, timeout_ms);
     if (r != 0) {
-        op_error(what, r);
+        op_error(what, target, r);
         return EXIT_ERR;
     }
     return 0;
@@ -355,10 +370,10 @@ static int topics_sync(busrt_client *c, int exclude, char **topics, int n, int t
                     : busrt_subscribe_many(c, (const char *const *)topics, (size_t)n,
                                            BUSRT_QOS_PROCESSED, &op);
     if (r != 0) {
-        op_error(exclude ? "exclude" : "subscribe", r);
+        op_error(exclude ? "exclude" : "subscribe", NULL, r);
         return EXIT_ERR;
     }
-    return wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe");
+    return wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe", NULL);
 }
 
 static void install_signals(void)
@@ -507,11 +522,12 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
     } else {
         r = busrt_send(c, to, p, n, BUSRT_QOS_PROCESSED, &op);
     }
+    const char *target = strcmp(what, "send") == 0 ? to : NULL;
     if (r != 0) {
-        op_error(what, r);
+        op_error(what, target, r);
         rc = EXIT_ERR;
     } else {
-        rc = wait_op(c, op, o->timeout_ms, what);
+        rc = wait_op(c, op, o->timeout_ms, what, target);
     }
     if (rc == 0) {
         puts("OK");
@@ -762,6 +778,20 @@ out:
     return rc;
 }
 
+/* When busrt_rpc_call failed because the broker ACKed the call frame with
+ * result code C (reply code -32000 - C, data the library's text for C):
+ * BUSRT_E_RC(C); else 0. */
+static int ack_refusal(const struct busrt_rpc_reply *rep)
+{
+    if (rep->code > -32000 - (int)BUSRT_RC_NOT_REGISTERED || rep->code < -32000 - 0xFF) {
+        return 0;
+    }
+    int err = BUSRT_E_RC(-32000 - rep->code);
+    const char *text = busrt_client_strerror(err);
+    size_t n = strlen(text);
+    return rep->len == n && memcmp(rep->data, text, n) == 0 ? err : 0;
+}
+
 static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
 {
     if (argc < 1) {
@@ -794,8 +824,8 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
             uint32_t op = 0;
             int r = busrt_rpc_notify(c, argv[1], p, n, BUSRT_QOS_PROCESSED, &op);
             if (r != 0) {
-                op_error("rpc notify", r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, "rpc notify")) == 0) {
+                op_error("rpc notify", argv[1], r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, "rpc notify", argv[1])) == 0) {
                 puts("OK");
             }
         }
@@ -862,8 +892,8 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
             uint32_t op = 0;
             int r = busrt_rpc_call0(c, target, method, params, plen, BUSRT_QOS_PROCESSED, &op);
             if (r != 0) {
-                op_error(what, r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, what)) == 0) {
+                op_error(what, target, r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, what, target)) == 0) {
                 puts("OK");
             }
         } else {
@@ -873,11 +903,15 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
             if (r == 0) {
                 cli_print_payload(stdout, rep.data, rep.len, o->silent);
                 rc = 0;
+            } else if (r == BUSRT_E_RPC && ack_refusal(&rep) != 0) {
+                /* The broker refused the call frame: reported as for
+                 * other messages. */
+                op_error(what, target, ack_refusal(&rep));
             } else if (r == BUSRT_E_RPC) {
                 fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep.code, (int)rep.len,
                         (const char *)rep.data);
             } else {
-                op_error(what, r);
+                op_error(what, target, r);
             }
         }
     }

@@ -313,24 +313,27 @@ static void test_rpc_to_broker_and_errors(void **state)
     has(ERR, "RPC Error -32601");
     static const char *const u[] = {G.sock, "rpc", "call", "cl.nobody", "m", NULL};
     assert_int_equal(run(u), 1);
-    has(ERR, "RPC Error -32113");
+    has(ERR, "busrt: rpc call: no client named 'cl.nobody' is connected to the broker (0x71)\n");
     static const char *const bp[] = {G.sock, "rpc", "call", ".broker", "test", "novalue", NULL};
     assert_int_equal(run(bp), 2);
     has(ERR, "key=value");
     static const char *const n[] = {G.sock, "rpc", "notify", "cl.nobody", "x", NULL};
     assert_int_equal(run(n), 1);
-    has(ERR, "not registered");
+    has(ERR, "busrt: rpc notify: no client named 'cl.nobody' is connected to the broker "
+             "(0x71)\n");
     static const char *const c0[] = {G.sock, "rpc", "call0", "cl.nobody", "m", NULL};
     assert_int_equal(run(c0), 1);
-    has(ERR, "not registered");
+    has(ERR, "busrt: rpc call0: no client named 'cl.nobody' is connected to the broker "
+             "(0x71)\n");
 }
 
 static void test_errors(void **state)
 {
     (void)state;
-    static const char *const s[] = {G.sock, "send", "cl.nobody", "x", NULL};
+    static const char *const s[] = {G.sock, "send", "nobody.here", "x", NULL};
     assert_int_equal(run(s), 1);
-    has(ERR, "not registered (0x71");
+    has(ERR, "busrt: send: no client named 'nobody.here' is connected to the broker (0x71)\n");
+    lacks(ERR, "not registered");
     lacks(OUT, "OK");
     static const char *const sec[] = {G.sock, "-n", "cl.none%%w", "broker", "test", NULL};
     assert_int_equal(run(sec), 1);
