@@ -170,3 +170,23 @@ int cli_parse_addr(const char *addr, struct cli_addr *a, char *why, size_t cap)
     a->tcp = 1;
     return 0;
 }
+
+int cli_rpc_code_text(int code, char *buf, size_t cap)
+{
+    switch (code) {
+    case -32700: snprintf(buf, cap, "parse error (the params could not be decoded)"); break;
+    case -32600: snprintf(buf, cap, "invalid request"); break;
+    case -32601: snprintf(buf, cap, "method not found"); break;
+    case -32602: snprintf(buf, cap, "invalid params"); break;
+    case -32603: snprintf(buf, cap, "internal error"); break;
+    case -32001: snprintf(buf, cap, "not found"); break;
+    default:
+        if (code <= -32001 - 1 && code >= -32000 - 0xFF) {
+            snprintf(buf, cap, "the broker acknowledged the call with result code 0x%02x",
+                     (unsigned)(-32000 - code));
+            break;
+        }
+        return -1;
+    }
+    return 0;
+}

@@ -76,6 +76,10 @@ int cli_check_name(const char *name, char *why, size_t cap);
 /* 0 when s is well-formed UTF-8 (topics, targets, masks and patterns
  * must be), else -1. */
 int cli_check_text(const char *s);
+/* The meaning of an RPC error code the spec defines (JSON-RPC's -32700,
+ * -32600..-32603, -32001 not found, -32000 - C for a broker result code
+ * C) in buf; -1 for another code. */
+int cli_rpc_code_text(int code, char *buf, size_t cap);
 /* ADDR split as libbusrt splits it. */
 struct cli_addr {
     int tcp;        /* 0: a UNIX socket path; 1: HOST:PORT */

@@ -537,6 +537,22 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
     return rc;
 }
 
+/* "RPC Error CODE: " and the error data; when the data is empty, the
+ * meaning of a code the spec defines. */
+static void print_rpc_error(const struct busrt_rpc_reply *rep)
+{
+    if (rep->len > 0) {
+        fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep->code, (int)rep->len,
+                (const char *)rep->data);
+        return;
+    }
+    char text[128];
+    if (cli_rpc_code_text(rep->code, text, sizeof text) != 0) {
+        snprintf(text, sizeof text, "(the error reply has no message)");
+    }
+    fprintf(stderr, "busrt: RPC Error %d: %s\n", rep->code, text);
+}
+
 /* Broker commands: RPC calls to .broker. */
 static int broker_call(busrt_client *c, const struct cli_opts *o, const char *method,
                        struct busrt_rpc_reply *rep)
@@ -544,8 +560,7 @@ static int broker_call(busrt_client *c, const struct cli_opts *o, const char *me
     int r = busrt_rpc_call(c, ".broker", method, NULL, 0, BUSRT_QOS_PROCESSED, o->timeout_ms,
                            rep);
     if (r == BUSRT_E_RPC) {
-        fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep->code, (int)rep->len,
-                (const char *)rep->data);
+        print_rpc_error(rep);
         return EXIT_ERR;
     }
     if (r != 0) {
@@ -908,8 +923,7 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
                  * other messages. */
                 op_error(what, target, ack_refusal(&rep));
             } else if (r == BUSRT_E_RPC) {
-                fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep.code, (int)rep.len,
-                        (const char *)rep.data);
+                print_rpc_error(&rep);
             } else {
                 op_error(what, target, r);
             }

@@ -14,8 +14,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "busrt/client.h"
 #include "busrt/codes.h"
+#include "busrt/rpc.h"
 #include "harness.h"
 
 static struct th_broker G;
@@ -307,10 +311,10 @@ static void test_rpc_to_broker_and_errors(void **state)
     assert_string_equal(OUT, "MSGPACK:\n{\n  \"a\": true,\n  \"k\": 1\n}\n");
     static const char *const p[] = {G.sock, "rpc", "call", ".broker", "test", "x=1", NULL};
     assert_int_equal(run(p), 1);
-    has(ERR, "RPC Error -32602");
+    has(ERR, "busrt: RPC Error -32602: invalid params\n");
     static const char *const m[] = {G.sock, "rpc", "call", ".broker", "nope", NULL};
     assert_int_equal(run(m), 1);
-    has(ERR, "RPC Error -32601");
+    has(ERR, "busrt: RPC Error -32601: method not found\n");
     static const char *const u[] = {G.sock, "rpc", "call", "cl.nobody", "m", NULL};
     assert_int_equal(run(u), 1);
     has(ERR, "busrt: rpc call: no client named 'cl.nobody' is connected to the broker (0x71)\n");
@@ -532,6 +536,79 @@ static void test_checked_before_sending(void **state)
     th_broker_stop(&small);
 }
 
+/* An RPC server answering method "cN" with error N and no message, and
+ * "msg" with error 7 and a message. */
+struct err_server {
+    busrt_client *c;
+    pthread_t th;
+    atomic_int stop;
+};
+
+static int err_call(void *ctx, busrt_client *c, const struct busrt_rpc_event *ev,
+                    struct busrt_rpc_result *res)
+{
+    (void)ctx;
+    (void)c;
+    if (strcmp(ev->method, "msg") == 0) {
+        res->data = "custom text";
+        res->len = 11;
+        return 7;
+    }
+    return ev->method[0] == 'c' ? atoi(ev->method + 1) : 0;
+}
+
+static void *err_serve(void *arg)
+{
+    struct err_server *e = arg;
+    struct busrt_rpc_server s;
+    memset(&s, 0, sizeof s);
+    s.on_call = err_call;
+    while (!atomic_load(&e->stop)) {
+        int r = busrt_rpc_serve(e->c, &s, 100);
+        if (r != 0 && r != BUSRT_E_TIMEOUT) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* An error reply without a message is shown with the meaning of its code. */
+static void test_rpc_error_texts(void **state)
+{
+    (void)state;
+    struct err_server e;
+    memset(&e, 0, sizeof e);
+    atomic_init(&e.stop, 0);
+    assert_int_equal(th_connect(G.sock, "cl.errs", &e.c), 0);
+    assert_int_equal(pthread_create(&e.th, NULL, err_serve, &e), 0);
+    static const struct {
+        const char *method, *want;
+    } cases[] = {
+        {"c-32700", "busrt: RPC Error -32700: parse error (the params could not be decoded)\n"},
+        {"c-32600", "busrt: RPC Error -32600: invalid request\n"},
+        {"c-32601", "busrt: RPC Error -32601: method not found\n"},
+        {"c-32602", "busrt: RPC Error -32602: invalid params\n"},
+        {"c-32603", "busrt: RPC Error -32603: internal error\n"},
+        {"c-32001", "busrt: RPC Error -32001: not found\n"},
+        {"c-32121", "busrt: RPC Error -32121: the broker acknowledged the call with result "
+                    "code 0x79\n"},
+        {"c12", "busrt: RPC Error 12: (the error reply has no message)\n"},
+        {"msg", "busrt: RPC Error 7: custom text\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const a[] = {G.sock, "-s", "rpc", "call", "cl.errs", cases[i].method, NULL};
+        assert_int_equal(run(a), 1);
+        assert_string_equal(ERR, cases[i].want);
+    }
+    atomic_store(&e.stop, 1);
+    pthread_join(e.th, NULL);
+    busrt_client_close(e.c);
+    /* .broker sends no message with its errors. */
+    static const char *const m[] = {G.sock, "-s", "rpc", "call", ".broker", "nope", NULL};
+    assert_int_equal(run(m), 1);
+    assert_string_equal(ERR, "busrt: RPC Error -32601: method not found\n");
+}
+
 static void test_benchmark(void **state)
 {
     (void)state;
@@ -567,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_bad_addresses),
         cmocka_unit_test(test_checked_before_sending),
+        cmocka_unit_test(test_rpc_error_texts),
         cmocka_unit_test(test_benchmark),
     };
     return cmocka_run_group_tests_name("busrt-cli", tests, group_setup, group_teardown);
