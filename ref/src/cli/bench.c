@@ -273,6 +273,12 @@ int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_siz
             clear(&ws[k]);
             ws[k].stage = (enum stage)st;
         }
+        char it[64];
+        cli_fnum(it, sizeof it, (uint64_t)per * workers);
+        if (!o->silent) {
+            printf("stage %d/%d %s: %s iters ...\n", st + 1, (int)ST_COUNT, stage_names[st], it);
+            fflush(stdout);
+        }
         double t0 = now_s();
         unsigned started = 0;
         for (unsigned k = 0; k < workers; k++) {
@@ -297,6 +303,14 @@ int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_siz
         if (started != workers) {
             fputs("busrt: unable to start a thread\n", stderr);
             goto out;
+        }
+        if (!o->silent) {
+            char rate[64];
+            double r = elapsed[st] > 0 ? (double)per * workers / elapsed[st] : 0.0;
+            cli_fnum(rate, sizeof rate, (uint64_t)r);
+            printf("stage %d/%d %s: done in %.3f s, %s iters/s\n", st + 1, (int)ST_COUNT,
+                   stage_names[st], elapsed[st], rate);
+            fflush(stdout);
         }
     }
     {

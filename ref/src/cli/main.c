@@ -68,10 +68,14 @@ static void usage(FILE *out)
         "  rpc call TARGET METHOD [PARAMS]     RPC call; prints the result\n"
         "      PARAMS: key=value words, sent as a MessagePack map (true/false,\n"
         "      integers, floats, else strings); '-' sends stdin as raw params\n"
-        "  benchmark [-w WORKERS] [--payload-size N] [-i ITERS]\n"
-        "                          stages: send.qos.no, send+recv.qos.no,\n"
+        "  benchmark [-w WORKERS] [--payload-size BYTES] [-i ITERS]\n"
+        "                          7 stages: send.qos.no, send+recv.qos.no,\n"
         "                          send.qos.processed, send+recv.qos.processed,\n"
-        "                          rpc.call, rpc.call+handle, rpc.call0\n"
+        "                          rpc.call, rpc.call+handle, rpc.call0; each runs ITERS\n"
+        "                          iterations, split among the workers. Defaults:\n"
+        "                          -w/--workers 1, --payload-size 100, -i/--iters\n"
+        "                          1000000. A line as each stage starts and ends (not\n"
+        "                          with -s), then a table\n"
         "\n"
         "Arguments are checked before connecting. After COMMAND, '--' lets the words\n"
         "after it start with '-' (e.g. a payload).\n"
@@ -972,8 +976,14 @@ static int cmd_benchmark(const struct cli_opts *o, int argc, char **argv)
         } else {
             return usage_error("unexpected benchmark argument '%s'", a);
         }
+        if (v == NULL) {
+            return usage_error("benchmark: option '%s' needs a value", a);
+        }
         if (parse_ulong(v, lo, hi, dst) != 0) {
-            return usage_error("bad value for '%s'", a);
+            char msg[300];
+            snprintf(msg, sizeof msg, "benchmark: bad %s value '%.64s' (expected %lu..%lu); "
+                     "not starting", a, v, lo, hi);
+            return usage_error("%s", msg);
         }
     }
     size_t body = cli_benchmark_max_body(o->name, (unsigned)workers, (size_t)psize);

@@ -625,8 +625,26 @@ static void test_benchmark(void **state)
         has(OUT, line);
     }
     has(OUT, "iters/s");
+    /* Progress: a line as each stage starts and ends. */
+    has(OUT, "stage 1/7 send.qos.no: 600 iters ...\nstage 1/7 send.qos.no: done in ");
+    has(OUT, "stage 7/7 rpc.call0: 600 iters ...\nstage 7/7 rpc.call0: done in ");
+    static const char *const bs[] = {G.sock, "-s", "-n", "cl.bench", "benchmark", "-i", "50",
+                                     NULL};
+    assert_int_equal(run(bs), 0);
+    lacks(OUT, "stage 1/7");
+    has(OUT, " rpc.call0 ");
     static const char *const bad[] = {G.sock, "benchmark", "-w", "0", NULL};
     assert_int_equal(run(bad), 2);
+    assert_string_equal(ERR, "busrt: benchmark: bad -w value '0' (expected 1..256); not "
+                             "starting\nTry 'busrt --help'.\n");
+    static const char *const nov[] = {G.sock, "benchmark", "--iters", NULL};
+    assert_int_equal(run(nov), 2);
+    has(ERR, "busrt: benchmark: option '--iters' needs a value\n");
+    /* The defaults are documented. */
+    static const char *const h[] = {"--help", NULL};
+    assert_int_equal(run(h), 0);
+    has(OUT, "-w/--workers 1, --payload-size 100, -i/--iters");
+    has(OUT, "1000000");
 }
 
 int main(void)
