@@ -601,16 +601,15 @@ static void cell_num(const msgpack_object *o, char *buf, size_t cap)
     }
 }
 
+/* Every client .broker lists (this connection included), with the spec's
+ * field names as column titles, and a line naming this connection. */
 static void print_client_list(const msgpack_object *root, const char *self)
 {
-    static const char *const titles[] = {"name",    "type",    "source", "port",
-                                         "r_frames", "r_bytes", "w_frames", "w_bytes",
-                                         "queue",   "ins"};
     static const char *const keys[] = {"name",    "kind",    "source", "port",
                                        "r_frames", "r_bytes", "w_frames", "w_bytes",
                                        "queue",   "instances"};
     struct cli_table t;
-    cli_table_init(&t, titles, 10);
+    cli_table_init(&t, keys, 10);
     const msgpack_object *cl = cli_mp_get(root, "clients");
     if (cl != NULL && cl->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < cl->via.array.size; i++) {
@@ -628,13 +627,19 @@ static void print_client_list(const msgpack_object *root, const char *self)
                 }
                 row[k] = cells[k];
             }
-            if (strcmp(cells[0], self) != 0) {
-                cli_table_add(&t, row);
-            }
+            cli_table_add(&t, row);
         }
     }
     cli_table_print(stdout, &t);
     cli_table_free(&t);
+    const char *sec = strstr(self, "%%");
+    if (sec != NULL) {
+        /* Secondaries are not listed: they count in their primary's
+         * instances. */
+        printf("(this connection: %s, a secondary of %.*s)\n", self, (int)(sec - self), self);
+    } else {
+        printf("(this connection: %s)\n", self);
+    }
 }
 
 static void print_fields(const msgpack_object *root, const char *const *keys, size_t n)

@@ -205,8 +205,33 @@ static void test_broker_commands(void **state)
     has(OUT, ".broker");
     has(OUT, "local_ipc");
     has(OUT, "internal");
-    lacks(OUT, "cli.lister"); /* itself is not listed */
+    /* Its own connection is listed too, and named below the table; the
+     * columns are the spec's field names. */
+    has(OUT, " cli.lister ");
+    has(OUT, "\n(this connection: cli.lister)\n");
+    has(OUT, " name ");
+    has(OUT, " kind ");
+    has(OUT, " source ");
+    has(OUT, " port ");
+    has(OUT, " r_frames ");
+    has(OUT, " w_bytes ");
+    has(OUT, " queue ");
+    has(OUT, " instances");
+    lacks(OUT, " type ");
+    lacks(OUT, " ins ");
     busrt_client_close(lib);
+    /* A secondary is counted in its primary's instances. The primary is a
+     * listening busrt, which keeps its connection alive however slowly
+     * the runs go. */
+    struct bg b;
+    static const char *const pl[] = {G.sock, "-n", "cli.prim", "listen", NULL};
+    bg_start(&b, "prim", pl, "Listening to messages for cli.prim");
+    static const char *const l2[] = {G.sock, "-n", "cli.prim%%cli", "broker", "client.list",
+                                     NULL};
+    assert_int_equal(run(l2), 0);
+    has(OUT, "\n(this connection: cli.prim%%cli, a secondary of cli.prim)\n");
+    lacks(OUT, " cli.prim%%cli ");
+    assert_int_equal(th_cli_stop(b.pid, th_ms(10000)), 0);
 }
 
 static void test_listen_end_to_end(void **state)
