@@ -43,7 +43,7 @@ static void usage(FILE *out)
         "Options (before COMMAND; a value may also follow '=', as in --timeout=2):\n"
         "  -n, --name NAME        client name (default: cli.HOSTNAME.PID)\n"
         "  --timeout SECONDS      connect / ACK / RPC timeout, decimals allowed (default 5)\n"
-        "  --buf-size BYTES       read buffer size (default 8192)\n"
+        "  --buf-size BYTES       initial read buffer size (default 16384)\n"
         "  --queue-size N         accepted for compatibility (ignored)\n"
         "  --payload-size-limit BYTES\n"
         "                         largest frame body sent (target, headers and payload);\n"
