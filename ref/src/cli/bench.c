@@ -196,6 +196,31 @@ static void clear(struct worker *w)
     }
 }
 
+size_t cli_benchmark_max_body(const char *name, unsigned workers, size_t payload_size)
+{
+    /* The last worker has the longest names. */
+    char self[300], null_target[320], handler[320];
+    snprintf(self, sizeof self, "%s-%u", name, workers);
+    snprintf(null_target, sizeof null_target, "%s-null", self);
+    snprintf(handler, sizeof handler, "%s-h", self);
+    size_t ls = strlen(self), ln = strlen(null_target), lh = strlen(handler);
+    /* target, NUL, RPC header (request: kind, call id, method, NUL; reply:
+     * kind, call id) */
+    size_t bodies[] = {
+        ln + 1u,                                  /* send.qos.* to nobody */
+        ls + 1u,                                  /* send+recv.qos.* to itself */
+        strlen(".broker") + 1u + 6u + strlen("benchmark.test"), /* rpc.call */
+        lh + 1u + 6u + strlen("benchmark.selftest"),            /* rpc.call+handle */
+        ls + 1u + 5u,                             /* its reply */
+        ln + 1u + 6u + strlen("test"),            /* rpc.call0 */
+    };
+    size_t most = 0;
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        most = bodies[i] > most ? bodies[i] : most;
+    }
+    return most + payload_size;
+}
+
 int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_size,
                   unsigned long iters)
 {
@@ -248,6 +273,12 @@ int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_siz
             clear(&ws[k]);
             ws[k].stage = (enum stage)st;
         }
+        char it[64];
+        cli_fnum(it, sizeof it, (uint64_t)per * workers);
+        if (!o->silent) {
+            printf("stage %d/%d %s: %s iters ...\n", st + 1, (int)ST_COUNT, stage_names[st], it);
+            fflush(stdout);
+        }
         double t0 = now_s();
         unsigned started = 0;
         for (unsigned k = 0; k < workers; k++) {
@@ -272,6 +303,14 @@ int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_siz
         if (started != workers) {
             fputs("busrt: unable to start a thread\n", stderr);
             goto out;
+        }
+        if (!o->silent) {
+            char rate[64];
+            double r = elapsed[st] > 0 ? (double)per * workers / elapsed[st] : 0.0;
+            cli_fnum(rate, sizeof rate, (uint64_t)r);
+            printf("stage %d/%d %s: done in %.3f s, %s iters/s\n", st + 1, (int)ST_COUNT,
+                   stage_names[st], elapsed[st], rate);
+            fflush(stdout);
         }
     }
     {

@@ -17,7 +17,12 @@ struct cli_opts {
     size_t buf_size;    /* --buf-size */
     int verbose;
     int silent;
+    uint32_t payload_limit; /* --payload-size-limit: largest frame body sent */
 };
+
+/* busrtd's default --payload-size-limit: the largest client frame body
+ * (target, NUL and payload) it accepts unless configured otherwise. */
+#define CLI_DEFAULT_PAYLOAD_LIMIT (16u * 1024u * 1024u)
 
 /* ---- output.c ---- */
 
@@ -59,9 +64,36 @@ enum cli_param_type { CLI_PARAM_BOOL, CLI_PARAM_INT, CLI_PARAM_FLOAT, CLI_PARAM_
  * key the last word wins. Returns 0 or a CLI_PARAMS_ code. */
 int cli_params_pack(char *const *words, int n, msgpack_sbuffer *sb, int *bad);
 
+/* ---- check.c ---- */
+/* Copies s into buf (cap bytes) for an error message: control bytes, and
+ * every byte >= 0x80 when s is not well-formed UTF-8, become \xNN; a text
+ * too long for buf is cut before a whole character and ends with "...". */
+void cli_quote(char *buf, size_t cap, const char *s);
+/* 0 when name may be registered as far as the spec's name rules go (not
+ * empty, no leading '.', well-formed UTF-8, at most 65535 bytes, a
+ * primary before "%%"); else -1 with the rule broken in why. */
+int cli_check_name(const char *name, char *why, size_t cap);
+/* 0 when s is well-formed UTF-8 (topics, targets, masks and patterns
+ * must be), else -1. */
+int cli_check_text(const char *s);
+/* The meaning of an RPC error code the spec defines (JSON-RPC's -32700,
+ * -32600..-32603, -32001 not found, -32000 - C for a broker result code
+ * C) in buf; -1 for another code. */
+int cli_rpc_code_text(int code, char *buf, size_t cap);
+/* ADDR split as libbusrt splits it. */
+struct cli_addr {
+    int tcp;        /* 0: a UNIX socket path; 1: HOST:PORT */
+    char host[256]; /* tcp: the host, without IPv6 brackets */
+    char port[6];   /* tcp: the port digits */
+};
+/* 0 and *a filled, or -1 with what is wrong in why. */
+int cli_parse_addr(const char *addr, struct cli_addr *a, char *why, size_t cap);
+
 /* ---- bench.c ---- */
 int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_size,
                   unsigned long iters);
+/* The largest frame body a benchmark run sends (names from name). */
+size_t cli_benchmark_max_body(const char *name, unsigned workers, size_t payload_size);
 
 /* ---- main.c ---- */
 /* Connects with the CLI options; prints an error and returns NULL on

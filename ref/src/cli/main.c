@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,15 @@ static void usage(FILE *out)
         "BUS/RT v1 command-line client. ADDR is a UNIX socket path (ends in .sock,\n"
         ".socket or .ipc, or starts with /) or HOST:PORT.\n"
         "\n"
-        "Options (before COMMAND):\n"
+        "Options (before COMMAND; a value may also follow '=', as in --timeout=2):\n"
         "  -n, --name NAME        client name (default: cli.HOSTNAME.PID)\n"
         "  --timeout SECONDS      connect / ACK / RPC timeout, decimals allowed (default 5)\n"
-        "  --buf-size BYTES       read buffer size (default 8192)\n"
+        "  --buf-size BYTES       initial read buffer size (default 16384)\n"
         "  --queue-size N         accepted for compatibility (ignored)\n"
+        "  --payload-size-limit BYTES\n"
+        "                         largest frame body sent (target, headers and payload);\n"
+        "                         set it to the broker's limit (default 16777216, the\n"
+        "                         default of busrtd); a larger payload is refused\n"
         "  -v, --verbose          more log messages (stderr)\n"
         "  -s, --silent           no log messages; raw / compact payload output\n"
         "  -h, --help             show this help and exit\n"
@@ -63,12 +68,21 @@ static void usage(FILE *out)
         "  rpc call TARGET METHOD [PARAMS]     RPC call; prints the result\n"
         "      PARAMS: key=value words, sent as a MessagePack map (true/false,\n"
         "      integers, floats, else strings); '-' sends stdin as raw params\n"
-        "  benchmark [-w WORKERS] [--payload-size N] [-i ITERS]\n"
-        "                          stages: send.qos.no, send+recv.qos.no,\n"
+        "  benchmark [-w WORKERS] [--payload-size BYTES] [-i ITERS]\n"
+        "                          7 stages: send.qos.no, send+recv.qos.no,\n"
         "                          send.qos.processed, send+recv.qos.processed,\n"
-        "                          rpc.call, rpc.call+handle, rpc.call0\n"
+        "                          rpc.call, rpc.call+handle, rpc.call0; each runs ITERS\n"
+        "                          iterations, split among the workers. Defaults:\n"
+        "                          -w/--workers 1, --payload-size 100, -i/--iters\n"
+        "                          1000000. A line as each stage starts and ends (not\n"
+        "                          with -s), then a table\n"
         "\n"
-        "Exit status: 0 success; 1 refusal, timeout or error; 2 bad usage.\n",
+        "Arguments are checked before connecting. After COMMAND, '--' lets the words\n"
+        "after it start with '-' (e.g. a payload).\n"
+        "\n"
+        "Exit status: 0 success; 1 refusal (also of a payload above the limit), timeout\n"
+        "or error; 2 bad usage (including an ADDR, client name, topic, target, mask or\n"
+        "pattern refused before connecting).\n",
         out);
 }
 
@@ -101,6 +115,33 @@ static void log_info(const char *fmt, const char *a, const char *b)
     fputc('\n', stderr);
 }
 
+/* Why connecting to a TCP address failed with BUSRT_E_ADDR: the address
+ * was checked before connecting, so its host did not resolve. Writes the
+ * resolver's reason into why; -1 when the host resolves now. */
+static int resolve_problem(const char *addr, char *why, size_t cap)
+{
+    struct cli_addr a;
+    char bad[8];
+    if (cli_parse_addr(addr, &a, bad, sizeof bad) != 0 || !a.tcp) {
+        return -1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int g = getaddrinfo(a.host, a.port, &hints, &res);
+    if (g == 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    char hq[300];
+    cli_quote(hq, sizeof hq, a.host);
+    snprintf(why, cap, "host '%s' does not resolve: %s", hq,
+             g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    return 0;
+}
+
 busrt_client *cli_connect(const struct cli_opts *o, const char *name)
 {
     struct busrt_client_config cfg;
@@ -113,12 +154,36 @@ busrt_client *cli_connect(const struct cli_opts *o, const char *name)
     busrt_client *c = NULL;
     int r = busrt_client_connect(&c, o->addr, &cfg);
     if (r != 0) {
-        char what[512];
-        snprintf(what, sizeof what, "unable to connect to %s as '%s'", o->addr, name);
-        cli_error(what, r);
+        char aq[300], nq[300], what[700], why[600];
+        cli_quote(aq, sizeof aq, o->addr);
+        cli_quote(nq, sizeof nq, name);
+        snprintf(what, sizeof what, "unable to connect to %s as '%s'", aq, nq);
+        const char *sec = strstr(name, "%%");
+        if (r == BUSRT_E_ADDR && resolve_problem(o->addr, why, sizeof why) == 0) {
+            fprintf(stderr, "busrt: %s: %s\n", what, why);
+        } else if (r == BUSRT_E_NOT_REGISTERED && sec != NULL) {
+            fprintf(stderr,
+                    "busrt: %s: the primary client '%.*s' of this secondary name is not "
+                    "connected to the broker (0x71)\n",
+                    what, (int)(sec - name), name);
+        } else if (r == BUSRT_E_DATA) {
+            fprintf(stderr,
+                    "busrt: %s: the broker refused the name (0x72: invalid name); it is "
+                    "probably longer than the broker's name-length limit\n",
+                    what);
+        } else {
+            cli_error(what, r);
+        }
         return NULL;
     }
     return c;
+}
+
+/* Connects as o->name, after saying so (unless silent). */
+static busrt_client *connect_main(const struct cli_opts *o)
+{
+    log_info("connecting to %s, using service name %s", o->addr, o->name);
+    return cli_connect(o, o->name);
 }
 
 /* ---- Input -------------------------------------------------------------------- */
@@ -206,14 +271,95 @@ static void print_frame(const struct busrt_frame *f, int silent)
 
 /* ---- Commands ------------------------------------------------------------------------------ */
 
-static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what)
+/* Reports a failed send or ACK of operation what. target: the client
+ * name a one-to-one message went to (NULL for other operations), so that
+ * the ACK codes about that client name it. The broker closes the
+ * connection without a word for a frame that breaks its rules, so a
+ * closed connection is explained by its likely causes. */
+static void op_error(const char *what, const char *target, int r)
+{
+    char tq[300];
+    if (target != NULL) {
+        cli_quote(tq, sizeof tq, target);
+    }
+    if (r == BUSRT_E_CLOSED) {
+        fprintf(stderr,
+                "busrt: %s: the broker closed the connection; likely the frame broke one of "
+                "its limits (payload size, name or topic rules); see the broker's log\n",
+                what);
+    } else if (target != NULL && r == BUSRT_E_NOT_REGISTERED) {
+        fprintf(stderr, "busrt: %s: no client named '%s' is connected to the broker (0x71)\n",
+                what, tq);
+    } else if (target != NULL && r == BUSRT_E_NOT_DELIVERED) {
+        fprintf(stderr,
+                "busrt: %s: not delivered: the queue of client '%s' is full, and the broker "
+                "disconnects it (0x77)\n",
+                what, tq);
+    } else {
+        cli_error(what, r);
+    }
+}
+
+static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what,
+                   const char *target)
 {
     int r = busrt_wait_ack(c, op, timeout_ms);
     if (r != 0) {
-        cli_error(what, r);
+        op_error(what, target, r);
         return EXIT_ERR;
     }
     return 0;
+}
+
+/* 0 when s, a text field of the frames of command cmd, is well-formed
+ * UTF-8 as the protocol requires; else a message and EXIT_USAGE. */
+static int check_text(const char *cmd, const char *field, const char *s, const char *next)
+{
+    if (cli_check_text(s) == 0) {
+        return 0;
+    }
+    char q[300];
+    cli_quote(q, sizeof q, s);
+    fprintf(stderr,
+            "busrt: %s: %s '%s' is not well-formed UTF-8, which the protocol requires (the "
+            "broker would close the connection); %s\n",
+            cmd, field, q, next);
+    return EXIT_USAGE;
+}
+
+/* 0 when a frame body of target, NUL, hdr header bytes and n payload
+ * bytes is within --payload-size-limit; else a message and EXIT_ERR. */
+static int check_body(const struct cli_opts *o, const char *cmd, const char *payload_word,
+                      const char *target, size_t hdr, size_t n)
+{
+    size_t body = strlen(target) + 1u + hdr + n;
+    if (n <= o->payload_limit && body <= o->payload_limit) {
+        return 0;
+    }
+    fprintf(stderr,
+            "busrt: %s: the frame body would be %zu bytes (%s of %zu bytes), above the "
+            "payload-size limit of %lu bytes (--payload-size-limit); not sending\n",
+            cmd, body, payload_word, n, (unsigned long)o->payload_limit);
+    return EXIT_ERR;
+}
+
+/* 0 when the subscribe (exclude) frame of the n patterns, joined by NULs,
+ * is within --payload-size-limit; else a message and EXIT_ERR. */
+static int check_list_body(const struct cli_opts *o, const char *cmd, int exclude,
+                           char **pats, int n)
+{
+    size_t body = 0;
+    for (int k = 0; k < n; k++) {
+        body += strlen(pats[k]) + (k > 0 ? 1u : 0u);
+    }
+    if (body <= o->payload_limit) {
+        return 0;
+    }
+    fprintf(stderr,
+            "busrt: %s: the %s frame body would be %zu bytes (%d pattern(s)), above the "
+            "payload-size limit of %lu bytes (--payload-size-limit); not subscribing\n",
+            cmd, exclude ? "exclude" : "subscribe", body, n, (unsigned long)o->payload_limit);
+    return EXIT_ERR;
 }
 
 /* Subscribes / excludes the topics with QoS 1 and waits for the ACK. */
@@ -228,10 +374,10 @@ static int topics_sync(busrt_client *c, int exclude, char **topics, int n, int t
                     : busrt_subscribe_many(c, (const char *const *)topics, (size_t)n,
                                            BUSRT_QOS_PROCESSED, &op);
     if (r != 0) {
-        cli_error(exclude ? "exclude" : "subscribe", r);
+        op_error(exclude ? "exclude" : "subscribe", NULL, r);
         return EXIT_ERR;
     }
-    return wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe");
+    return wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe", NULL);
 }
 
 static void install_signals(void)
@@ -291,11 +437,23 @@ static int cmd_listen(const struct cli_opts *o, int argc, char **argv)
         goto out;
     }
     rc = parse_topics(argc, argv, subs, &ns, excl, &ne, 1);
+    for (int k = 0; rc == 0 && k < ns; k++) {
+        rc = check_text("listen", "topic", subs[k], "not subscribing");
+    }
+    for (int k = 0; rc == 0 && k < ne; k++) {
+        rc = check_text("listen", "exclusion", excl[k], "not subscribing");
+    }
+    if (rc == 0) {
+        rc = check_list_body(o, "listen", 0, subs, ns);
+    }
+    if (rc == 0) {
+        rc = check_list_body(o, "listen", 1, excl, ne);
+    }
     if (rc != 0) {
         goto out;
     }
     rc = EXIT_ERR;
-    c = cli_connect(o, o->name);
+    c = connect_main(o);
     if (c == NULL) {
         goto out;
     }
@@ -331,36 +489,49 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
         return usage_error("%s", publish ? "publish needs TOPIC [PAYLOAD]"
                                          : "send needs TARGET [PAYLOAD]");
     }
+    const char *to = argv[0];
+    const char *what = "send", *field = "target";
+    if (publish) {
+        what = "publish";
+        field = "topic";
+    } else if (busrt_mask_has_wildcard((const uint8_t *)to, strlen(to))) {
+        what = "broadcast";
+        field = "mask";
+    }
+    int rc = check_text(what, field, to, "not sending");
+    if (rc != 0) {
+        return rc;
+    }
     const uint8_t *p;
     size_t n;
     uint8_t *owned;
     if (get_payload(argc > 1 ? argv[1] : NULL, &p, &n, &owned) != 0) {
         return EXIT_ERR;
     }
-    busrt_client *c = cli_connect(o, o->name);
+    if (check_body(o, what, "payload", to, 0, n) != 0) {
+        free(owned);
+        return EXIT_ERR;
+    }
+    busrt_client *c = connect_main(o);
     if (c == NULL) {
         free(owned);
         return EXIT_ERR;
     }
     uint32_t op = 0;
     int r;
-    const char *what;
     if (publish) {
-        what = "publish";
-        r = busrt_publish(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
-    } else if (busrt_mask_has_wildcard((const uint8_t *)argv[0], strlen(argv[0]))) {
-        what = "broadcast";
-        r = busrt_broadcast(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
+        r = busrt_publish(c, to, p, n, BUSRT_QOS_PROCESSED, &op);
+    } else if (strcmp(what, "broadcast") == 0) {
+        r = busrt_broadcast(c, to, p, n, BUSRT_QOS_PROCESSED, &op);
     } else {
-        what = "send";
-        r = busrt_send(c, argv[0], p, n, BUSRT_QOS_PROCESSED, &op);
+        r = busrt_send(c, to, p, n, BUSRT_QOS_PROCESSED, &op);
     }
-    int rc = 0;
+    const char *target = strcmp(what, "send") == 0 ? to : NULL;
     if (r != 0) {
-        cli_error(what, r);
+        op_error(what, target, r);
         rc = EXIT_ERR;
     } else {
-        rc = wait_op(c, op, o->timeout_ms, what);
+        rc = wait_op(c, op, o->timeout_ms, what, target);
     }
     if (rc == 0) {
         puts("OK");
@@ -370,6 +541,22 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
     return rc;
 }
 
+/* "RPC Error CODE: " and the error data; when the data is empty, the
+ * meaning of a code the spec defines. */
+static void print_rpc_error(const struct busrt_rpc_reply *rep)
+{
+    if (rep->len > 0) {
+        fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep->code, (int)rep->len,
+                (const char *)rep->data);
+        return;
+    }
+    char text[128];
+    if (cli_rpc_code_text(rep->code, text, sizeof text) != 0) {
+        snprintf(text, sizeof text, "(the error reply has no message)");
+    }
+    fprintf(stderr, "busrt: RPC Error %d: %s\n", rep->code, text);
+}
+
 /* Broker commands: RPC calls to .broker. */
 static int broker_call(busrt_client *c, const struct cli_opts *o, const char *method,
                        struct busrt_rpc_reply *rep)
@@ -377,8 +564,7 @@ static int broker_call(busrt_client *c, const struct cli_opts *o, const char *me
     int r = busrt_rpc_call(c, ".broker", method, NULL, 0, BUSRT_QOS_PROCESSED, o->timeout_ms,
                            rep);
     if (r == BUSRT_E_RPC) {
-        fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep->code, (int)rep->len,
-                (const char *)rep->data);
+        print_rpc_error(rep);
         return EXIT_ERR;
     }
     if (r != 0) {
@@ -415,16 +601,15 @@ static void cell_num(const msgpack_object *o, char *buf, size_t cap)
     }
 }
 
+/* Every client .broker lists (this connection included), with the spec's
+ * field names as column titles, and a line naming this connection. */
 static void print_client_list(const msgpack_object *root, const char *self)
 {
-    static const char *const titles[] = {"name",    "type",    "source", "port",
-                                         "r_frames", "r_bytes", "w_frames", "w_bytes",
-                                         "queue",   "ins"};
     static const char *const keys[] = {"name",    "kind",    "source", "port",
                                        "r_frames", "r_bytes", "w_frames", "w_bytes",
                                        "queue",   "instances"};
     struct cli_table t;
-    cli_table_init(&t, titles, 10);
+    cli_table_init(&t, keys, 10);
     const msgpack_object *cl = cli_mp_get(root, "clients");
     if (cl != NULL && cl->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < cl->via.array.size; i++) {
@@ -442,13 +627,19 @@ static void print_client_list(const msgpack_object *root, const char *self)
                 }
                 row[k] = cells[k];
             }
-            if (strcmp(cells[0], self) != 0) {
-                cli_table_add(&t, row);
-            }
+            cli_table_add(&t, row);
         }
     }
     cli_table_print(stdout, &t);
     cli_table_free(&t);
+    const char *sec = strstr(self, "%%");
+    if (sec != NULL) {
+        /* Secondaries are not listed: they count in their primary's
+         * instances. */
+        printf("(this connection: %s, a secondary of %.*s)\n", self, (int)(sec - self), self);
+    } else {
+        printf("(this connection: %s)\n", self);
+    }
 }
 
 static void print_fields(const msgpack_object *root, const char *const *keys, size_t n)
@@ -481,7 +672,7 @@ static int cmd_broker(const struct cli_opts *o, int argc, char **argv)
         strcmp(m, "client.list") != 0) {
         return usage_error("unknown broker command '%s'", m);
     }
-    busrt_client *c = cli_connect(o, o->name);
+    busrt_client *c = connect_main(o);
     if (c == NULL) {
         return EXIT_ERR;
     }
@@ -572,11 +763,17 @@ static int cmd_rpc_listen(const struct cli_opts *o, int argc, char **argv)
         return EXIT_ERR;
     }
     rc = parse_topics(argc, argv, subs, &ns, NULL, &ne, 0);
+    for (int k = 0; rc == 0 && k < ns; k++) {
+        rc = check_text("rpc listen", "topic", subs[k], "not subscribing");
+    }
+    if (rc == 0) {
+        rc = check_list_body(o, "rpc listen", 0, subs, ns);
+    }
     if (rc != 0) {
         goto out;
     }
     rc = EXIT_ERR;
-    c = cli_connect(o, o->name);
+    c = connect_main(o);
     if (c == NULL || topics_sync(c, 0, subs, ns, o->timeout_ms) != 0) {
         goto out;
     }
@@ -605,6 +802,20 @@ out:
     return rc;
 }
 
+/* When busrt_rpc_call failed because the broker ACKed the call frame with
+ * result code C (reply code -32000 - C, data the library's text for C):
+ * BUSRT_E_RC(C); else 0. */
+static int ack_refusal(const struct busrt_rpc_reply *rep)
+{
+    if (rep->code > -32000 - (int)BUSRT_RC_NOT_REGISTERED || rep->code < -32000 - 0xFF) {
+        return 0;
+    }
+    int err = BUSRT_E_RC(-32000 - rep->code);
+    const char *text = busrt_client_strerror(err);
+    size_t n = strlen(text);
+    return rep->len == n && memcmp(rep->data, text, n) == 0 ? err : 0;
+}
+
 static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
 {
     if (argc < 1) {
@@ -618,20 +829,27 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         if (argc < 2 || argc > 3) {
             return usage_error("%s", "rpc notify needs TARGET [PAYLOAD]");
         }
+        int rc = check_text("rpc notify", "target", argv[1], "not sending");
+        if (rc != 0) {
+            return rc;
+        }
         const uint8_t *p;
         size_t n;
         uint8_t *owned;
         if (get_payload(argc > 2 ? argv[2] : NULL, &p, &n, &owned) != 0) {
             return EXIT_ERR;
         }
-        busrt_client *c = cli_connect(o, o->name);
-        int rc = EXIT_ERR;
+        /* The notification header is one byte. */
+        busrt_client *c = check_body(o, "rpc notify", "payload", argv[1], 1, n) == 0
+                              ? connect_main(o)
+                              : NULL;
+        rc = EXIT_ERR;
         if (c != NULL) {
             uint32_t op = 0;
             int r = busrt_rpc_notify(c, argv[1], p, n, BUSRT_QOS_PROCESSED, &op);
             if (r != 0) {
-                cli_error("notify", r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, "notify")) == 0) {
+                op_error("rpc notify", argv[1], r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, "rpc notify", argv[1])) == 0) {
                 puts("OK");
             }
         }
@@ -647,6 +865,19 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         return usage_error("rpc %s needs TARGET METHOD [PARAMS]", sub);
     }
     const char *target = argv[1], *method = argv[2];
+    char what[16];
+    snprintf(what, sizeof what, "rpc %s", sub);
+    int rc = check_text(what, "target", target, "not sending");
+    if (rc != 0) {
+        return rc;
+    }
+    size_t mlen = strlen(method);
+    if (mlen == 0 || mlen > BUSRT_NAME_MAX) {
+        fprintf(stderr, "busrt: %s: the method name is %s (%zu bytes; expected 1..%u); "
+                "not sending\n", what, mlen == 0 ? "empty" : "too long", mlen,
+                (unsigned)BUSRT_NAME_MAX);
+        return EXIT_USAGE;
+    }
     char **words = argv + 3;
     int nw = argc - 3;
     msgpack_sbuffer sb;
@@ -675,15 +906,18 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
         params = (const uint8_t *)sb.data;
         plen = sb.size;
     }
-    int rc = EXIT_ERR;
-    busrt_client *c = cli_connect(o, o->name);
+    rc = EXIT_ERR;
+    /* The request header: kind, call id (4 bytes), method, NUL. */
+    busrt_client *c = check_body(o, what, "params", target, 6u + mlen, plen) == 0
+                          ? connect_main(o)
+                          : NULL;
     if (c != NULL) {
         if (call0) {
             uint32_t op = 0;
             int r = busrt_rpc_call0(c, target, method, params, plen, BUSRT_QOS_PROCESSED, &op);
             if (r != 0) {
-                cli_error("call0", r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, "call0")) == 0) {
+                op_error(what, target, r);
+            } else if ((rc = wait_op(c, op, o->timeout_ms, what, target)) == 0) {
                 puts("OK");
             }
         } else {
@@ -693,11 +927,14 @@ static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
             if (r == 0) {
                 cli_print_payload(stdout, rep.data, rep.len, o->silent);
                 rc = 0;
+            } else if (r == BUSRT_E_RPC && ack_refusal(&rep) != 0) {
+                /* The broker refused the call frame: reported as for
+                 * other messages. */
+                op_error(what, target, ack_refusal(&rep));
             } else if (r == BUSRT_E_RPC) {
-                fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep.code, (int)rep.len,
-                        (const char *)rep.data);
+                print_rpc_error(&rep);
             } else {
-                cli_error("call", r);
+                op_error(what, target, r);
             }
         }
     }
@@ -744,9 +981,27 @@ static int cmd_benchmark(const struct cli_opts *o, int argc, char **argv)
         } else {
             return usage_error("unexpected benchmark argument '%s'", a);
         }
-        if (parse_ulong(v, lo, hi, dst) != 0) {
-            return usage_error("bad value for '%s'", a);
+        if (v == NULL) {
+            return usage_error("benchmark: option '%s' needs a value", a);
         }
+        if (parse_ulong(v, lo, hi, dst) != 0) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "benchmark: bad %s value '%.64s' (expected %lu..%lu); "
+                     "not starting", a, v, lo, hi);
+            return usage_error("%s", msg);
+        }
+    }
+    size_t body = cli_benchmark_max_body(o->name, (unsigned)workers, (size_t)psize);
+    if (body > o->payload_limit) {
+        fprintf(stderr,
+                "busrt: benchmark: --payload-size %lu makes frame bodies of up to %zu bytes, "
+                "above the payload-size limit of %lu bytes (--payload-size-limit); not "
+                "starting\n",
+                psize, body, (unsigned long)o->payload_limit);
+        return EXIT_ERR;
+    }
+    if (o->verbose) {
+        log_info("connecting to %s, using service names starting with %s-", o->addr, o->name);
     }
     return cli_benchmark(o, (unsigned)workers, (size_t)psize, iters);
 }
@@ -768,16 +1023,59 @@ static int parse_timeout(const char *v, int *ms)
     return 0;
 }
 
+/* The options that come before the command. */
+enum gopt {
+    G_NAME,
+    G_TIMEOUT,
+    G_BUF_SIZE,
+    G_QUEUE_SIZE,
+    G_PAYLOAD_LIMIT,
+    G_VERBOSE,
+    G_SILENT,
+    G_COUNT
+};
+static const struct {
+    const char *s, *l; /* short (or NULL) and long spelling */
+    int takes_value;
+} GOPTS[G_COUNT] = {
+    {"-n", "--name", 1},      {NULL, "--timeout", 1}, {NULL, "--buf-size", 1},
+    {NULL, "--queue-size", 1}, {NULL, "--payload-size-limit", 1},
+    {"-v", "--verbose", 0},    {"-s", "--silent", 0},
+};
+
+/* The global option a names (G_COUNT when none). *inl: the value after
+ * "--long=" (NULL when not given that way); *len: the length of the
+ * option's name in a. */
+static int match_gopt(const char *a, const char **inl, size_t *len)
+{
+    *inl = NULL;
+    for (int k = 0; k < G_COUNT; k++) {
+        size_t ll = strlen(GOPTS[k].l);
+        if ((GOPTS[k].s != NULL && strcmp(a, GOPTS[k].s) == 0)) {
+            *len = strlen(a);
+            return k;
+        }
+        if (strncmp(a, GOPTS[k].l, ll) == 0 &&
+            (a[ll] == '\0' || (GOPTS[k].takes_value && a[ll] == '='))) {
+            *inl = a[ll] == '=' ? a + ll + 1 : NULL;
+            *len = ll;
+            return k;
+        }
+    }
+    return G_COUNT;
+}
+
 int main(int argc, char **argv)
 {
     struct cli_opts o;
     memset(&o, 0, sizeof o);
     o.timeout_ms = 5000;
+    o.payload_limit = CLI_DEFAULT_PAYLOAD_LIMIT;
     g_log_opts = &o;
     signal(SIGPIPE, SIG_IGN);
 
-    /* --help / --version anywhere before the command's own arguments. */
-    for (int i = 1; i < argc; i++) {
+    /* --help / --version anywhere up to a "--". */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -791,43 +1089,64 @@ int main(int argc, char **argv)
     const char *cmd = NULL;
     for (; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-n") == 0 || strcmp(a, "--name") == 0) {
-            if (v == NULL) {
-                return usage_error("option '%s' needs a value", a);
+        const char *v = NULL;
+        size_t nl = 0;
+        int g = match_gopt(a, &v, &nl);
+        if (g == G_COUNT) {
+            if (a[0] == '-' && a[1] != '\0') {
+                return usage_error("unknown option '%s'", a);
             }
-            o.name = v;
-            i++;
-        } else if (strncmp(a, "--name=", 7) == 0) {
-            o.name = a + 7;
-        } else if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
-            const char *tv = a[9] == '=' ? a + 10 : v;
-            if (parse_timeout(tv, &o.timeout_ms) != 0) {
-                return usage_error("bad --timeout value '%s'", tv);
+            if (o.addr == NULL) {
+                o.addr = a;
+                continue;
             }
-            if (a[9] != '=') {
-                i++;
-            }
-        } else if (strcmp(a, "--buf-size") == 0 || strcmp(a, "--queue-size") == 0) {
-            unsigned long n = 0;
-            if (parse_ulong(v, 1, 1ul << 30, &n) != 0) {
-                return usage_error("bad value for '%s'", a);
-            }
-            if (a[2] == 'b') {
-                o.buf_size = (size_t)n;
-            }
-            i++;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            o.verbose = 1;
-        } else if (strcmp(a, "-s") == 0 || strcmp(a, "--silent") == 0) {
-            o.silent = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option '%s'", a);
-        } else if (o.addr == NULL) {
-            o.addr = a;
-        } else {
             cmd = a;
             i++;
+            break;
+        }
+        if (GOPTS[g].takes_value && v == NULL) {
+            if (i + 1 >= argc) {
+                return usage_error("option '%s' needs a value", a);
+            }
+            v = argv[++i];
+        }
+        unsigned long n = 0;
+        switch (g) {
+        case G_NAME:
+            o.name = v;
+            break;
+        case G_TIMEOUT:
+            if (parse_timeout(v, &o.timeout_ms) != 0) {
+                return usage_error("bad --timeout value '%s' (expected seconds, more than 0 "
+                                   "and at most 86400, decimals allowed)", v);
+            }
+            break;
+        case G_BUF_SIZE:
+        case G_QUEUE_SIZE:
+            if (parse_ulong(v, 1, 1ul << 30, &n) != 0) {
+                return usage_error(g == G_BUF_SIZE ? "bad --buf-size value '%s' (expected "
+                                                     "1..1073741824 bytes)"
+                                                   : "bad --queue-size value '%s' (expected "
+                                                     "1..1073741824)", v);
+            }
+            if (g == G_BUF_SIZE) {
+                o.buf_size = (size_t)n;
+            }
+            break;
+        case G_PAYLOAD_LIMIT:
+            if (parse_ulong(v, 1, BUSRT_BODY_MAX, &n) != 0) {
+                return usage_error("bad --payload-size-limit value '%s' (expected "
+                                   "1..4294901759 bytes)", v);
+            }
+            o.payload_limit = (uint32_t)n;
+            break;
+        case G_VERBOSE:
+            o.verbose = 1;
+            break;
+        case G_SILENT:
+            o.silent = 1;
+            break;
+        default:
             break;
         }
     }
@@ -837,6 +1156,24 @@ int main(int argc, char **argv)
     }
     if (cmd == NULL) {
         return usage_error("%s", "a COMMAND is required");
+    }
+    /* Global options after the command are a mistake, not arguments; a
+     * "--" ends this check (and is dropped) so that e.g. a payload may
+     * start with '-'. */
+    for (int k = i; k < argc; k++) {
+        if (strcmp(argv[k], "--") == 0) {
+            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k) * sizeof *argv);
+            argc--;
+            break;
+        }
+        const char *inl;
+        size_t nl = 0;
+        if (match_gopt(argv[k], &inl, &nl) != G_COUNT) {
+            char opt[32];
+            snprintf(opt, sizeof opt, "%.*s", (int)nl, argv[k]);
+            return usage_error("option %s must come before the command "
+                               "(busrt ADDR [OPTIONS] COMMAND ...)", opt);
+        }
     }
     char gen_name[320];
     if (o.name == NULL) {
@@ -848,8 +1185,17 @@ int main(int argc, char **argv)
         snprintf(gen_name, sizeof gen_name, "cli.%s.%ld", host, (long)getpid());
         o.name = gen_name;
     }
-    if (o.verbose || strcmp(cmd, "benchmark") != 0) {
-        log_info("connecting to %s, using service name %s", o.addr, o.name);
+    char why[512], q[300];
+    struct cli_addr pa;
+    if (cli_parse_addr(o.addr, &pa, why, sizeof why) != 0) {
+        cli_quote(q, sizeof q, o.addr);
+        fprintf(stderr, "busrt: address '%s': %s; not connecting\n", q, why);
+        return EXIT_USAGE;
+    }
+    if (cli_check_name(o.name, why, sizeof why) != 0) {
+        cli_quote(q, sizeof q, o.name);
+        fprintf(stderr, "busrt: client name '%s': %s; not connecting\n", q, why);
+        return EXIT_USAGE;
     }
     int cargc = argc - i;
     char **cargv = argv + i;

@@ -14,8 +14,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "busrt/client.h"
 #include "busrt/codes.h"
+#include "busrt/rpc.h"
 #include "harness.h"
 
 static struct th_broker G;
@@ -136,6 +140,42 @@ static void test_help_version_usage(void **state)
     assert_int_equal(run(badb), 2);
 }
 
+/* Usage errors are found before connecting; options of busrt itself after
+ * the command are named as such. */
+static void test_usage_before_connecting(void **state)
+{
+    (void)state;
+    static const char *const call[] = {"/tmp/busrt-no-such-dir/nope.sock", "rpc", "call", NULL};
+    assert_int_equal(run(call), 2);
+    assert_string_equal(ERR, "busrt: rpc call needs TARGET METHOD [PARAMS]\n"
+                             "Try 'busrt --help'.\n");
+    static const char *const after[] = {G.sock, "broker", "test", "--timeout", "1", NULL};
+    assert_int_equal(run(after), 2);
+    assert_string_equal(ERR, "busrt: option --timeout must come before the command "
+                             "(busrt ADDR [OPTIONS] COMMAND ...)\nTry 'busrt --help'.\n");
+    static const char *const after2[] = {G.sock, "publish", "t", "x", "--name=cl.late", NULL};
+    assert_int_equal(run(after2), 2);
+    has(ERR, "busrt: option --name must come before the command");
+    static const char *const after3[] = {G.sock, "publish", "t", "-s", NULL};
+    assert_int_equal(run(after3), 2);
+    has(ERR, "busrt: option -s must come before the command");
+    /* After "--" every word is taken as it is. */
+    static const char *const dash[] = {G.sock, "-s", "publish", "t", "--", "-s", NULL};
+    assert_int_equal(run(dash), 0);
+    assert_string_equal(OUT, "OK\n");
+    static const char *const dashp[] = {G.sock, "rpc", "call", ".broker", "benchmark.test", "--",
+                                        "-h=1", NULL};
+    assert_int_equal(run(dashp), 0);
+    assert_string_equal(OUT, "MSGPACK:\n{\n  \"-h\": 1\n}\n");
+    static const char *const badto[] = {G.sock, "--timeout=0", "broker", "test", NULL};
+    assert_int_equal(run(badto), 2);
+    has(ERR, "busrt: bad --timeout value '0' (expected seconds, more than 0 and at most 86400, "
+             "decimals allowed)\n");
+    static const char *const nov[] = {G.sock, "broker", "test", "-n", NULL};
+    assert_int_equal(run(nov), 2);
+    has(ERR, "busrt: option -n must come before the command");
+}
+
 static void test_broker_commands(void **state)
 {
     (void)state;
@@ -165,8 +205,33 @@ static void test_broker_commands(void **state)
     has(OUT, ".broker");
     has(OUT, "local_ipc");
     has(OUT, "internal");
-    lacks(OUT, "cli.lister"); /* itself is not listed */
+    /* Its own connection is listed too, and named below the table; the
+     * columns are the spec's field names. */
+    has(OUT, " cli.lister ");
+    has(OUT, "\n(this connection: cli.lister)\n");
+    has(OUT, " name ");
+    has(OUT, " kind ");
+    has(OUT, " source ");
+    has(OUT, " port ");
+    has(OUT, " r_frames ");
+    has(OUT, " w_bytes ");
+    has(OUT, " queue ");
+    has(OUT, " instances");
+    lacks(OUT, " type ");
+    lacks(OUT, " ins ");
     busrt_client_close(lib);
+    /* A secondary is counted in its primary's instances. The primary is a
+     * listening busrt, which keeps its connection alive however slowly
+     * the runs go. */
+    struct bg b;
+    static const char *const pl[] = {G.sock, "-n", "cli.prim", "listen", NULL};
+    bg_start(&b, "prim", pl, "Listening to messages for cli.prim");
+    static const char *const l2[] = {G.sock, "-n", "cli.prim%%cli", "broker", "client.list",
+                                     NULL};
+    assert_int_equal(run(l2), 0);
+    has(OUT, "\n(this connection: cli.prim%%cli, a secondary of cli.prim)\n");
+    lacks(OUT, " cli.prim%%cli ");
+    assert_int_equal(th_cli_stop(b.pid, th_ms(10000)), 0);
 }
 
 static void test_listen_end_to_end(void **state)
@@ -271,45 +336,44 @@ static void test_rpc_to_broker_and_errors(void **state)
     assert_string_equal(OUT, "MSGPACK:\n{\n  \"a\": true,\n  \"k\": 1\n}\n");
     static const char *const p[] = {G.sock, "rpc", "call", ".broker", "test", "x=1", NULL};
     assert_int_equal(run(p), 1);
-    has(ERR, "RPC Error -32602");
+    has(ERR, "busrt: RPC Error -32602: invalid params\n");
     static const char *const m[] = {G.sock, "rpc", "call", ".broker", "nope", NULL};
     assert_int_equal(run(m), 1);
-    has(ERR, "RPC Error -32601");
+    has(ERR, "busrt: RPC Error -32601: method not found\n");
     static const char *const u[] = {G.sock, "rpc", "call", "cl.nobody", "m", NULL};
     assert_int_equal(run(u), 1);
-    has(ERR, "RPC Error -32113");
+    has(ERR, "busrt: rpc call: no client named 'cl.nobody' is connected to the broker (0x71)\n");
     static const char *const bp[] = {G.sock, "rpc", "call", ".broker", "test", "novalue", NULL};
     assert_int_equal(run(bp), 2);
     has(ERR, "key=value");
     static const char *const n[] = {G.sock, "rpc", "notify", "cl.nobody", "x", NULL};
     assert_int_equal(run(n), 1);
-    has(ERR, "not registered");
+    has(ERR, "busrt: rpc notify: no client named 'cl.nobody' is connected to the broker "
+             "(0x71)\n");
     static const char *const c0[] = {G.sock, "rpc", "call0", "cl.nobody", "m", NULL};
     assert_int_equal(run(c0), 1);
-    has(ERR, "not registered");
+    has(ERR, "busrt: rpc call0: no client named 'cl.nobody' is connected to the broker "
+             "(0x71)\n");
 }
 
 static void test_errors(void **state)
 {
     (void)state;
-    static const char *const s[] = {G.sock, "send", "cl.nobody", "x", NULL};
+    static const char *const s[] = {G.sock, "send", "nobody.here", "x", NULL};
     assert_int_equal(run(s), 1);
-    has(ERR, "not registered (0x71");
+    has(ERR, "busrt: send: no client named 'nobody.here' is connected to the broker (0x71)\n");
+    lacks(ERR, "not registered");
     lacks(OUT, "OK");
-    static const char *const dot[] = {G.sock, "-n", ".bad", "broker", "test", NULL};
-    assert_int_equal(run(dot), 1);
-    has(ERR, "data error (0x72");
     static const char *const sec[] = {G.sock, "-n", "cl.none%%w", "broker", "test", NULL};
     assert_int_equal(run(sec), 1);
-    has(ERR, "not registered (0x71");
+    has(ERR, "busrt: unable to connect to ");
+    has(ERR, " as 'cl.none%%w': the primary client 'cl.none' of this secondary name is not "
+             "connected to the broker (0x71)\n");
     busrt_client *holder = NULL;
     assert_int_equal(th_connect(G.sock, "cl.taken", &holder), 0);
     static const char *const busy[] = {G.sock, "-n", "cl.taken", "publish", "t", "x", NULL};
     assert_int_equal(run(busy), 1);
     has(ERR, "busy (0x76");
-    static const char *const ad[] = {"nohost", "broker", "test", NULL};
-    assert_int_equal(run(ad), 1);
-    has(ERR, "bad address");
     static const char *const nf[] = {"/nonexistent-dir/bus.sock", "broker", "test", NULL};
     assert_int_equal(run(nf), 1);
     has(ERR, "No such file");
@@ -321,6 +385,253 @@ static void test_errors(void **state)
     has(ERR, "timed out");
     assert_true(th_now_ms() - t0 < th_ms(5000));
     busrt_client_close(holder);
+}
+
+/* Client names the spec does not allow are refused before connecting. */
+static void test_bad_names(void **state)
+{
+    (void)state;
+    static const char *const dot[] = {G.sock, "-n", ".evil", "broker", "test", NULL};
+    assert_int_equal(run(dot), 2);
+    assert_string_equal(ERR, "busrt: client name '.evil': a name must not start with '.' "
+                             "(reserved for the broker); not connecting\n");
+    lacks(ERR, "connecting to");
+    static const char *const empty[] = {G.sock, "-n", "", "broker", "test", NULL};
+    assert_int_equal(run(empty), 2);
+    assert_string_equal(ERR, "busrt: client name '': a name must not be empty; not connecting\n");
+    static const char *const bad8[] = {G.sock, "--name=a\xff\x01", "broker", "test", NULL};
+    assert_int_equal(run(bad8), 2);
+    assert_string_equal(ERR, "busrt: client name 'a\\xff\\x01': a name must be well-formed "
+                             "UTF-8; not connecting\n");
+    static const char *const noprim[] = {G.sock, "-n", "%%w1", "broker", "test", NULL};
+    assert_int_equal(run(noprim), 2);
+    assert_string_equal(ERR, "busrt: client name '%%w1': a secondary name needs its primary "
+                             "name before the '%%'; not connecting\n");
+    static char longname[65537];
+    memset(longname, 'a', sizeof longname - 1u);
+    static const char *const toolong[] = {G.sock, "-n", longname, "broker", "test", NULL};
+    assert_int_equal(run(toolong), 2);
+    has(ERR, "...': a name must not be longer than 65535 bytes (this one has 65536); "
+             "not connecting\n");
+    /* A name within the spec's rules that the broker's own limit refuses. */
+    struct th_broker small;
+    static const char *const lim[] = {"--max-name-len", "8", NULL};
+    assert_int_equal(th_broker_start(&small, lim), 0);
+    const char *const ln[] = {small.sock, "-n", "name.of.twenty.bytes", "broker", "test",
+                                     NULL};
+    assert_int_equal(run(ln), 1);
+    has(ERR, "as 'name.of.twenty.bytes': the broker refused the name (0x72: invalid name); it "
+             "is probably longer than the broker's name-length limit\n");
+    th_broker_stop(&small);
+}
+
+/* Malformed addresses are refused before connecting; a host that does not
+ * resolve is named with the resolver's reason. */
+static void test_bad_addresses(void **state)
+{
+    (void)state;
+    static const char *const ad[] = {"nohost", "broker", "test", NULL};
+    assert_int_equal(run(ad), 2);
+    assert_string_equal(ERR, "busrt: address 'nohost': neither a UNIX socket path (ending in "
+                             ".sock, .socket or .ipc, or starting with /) nor HOST:PORT; not "
+                             "connecting\n");
+    static const char *const p0[] = {"localhost:0", "broker", "test", NULL};
+    assert_int_equal(run(p0), 2);
+    assert_string_equal(ERR, "busrt: address 'localhost:0': port 0 is out of range 1..65535; "
+                             "not connecting\n");
+    static const char *const pbig[] = {"localhost:65536", "broker", "test", NULL};
+    assert_int_equal(run(pbig), 2);
+    has(ERR, "port 65536 is out of range 1..65535; not connecting\n");
+    static const char *const pname[] = {"localhost:http", "broker", "test", NULL};
+    assert_int_equal(run(pname), 2);
+    assert_string_equal(ERR, "busrt: address 'localhost:http': port 'http' is not a decimal "
+                             "number (expected 1..65535); not connecting\n");
+    static const char *const nohost[] = {":7777", "broker", "test", NULL};
+    assert_int_equal(run(nohost), 2);
+    has(ERR, "the host before the last ':' is missing (expected HOST:PORT); not connecting\n");
+    static const char *const noport[] = {"localhost:", "broker", "test", NULL};
+    assert_int_equal(run(noport), 2);
+    has(ERR, "the port after the last ':' is missing");
+    static const char *const unres[] = {"nosuchhost.invalid:7777", "-n", "cl.dns", "broker",
+                                        "test", NULL};
+    assert_int_equal(run(unres), 1);
+    has(ERR, "busrt: unable to connect to nosuchhost.invalid:7777 as 'cl.dns': host "
+             "'nosuchhost.invalid' does not resolve: ");
+    lacks(ERR, "bad address");
+}
+
+/* Text fields that are not UTF-8 and frames above --payload-size-limit are
+ * refused before sending; a connection the broker closes after a send is
+ * explained. */
+static void test_checked_before_sending(void **state)
+{
+    (void)state;
+    static const char *const pub[] = {G.sock, "publish", "a\xff", "x", NULL};
+    assert_int_equal(run(pub), 2);
+    assert_string_equal(ERR, "busrt: publish: topic 'a\\xff' is not well-formed UTF-8, which "
+                             "the protocol requires (the broker would close the connection); "
+                             "not sending\n");
+    static const char *const snd[] = {G.sock, "send", "cl.\xc0\xaf", "x", NULL};
+    assert_int_equal(run(snd), 2);
+    has(ERR, "busrt: send: target 'cl.\\xc0\\xaf' is not well-formed UTF-8");
+    static const char *const bc[] = {G.sock, "send", "cl.*\xff", "x", NULL};
+    assert_int_equal(run(bc), 2);
+    has(ERR, "busrt: broadcast: mask 'cl.*\\xff' is not well-formed UTF-8");
+    static const char *const ls[] = {G.sock, "listen", "-t", "ok/#", "--exclude", "\xed\xa0\x80",
+                                     NULL};
+    assert_int_equal(run(ls), 2);
+    assert_string_equal(ERR, "busrt: listen: exclusion '\\xed\\xa0\\x80' is not well-formed "
+                             "UTF-8, which the protocol requires (the broker would close the "
+                             "connection); not subscribing\n");
+    static const char *const rl[] = {G.sock, "rpc", "listen", "-t", "\xf4\x90\x80\x80", NULL};
+    assert_int_equal(run(rl), 2);
+    has(ERR, "busrt: rpc listen: topic '\\xf4\\x90\\x80\\x80' is not well-formed UTF-8");
+    static const char *const rc[] = {G.sock, "rpc", "call", "\x80", "m", NULL};
+    assert_int_equal(run(rc), 2);
+    has(ERR, "busrt: rpc call: target '\\x80' is not well-formed UTF-8");
+    static const char *const rn[] = {G.sock, "rpc", "notify", "\xff", "x", NULL};
+    assert_int_equal(run(rn), 2);
+    has(ERR, "busrt: rpc notify: target '\\xff' is not well-formed UTF-8");
+    static const char *const rm[] = {G.sock, "rpc", "call0", "cl.x", "", NULL};
+    assert_int_equal(run(rm), 2);
+    assert_string_equal(ERR, "busrt: rpc call0: the method name is empty (0 bytes; expected "
+                             "1..65535); not sending\n");
+    lacks(ERR, "connecting to");
+    /* Names starting with '.' are valid targets and topics. */
+    static const char *const dt[] = {G.sock, "publish", ".broker/cl.test", "x", NULL};
+    assert_int_equal(run(dt), 0);
+    static const char *const ds[] = {G.sock, "send", ".broker", "not rpc", NULL};
+    assert_int_equal(run(ds), 0);
+
+    /* --payload-size-limit, and its default: busrtd's 16777216 bytes. */
+    static const char *const big[] = {G.sock, "--payload-size-limit", "10", "publish", "topic",
+                                      "0123456789", NULL};
+    assert_int_equal(run(big), 1);
+    assert_string_equal(ERR, "busrt: publish: the frame body would be 16 bytes (payload of 10 "
+                             "bytes), above the payload-size limit of 10 bytes "
+                             "(--payload-size-limit); not sending\n");
+    size_t n = 16u * 1024u * 1024u;
+    uint8_t *data = calloc(n, 1);
+    assert_non_null(data);
+    static const char *const dflt[] = {G.sock, "send", "cl.x", NULL};
+    assert_int_equal(run_in(dflt, data, n), 1);
+    free(data);
+    assert_string_equal(ERR, "busrt: send: the frame body would be 16777221 bytes (payload of "
+                             "16777216 bytes), above the payload-size limit of 16777216 bytes "
+                             "(--payload-size-limit); not sending\n");
+    static const char *const rp[] = {G.sock, "--payload-size-limit=30", "rpc", "call", ".broker",
+                                      "benchmark.test", "a=0123456789", NULL};
+    assert_int_equal(run(rp), 1);
+    has(ERR, "busrt: rpc call: the frame body would be 36 bytes (params of 8 bytes), above the "
+             "payload-size limit of 30 bytes");
+    static const char *const sub[] = {G.sock, "--payload-size-limit", "5", "listen", "-t", "abc",
+                                      "-t", "def", NULL};
+    assert_int_equal(run(sub), 1);
+    assert_string_equal(ERR, "busrt: listen: the subscribe frame body would be 7 bytes (2 "
+                             "pattern(s)), above the payload-size limit of 5 bytes "
+                             "(--payload-size-limit); not subscribing\n");
+    static const char *const bb[] = {G.sock, "-n", "cl.b", "--payload-size-limit", "100",
+                                     "benchmark", "--payload-size", "90", NULL};
+    assert_int_equal(run(bb), 1);
+    assert_string_equal(ERR, "busrt: benchmark: --payload-size 90 makes frame bodies of up to "
+                             "123 bytes, above the payload-size limit of 100 bytes "
+                             "(--payload-size-limit); not starting\n");
+    static const char *const bad[] = {G.sock, "--payload-size-limit", "0", "broker", "test", NULL};
+    assert_int_equal(run(bad), 2);
+    has(ERR, "busrt: bad --payload-size-limit value '0' (expected 1..4294901759 bytes)\n");
+
+    /* A broker with a lower limit than the CLI was told closes the
+     * connection. */
+    struct th_broker small;
+    static const char *const lim[] = {"--payload-size-limit", "100", NULL};
+    assert_int_equal(th_broker_start(&small, lim), 0);
+    const char *const over[] = {small.sock, "--payload-size-limit", "100000", "publish", "t",
+                                NULL};
+    static uint8_t two[200];
+    assert_int_equal(run_in(over, two, sizeof two), 1);
+    has(ERR, "busrt: publish: the broker closed the connection; likely the frame broke one of "
+             "its limits (payload size, name or topic rules); see the broker's log\n");
+    lacks(OUT, "OK");
+    /* At the limit exactly: topic, NUL and 98 bytes make 100. */
+    const char *const at[] = {small.sock, "--payload-size-limit", "100", "publish", "t", NULL};
+    assert_int_equal(run_in(at, two, 98), 0);
+    assert_string_equal(OUT, "OK\n");
+    assert_int_equal(run_in(at, two, 99), 1);
+    has(ERR, "busrt: publish: the frame body would be 101 bytes (payload of 99 bytes)");
+    th_broker_stop(&small);
+}
+
+/* An RPC server answering method "cN" with error N and no message, and
+ * "msg" with error 7 and a message. */
+struct err_server {
+    busrt_client *c;
+    pthread_t th;
+    atomic_int stop;
+};
+
+static int err_call(void *ctx, busrt_client *c, const struct busrt_rpc_event *ev,
+                    struct busrt_rpc_result *res)
+{
+    (void)ctx;
+    (void)c;
+    if (strcmp(ev->method, "msg") == 0) {
+        res->data = "custom text";
+        res->len = 11;
+        return 7;
+    }
+    return ev->method[0] == 'c' ? atoi(ev->method + 1) : 0;
+}
+
+static void *err_serve(void *arg)
+{
+    struct err_server *e = arg;
+    struct busrt_rpc_server s;
+    memset(&s, 0, sizeof s);
+    s.on_call = err_call;
+    while (!atomic_load(&e->stop)) {
+        int r = busrt_rpc_serve(e->c, &s, 100);
+        if (r != 0 && r != BUSRT_E_TIMEOUT) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* An error reply without a message is shown with the meaning of its code. */
+static void test_rpc_error_texts(void **state)
+{
+    (void)state;
+    struct err_server e;
+    memset(&e, 0, sizeof e);
+    atomic_init(&e.stop, 0);
+    assert_int_equal(th_connect(G.sock, "cl.errs", &e.c), 0);
+    assert_int_equal(pthread_create(&e.th, NULL, err_serve, &e), 0);
+    static const struct {
+        const char *method, *want;
+    } cases[] = {
+        {"c-32700", "busrt: RPC Error -32700: parse error (the params could not be decoded)\n"},
+        {"c-32600", "busrt: RPC Error -32600: invalid request\n"},
+        {"c-32601", "busrt: RPC Error -32601: method not found\n"},
+        {"c-32602", "busrt: RPC Error -32602: invalid params\n"},
+        {"c-32603", "busrt: RPC Error -32603: internal error\n"},
+        {"c-32001", "busrt: RPC Error -32001: not found\n"},
+        {"c-32121", "busrt: RPC Error -32121: the broker acknowledged the call with result "
+                    "code 0x79\n"},
+        {"c12", "busrt: RPC Error 12: (the error reply has no message)\n"},
+        {"msg", "busrt: RPC Error 7: custom text\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const a[] = {G.sock, "-s", "rpc", "call", "cl.errs", cases[i].method, NULL};
+        assert_int_equal(run(a), 1);
+        assert_string_equal(ERR, cases[i].want);
+    }
+    atomic_store(&e.stop, 1);
+    pthread_join(e.th, NULL);
+    busrt_client_close(e.c);
+    /* .broker sends no message with its errors. */
+    static const char *const m[] = {G.sock, "-s", "rpc", "call", ".broker", "nope", NULL};
+    assert_int_equal(run(m), 1);
+    assert_string_equal(ERR, "busrt: RPC Error -32601: method not found\n");
 }
 
 static void test_benchmark(void **state)
@@ -339,8 +650,26 @@ static void test_benchmark(void **state)
         has(OUT, line);
     }
     has(OUT, "iters/s");
+    /* Progress: a line as each stage starts and ends. */
+    has(OUT, "stage 1/7 send.qos.no: 600 iters ...\nstage 1/7 send.qos.no: done in ");
+    has(OUT, "stage 7/7 rpc.call0: 600 iters ...\nstage 7/7 rpc.call0: done in ");
+    static const char *const bs[] = {G.sock, "-s", "-n", "cl.bench", "benchmark", "-i", "50",
+                                     NULL};
+    assert_int_equal(run(bs), 0);
+    lacks(OUT, "stage 1/7");
+    has(OUT, " rpc.call0 ");
     static const char *const bad[] = {G.sock, "benchmark", "-w", "0", NULL};
     assert_int_equal(run(bad), 2);
+    assert_string_equal(ERR, "busrt: benchmark: bad -w value '0' (expected 1..256); not "
+                             "starting\nTry 'busrt --help'.\n");
+    static const char *const nov[] = {G.sock, "benchmark", "--iters", NULL};
+    assert_int_equal(run(nov), 2);
+    has(ERR, "busrt: benchmark: option '--iters' needs a value\n");
+    /* The defaults are documented. */
+    static const char *const h[] = {"--help", NULL};
+    assert_int_equal(run(h), 0);
+    has(OUT, "-w/--workers 1, --payload-size 100, -i/--iters");
+    has(OUT, "1000000");
 }
 
 int main(void)
@@ -348,12 +677,17 @@ int main(void)
     th_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_version_usage),
+        cmocka_unit_test(test_usage_before_connecting),
         cmocka_unit_test(test_broker_commands),
         cmocka_unit_test(test_listen_end_to_end),
         cmocka_unit_test(test_default_name),
         cmocka_unit_test(test_rpc_end_to_end),
         cmocka_unit_test(test_rpc_to_broker_and_errors),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_bad_addresses),
+        cmocka_unit_test(test_checked_before_sending),
+        cmocka_unit_test(test_rpc_error_texts),
         cmocka_unit_test(test_benchmark),
     };
     return cmocka_run_group_tests_name("busrt-cli", tests, group_setup, group_teardown);
