@@ -825,6 +825,39 @@ def check_keywords(spec, problems, allowed):
         if not used[k]:
             problems.add(spec.rel, 0, "keyword",
                          "ALLOWED entry %r matches nothing; remove it" % p)
+    check_upper_outside(spec, problems)
+
+
+UPPER_RE = re.compile(r"\b(MUST NOT|MUST|SHOULD NOT|SHOULD|MAY|SHALL NOT|SHALL|"
+                      r"REQUIRED|RECOMMENDED)\b")
+
+
+def check_upper_outside(spec, problems):
+    """Section 2.4: every normative statement starts with a bold id, so a
+    key word in capitals belongs in a requirement paragraph. Tables (which
+    cite requirements) and Section 2.1 (which lists the key words) are
+    exempt."""
+    in_req = False
+    prev_blank = True
+    for i, line in enumerate(spec.lines):
+        section, top, _ = spec.section_of_line[i]
+        if line.strip() == "":
+            prev_blank, in_req = True, False
+            continue
+        if prev_blank:
+            in_req = bool(DEF_RE.match(line))
+        prev_blank = False
+        if (spec.in_code[i] or in_req or line.lstrip().startswith("|")
+                or not top.isdigit() or not 1 <= int(top) <= 20
+                or section in ("2.1", "2.4")):
+            continue
+        text = re.sub(r"`[^`]*`", lambda m: " " * len(m.group(0)), line)
+        m = UPPER_RE.search(text)
+        if m:
+            problems.add(spec.rel, i + 1, "keyword",
+                         '"%s" outside a requirement paragraph (Section %s): '
+                         "state the rule in a REQ paragraph, or reword"
+                         % (m.group(1), section))
 
 
 # ---------------------------------------------------------------------------
