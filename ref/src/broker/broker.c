@@ -83,7 +83,8 @@ int broker_listen(struct broker *b)
                 return -1;
             }
         } else {
-            if (listener_open(&b->listeners[b->nlisteners], a, &b->cfg) != 0) {
+            if (listener_open(&b->listeners[b->nlisteners], a,
+                              b->cfg.bind_args[i] != NULL ? b->cfg.bind_args[i] : a, &b->cfg) != 0) {
                 return -1;
             }
             b->nlisteners++;

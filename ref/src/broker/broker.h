@@ -18,6 +18,7 @@
 #ifndef BUSRTD_BROKER_H
 #define BUSRTD_BROKER_H
 
+#include <netinet/in.h> /* INET6_ADDRSTRLEN */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,7 +100,9 @@ struct listener {
     int fd;
     enum client_kind kind; /* KIND_UNIX or KIND_TCP */
     char *path;            /* UNIX socket path to unlink on exit, or NULL */
-    const char *addr;
+    const char *addr;      /* the socket path, or bound: for log lines */
+    const char *arg;       /* the -B text as given */
+    char bound[INET6_ADDRSTRLEN + 16]; /* TCP: HOST:PORT actually bound */
 };
 
 struct fifo;

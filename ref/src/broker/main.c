@@ -133,6 +133,10 @@ int main(int argc, char **argv)
     if (rc != 0) {
         return rc > 0 ? 0 : 2;
     }
+    if (config_resolve_paths(&cfg) != 0) {
+        config_free(&cfg);
+        return 1;
+    }
     log_setup(cfg.verbose, cfg.log_syslog);
     size_clients(&cfg);
 
@@ -164,6 +168,7 @@ int main(int argc, char **argv)
     if (!ok) {
         log_error("start-up failed; exiting");
         broker_teardown(&b);
+        config_free(&cfg);
         return 1;
     }
     log_info("busrtd %s started (timeout %.3f s, queue %zu frames, payload limit %lu bytes)",
@@ -174,5 +179,6 @@ int main(int argc, char **argv)
     broker_drain(&b);
     broker_teardown(&b);
     log_info("stopped");
+    config_free(&cfg);
     return 0;
 }
