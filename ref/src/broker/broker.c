@@ -142,13 +142,17 @@ int broker_load_acl(struct broker *b, int initial)
     char err[512];
     struct acl *a = acl_load(b->cfg.acl_file, err, sizeof err);
     if (a == NULL) {
-        log_error("access control file rejected: %s%s", err,
-                  initial ? "" : "; the previous rules stay in force");
+        if (initial) {
+            log_startup_error("--acl %s: %s; not starting", b->cfg.acl_file, err);
+        } else {
+            log_error("--acl %s: %s; keeping the previous policy", b->cfg.acl_file, err);
+        }
         return -1;
     }
     acl_free(b->acl);
     b->acl = a;
-    log_info("access control file %s loaded: %zu entries", b->cfg.acl_file, acl_entries(a));
+    log_info("--acl %s: %s, %zu entries", b->cfg.acl_file, initial ? "loaded" : "reloaded",
+             acl_entries(a));
     /* Re-check every connected client against the new rules. */
     for (struct client *c = b->clients; c != NULL; c = c->next) {
         if (!c->registered || c->dead || c->kind == KIND_INTERNAL) {

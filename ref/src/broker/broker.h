@@ -156,8 +156,11 @@ int broker_init(struct broker *b, const struct config *cfg);
 int broker_listen(struct broker *b);
 /* Starts accepting connections on every listener; 0 or -1. */
 int broker_activate(struct broker *b);
-/* Loads cfg.acl_file; at start-up (initial) a bad file is fatal, on reload
- * the old rules stay. Connected clients are re-checked. Returns 0 or -1. */
+/* Loads cfg.acl_file. A file that cannot be used is reported as "--acl
+ * PATH: REASON" followed, at start-up (initial), by "; not starting" (on
+ * standard error, as "busrtd: ..."; the caller exits), and on reload by
+ * "; keeping the previous policy" (the rules in force stay). Connected
+ * clients are re-checked against new rules. Returns 0 or -1. */
 int broker_load_acl(struct broker *b, int initial);
 /* Frees the clients killed so far, except those still writing out their
  * queue (lingering, bounded by the timeout). */

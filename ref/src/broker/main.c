@@ -155,8 +155,13 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGHUP);
     (void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 
-    int ok = broker_init(&b, &cfg) == 0 &&
-             (cfg.acl_file == NULL || broker_load_acl(&b, 1) == 0) && broker_listen(&b) == 0;
+    int ok = broker_init(&b, &cfg) == 0;
+    if (ok && cfg.acl_file != NULL && broker_load_acl(&b, 1) != 0) {
+        broker_teardown(&b); /* the reason and "not starting" are logged */
+        config_free(&cfg);
+        return 1;
+    }
+    ok = ok && broker_listen(&b) == 0;
     if (ok && b.cfg.daemonize && daemonize() != 0) {
         ok = 0;
     }

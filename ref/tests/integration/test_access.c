@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE
 #include "itest.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -172,10 +173,10 @@ static void t_reload(void **state)
     /* A bad file is rejected; the old rules stay and nobody is dropped. */
     write_acl("{\"busrt_acl\": 1, \"clients\": [{\"name\": 5}]}");
     assert_int_equal(kill(g_b.pid, SIGHUP), 0);
-    for (int i = 0; i < 50 && !it_log_has(&g_b, "previous rules stay"); i++) {
+    for (int i = 0; i < 50 && !it_log_has(&g_b, "keeping the previous policy"); i++) {
         wc_sleep_ms(50);
     }
-    assert_true(it_log_has(&g_b, "previous rules stay"));
+    assert_true(it_log_has(&g_b, "keeping the previous policy"));
     it_roundtrip(pub, "ac.pub", sub, "ac.sub", "still", 2);
     /* The new file drops ac.o, and takes ac/y/x away from ac.sub. */
     write_acl("{\"busrt_acl\": 1, \"clients\": ["
@@ -207,6 +208,89 @@ static void t_bad_file_at_start(void **state)
     assert_false(it_exists(g_b.sock));
 }
 
+/* Runs busrtd with --acl path until it exits; returns the status and its
+ * standard error in err. */
+static int start_fails(const char *path, char *err, size_t cap)
+{
+    assert_int_equal(wc_broker_init(&g_b), 0);
+    const char *args[] = {"-B", g_b.sock, "-P", g_b.pidfile, "--acl", path, NULL};
+    assert_int_equal(wc_broker_spawn(&g_b, args), 0);
+    int st = wc_broker_wait_exit(&g_b, wc_ms(10000));
+    assert_true(wc_read_file(g_b.err_log, err, cap) > 0);
+    fprintf(stderr, "it: --acl %s: status %d, stderr:\n%s", path, st, err);
+    assert_false(it_exists(g_b.sock));
+    assert_false(it_exists(g_b.pidfile));
+    return st;
+}
+
+/* A file that is not there, or a directory: the reason in words, no line
+ * number, and the broker does not start. */
+static void t_unreadable_file_at_start(void **state)
+{
+    (void)state;
+    static char err[1 << 16];
+    char path[300], want[512];
+    (void)snprintf(path, sizeof path, "/tmp/busrt-it-no-such-dir-%d/nope.json", (int)getpid());
+    assert_int_equal(start_fails(path, err, sizeof err), 1);
+    (void)snprintf(want, sizeof want, "\nbusrtd: --acl %s: cannot open: %s; not starting\n",
+                   path, strerror(ENOENT));
+    assert_non_null(strstr(err, want));
+    assert_null(strstr(err, "line "));
+    assert_null(strstr(err, "start-up failed"));
+    wc_broker_cleanup(&g_b);
+
+    char dir[] = "/tmp/busrt-it-acldir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int st = start_fails(dir, err, sizeof err);
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(st, 1);
+    (void)snprintf(want, sizeof want,
+                   "\nbusrtd: --acl %s: is a directory, expected a JSON file; not starting\n",
+                   dir);
+    assert_non_null(strstr(err, want));
+    assert_null(strstr(err, "line "));
+}
+
+/* The same reasons on SIGHUP, ending "keeping the previous policy"; the
+ * rules in force stay. */
+static void t_unreadable_file_at_reload(void **state)
+{
+    (void)state;
+    start_with_acl(k_rules, NULL);
+    int pub = it_reg(g_b.sock, "ac.pub");
+    int sub = it_reg(g_b.sock, "ac.sub");
+    char want[512];
+    assert_int_equal(unlink(g_acl), 0);
+    assert_int_equal(kill(g_b.pid, SIGHUP), 0);
+    (void)snprintf(want, sizeof want, "ERROR --acl %s: cannot open: %s; keeping the previous "
+                   "policy\n", g_acl, strerror(ENOENT));
+    for (int i = 0; i < 100 && !it_log_has(&g_b, want); i++) {
+        wc_sleep_ms(50);
+    }
+    if (!it_log_has(&g_b, want)) {
+        wc_broker_dump_log(&g_b);
+    }
+    assert_true(it_log_has(&g_b, want));
+    assert_int_equal(mkdir(g_acl, 0700), 0);
+    assert_int_equal(kill(g_b.pid, SIGHUP), 0);
+    (void)snprintf(want, sizeof want, "ERROR --acl %s: is a directory, expected a JSON file; "
+                   "keeping the previous policy\n", g_acl);
+    for (int i = 0; i < 100 && !it_log_has(&g_b, want); i++) {
+        wc_sleep_ms(50);
+    }
+    assert_true(it_log_has(&g_b, want));
+    assert_false(it_log_has(&g_b, "line "));
+    /* the previous rules: ac.pub may still message ac.sub, not ac.o */
+    it_roundtrip(pub, "ac.pub", sub, "ac.sub", "kept", 1);
+    assert_int_equal(wc_send_msg(pub, 1, 2, "ac.o", "no", 2), 0);
+    it_expect_ack(pub, 2, BUSRT_RC_ACCESS);
+    assert_int_equal(try_register("stranger"), BUSRT_RC_ACCESS);
+    assert_int_equal(rmdir(g_acl), 0);
+    wc_close(pub);
+    wc_close(sub);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
 static void t_socket_mode(void **state)
 {
     (void)state;
@@ -228,6 +312,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(t_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(t_bad_file_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_unreadable_file_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_unreadable_file_at_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(t_socket_mode, setup, teardown),
     };
     return cmocka_run_group_tests_name("access control", tests, NULL, NULL);
