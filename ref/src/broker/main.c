@@ -155,6 +155,10 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGHUP);
     (void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 
+    /* The pid file is the broker's to remove only once it has written it:
+     * a start-up that fails earlier leaves a running broker's file alone. */
+    const char *pidfile = cfg.pidfile;
+    cfg.pidfile = NULL;
     int ok = broker_init(&b, &cfg) == 0;
     if (ok && cfg.acl_file != NULL && broker_load_acl(&b, 1) != 0) {
         broker_teardown(&b); /* the reason and "not starting" are logged */
@@ -165,9 +169,12 @@ int main(int argc, char **argv)
     if (ok && b.cfg.daemonize && daemonize() != 0) {
         ok = 0;
     }
-    if (ok && b.cfg.pidfile != NULL && write_pidfile(b.cfg.pidfile) != 0) {
-        b.cfg.pidfile = NULL; /* not ours to remove */
-        ok = 0;
+    if (ok && pidfile != NULL) {
+        if (write_pidfile(pidfile) != 0) {
+            ok = 0;
+        } else {
+            b.cfg.pidfile = pidfile; /* removed by broker_teardown */
+        }
     }
     ok = ok && broker_activate(&b) == 0; /* clients connect only from here on */
     if (!ok) {

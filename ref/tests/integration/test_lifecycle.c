@@ -199,6 +199,24 @@ static void t_second_broker_on_live_socket(void **state)
     assert_int_equal(wc_broker_stop(&g_b), 0);
 }
 
+/* A broker that cannot start (its socket is taken) leaves the running
+ * broker's pid file alone, even when given the same one. */
+static void t_failed_start_keeps_pid_file(void **state)
+{
+    (void)state;
+    assert_int_equal(wc_broker_start(&g_b, NULL), 0);
+    assert_int_equal(wc_broker_init(&g_b2), 0);
+    const char *args[] = {"-B", g_b.sock, "-P", g_b.pidfile, NULL};
+    assert_int_equal(wc_broker_spawn(&g_b2, args), 0);
+    int st = wc_broker_wait_exit(&g_b2, start_timeout());
+    assert_int_equal(st, 1);
+    char buf[64] = "";
+    assert_true(wc_read_file(g_b.pidfile, buf, sizeof buf) > 0);
+    assert_int_equal(strtol(buf, NULL, 10), (long)g_b.pid);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+    assert_false(it_exists(g_b.pidfile));
+}
+
 static void t_tcp_and_unix(void **state)
 {
     (void)state;
@@ -555,6 +573,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_sigterm_with_stuck_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(t_stale_socket_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(t_second_broker_on_live_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_failed_start_keeps_pid_file, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tcp_and_unix, setup, teardown),
         cmocka_unit_test_setup_teardown(t_fifo_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(t_daemonize, setup, teardown),
