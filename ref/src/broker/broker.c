@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,8 +147,15 @@ int broker_load_acl(struct broker *b, int initial)
             log_startup_error("--acl %s: %s; not starting", b->cfg.acl_file, err);
         } else {
             log_error("--acl %s: %s; keeping the previous policy", b->cfg.acl_file, err);
+            b->acl_reload_failures++;
+            (void)snprintf(b->acl_last_error, sizeof b->acl_last_error, "--acl %s: %s",
+                           b->cfg.acl_file, err);
         }
         return -1;
+    }
+    if (!initial) {
+        b->acl_reloads++;
+        b->acl_last_error[0] = '\0';
     }
     acl_free(b->acl);
     b->acl = a;

@@ -148,6 +148,11 @@ struct broker {
 
     int64_t started_ns; /* monotonic, for uptime */
     uint64_t r_frames, r_bytes, w_frames, w_bytes;
+    /* ACL reloads (SIGHUP), in .broker stats */
+    uint64_t acl_reloads;         /* successful */
+    uint64_t acl_reload_failures; /* the previous policy was kept */
+    char acl_last_error[600];     /* why the last reload failed; "" when it
+                                     succeeded or none was attempted */
 };
 
 /* Set-up: the internal client ".broker" and the multiplexer; 0 or -1. */
@@ -160,7 +165,9 @@ int broker_activate(struct broker *b);
  * PATH: REASON" followed, at start-up (initial), by "; not starting" (on
  * standard error, as "busrtd: ..."; the caller exits), and on reload by
  * "; keeping the previous policy" (the rules in force stay). Connected
- * clients are re-checked against new rules. Returns 0 or -1. */
+ * clients are re-checked against new rules. A reload counts in
+ * acl_reloads or acl_reload_failures and sets acl_last_error. Returns 0
+ * or -1. */
 int broker_load_acl(struct broker *b, int initial);
 /* Frees the clients killed so far, except those still writing out their
  * queue (lingering, bounded by the timeout). */
