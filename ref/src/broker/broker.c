@@ -84,8 +84,8 @@ int broker_listen(struct broker *b)
                 return -1;
             }
         } else {
-            if (listener_open(&b->listeners[b->nlisteners], a,
-                              b->cfg.bind_args[i] != NULL ? b->cfg.bind_args[i] : a, &b->cfg) != 0) {
+            const char *arg = b->cfg.bind_args[i] != NULL ? b->cfg.bind_args[i] : a;
+            if (listener_open(&b->listeners[b->nlisteners], a, arg, &b->cfg) != 0) {
                 return -1;
             }
             b->nlisteners++;
@@ -159,8 +159,8 @@ int broker_load_acl(struct broker *b, int initial)
     }
     acl_free(b->acl);
     b->acl = a;
-    log_info("--acl %s: %s, %zu entries", b->cfg.acl_file, initial ? "loaded" : "reloaded",
-             acl_entries(a));
+    log_info("--acl %s: %s, %zu %s", b->cfg.acl_file, initial ? "loaded" : "reloaded",
+             acl_entries(a), acl_entries(a) == 1u ? "entry" : "entries");
     /* Re-check every connected client against the new rules. */
     for (struct client *c = b->clients; c != NULL; c = c->next) {
         if (!c->registered || c->dead || c->kind == KIND_INTERNAL) {
