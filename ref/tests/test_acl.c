@@ -8,9 +8,11 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../src/broker/acl.h"
@@ -38,7 +40,9 @@ static void t_bad_files(void **state)
     static const struct {
         const char *text, *needle;
     } bad[] = {
-        {"{", "line"},
+        {"{", "not valid JSON: line 1, column 1: "},
+        {"", "is empty, expected a JSON object"},
+        {"[]", "the top level must be a JSON object"},
         {"{\"clients\": []}", "busrt_acl"},
         {"{\"busrt_acl\": 2, \"clients\": []}", "busrt_acl"},
         {"{\"busrt_acl\": 1}", "clients"},
@@ -59,11 +63,37 @@ static void t_bad_files(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512] = "";
         struct acl *a = load_text(bad[i].text, err, sizeof err);
-        if (a != NULL || strstr(err, bad[i].needle) == NULL || strstr(err, g_path) == NULL) {
+        /* The caller names the file ("--acl PATH: REASON"): not the reason. */
+        if (a != NULL || strstr(err, bad[i].needle) == NULL || strstr(err, g_path) != NULL) {
             fail_msg("file %zu: accepted or unclear error '%s' (want '%s')", i, err,
                      bad[i].needle);
         }
     }
+}
+
+/* Files that are not there or not files: the reason, no line number. */
+static void t_unreadable_files(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    char dir[64];
+    (void)snprintf(dir, sizeof dir, "/tmp/busrt-acl-dir-%d", (int)getpid());
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char missing[96];
+    (void)snprintf(missing, sizeof missing, "%s/nope.json", dir);
+    assert_null(acl_load(missing, err, sizeof err));
+    char want[256];
+    (void)snprintf(want, sizeof want, "cannot open: %s", strerror(ENOENT));
+    assert_string_equal(err, want);
+    assert_null(acl_load(dir, err, sizeof err));
+    assert_string_equal(err, "is a directory, expected a JSON file");
+    char fifo[96];
+    (void)snprintf(fifo, sizeof fifo, "%s/acl.fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_null(acl_load(fifo, err, sizeof err)); /* and does not wait for a writer */
+    assert_string_equal(err, "is not a regular file, expected a JSON file");
+    assert_int_equal(unlink(fifo), 0);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 static void t_find_and_sources(void **state)
@@ -230,6 +260,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_bad_files),
+        cmocka_unit_test(t_unreadable_files),
         cmocka_unit_test(t_find_and_sources),
         cmocka_unit_test(t_allows),
         cmocka_unit_test(t_within_exhaustive),

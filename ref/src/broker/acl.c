@@ -1,11 +1,15 @@
 #include "acl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "busrt/match.h"
 #include "busrt/utf8.h"
@@ -264,14 +268,76 @@ static int parse_entry(json_t *o, struct acl_entry *e, size_t idx, char *err, si
     return 0;
 }
 
+/* Opens path for reading and parses it as JSON. Returns the document, or
+ * NULL with the reason in msg: the file cannot be opened, is not a regular
+ * file, is empty, or is not JSON (with the line and column jansson gives). */
+static json_t *read_json(const char *path, char *msg, size_t msglen)
+{
+    /* O_NONBLOCK: opening a FIFO named by mistake does not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        (void)snprintf(msg, msglen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        (void)snprintf(msg, msglen, "cannot read its status: %s", strerror(errno));
+        (void)close(fd);
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        (void)snprintf(msg, msglen, "is a directory, expected a JSON file");
+        (void)close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        (void)snprintf(msg, msglen, "is not a regular file, expected a JSON file");
+        (void)close(fd);
+        return NULL;
+    }
+    if (st.st_size == 0) {
+        (void)snprintf(msg, msglen, "is empty, expected a JSON object "
+                                    "{\"busrt_acl\": 1, \"clients\": [...]}");
+        (void)close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (f == NULL) {
+        (void)snprintf(msg, msglen, "cannot read: %s", strerror(errno));
+        (void)close(fd);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    int read_failed = ferror(f);
+    int read_errno = errno;
+    if (fclose(f) != 0 && root != NULL) {
+        (void)snprintf(msg, msglen, "cannot read: %s", strerror(errno));
+        json_decref(root);
+        return NULL;
+    }
+    if (root == NULL) {
+        if (read_failed) {
+            (void)snprintf(msg, msglen, "cannot read: %s", strerror(read_errno));
+        } else {
+            (void)snprintf(msg, msglen, "not valid JSON: line %d, column %d: %s", je.line,
+                           je.column, je.text);
+        }
+    }
+    return root;
+}
+
 struct acl *acl_load(const char *path, char *err, size_t errlen)
 {
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     char msg[256] = "";
     struct acl *a = NULL;
+    json_t *root = read_json(path, msg, sizeof msg);
     if (root == NULL) {
-        (void)snprintf(msg, sizeof msg, "line %d: %s", je.line, je.text);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        (void)snprintf(msg, sizeof msg, "the top level must be a JSON object "
+                                        "{\"busrt_acl\": 1, \"clients\": [...]}");
         goto out;
     }
     const char *key;
@@ -306,7 +372,7 @@ struct acl *acl_load(const char *path, char *err, size_t errlen)
     json_decref(root);
     return a;
 out:
-    (void)snprintf(err, errlen, "%s: %s", path, msg);
+    (void)snprintf(err, errlen, "%s", msg);
     acl_free(a);
     json_decref(root);
     return NULL;

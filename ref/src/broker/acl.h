@@ -27,7 +27,10 @@ struct acl_peer {
 };
 
 /* Loads and validates a file. Returns NULL after writing a one-line
- * reason (file, entry, field) into err. */
+ * reason into err, without the path (the caller names the file): "cannot
+ * open: No such file or directory", "is a directory, expected a JSON
+ * file", "not valid JSON: line 3, column 5: ...", or the entry and field
+ * at fault. */
 struct acl *acl_load(const char *path, char *err, size_t errlen);
 void acl_free(struct acl *a);
 size_t acl_entries(const struct acl *a);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,7 +84,8 @@ int broker_listen(struct broker *b)
                 return -1;
             }
         } else {
-            if (listener_open(&b->listeners[b->nlisteners], a, &b->cfg) != 0) {
+            const char *arg = b->cfg.bind_args[i] != NULL ? b->cfg.bind_args[i] : a;
+            if (listener_open(&b->listeners[b->nlisteners], a, arg, &b->cfg) != 0) {
                 return -1;
             }
             b->nlisteners++;
@@ -141,13 +143,24 @@ int broker_load_acl(struct broker *b, int initial)
     char err[512];
     struct acl *a = acl_load(b->cfg.acl_file, err, sizeof err);
     if (a == NULL) {
-        log_error("access control file rejected: %s%s", err,
-                  initial ? "" : "; the previous rules stay in force");
+        if (initial) {
+            log_startup_error("--acl %s: %s; not starting", b->cfg.acl_file, err);
+        } else {
+            log_error("--acl %s: %s; keeping the previous policy", b->cfg.acl_file, err);
+            b->acl_reload_failures++;
+            (void)snprintf(b->acl_last_error, sizeof b->acl_last_error, "--acl %s: %s",
+                           b->cfg.acl_file, err);
+        }
         return -1;
+    }
+    if (!initial) {
+        b->acl_reloads++;
+        b->acl_last_error[0] = '\0';
     }
     acl_free(b->acl);
     b->acl = a;
-    log_info("access control file %s loaded: %zu entries", b->cfg.acl_file, acl_entries(a));
+    log_info("--acl %s: %s, %zu %s", b->cfg.acl_file, initial ? "loaded" : "reloaded",
+             acl_entries(a), acl_entries(a) == 1u ? "entry" : "entries");
     /* Re-check every connected client against the new rules. */
     for (struct client *c = b->clients; c != NULL; c = c->next) {
         if (!c->registered || c->dead || c->kind == KIND_INTERNAL) {

@@ -18,6 +18,7 @@
 #ifndef BUSRTD_BROKER_H
 #define BUSRTD_BROKER_H
 
+#include <netinet/in.h> /* INET6_ADDRSTRLEN */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,7 +100,9 @@ struct listener {
     int fd;
     enum client_kind kind; /* KIND_UNIX or KIND_TCP */
     char *path;            /* UNIX socket path to unlink on exit, or NULL */
-    const char *addr;
+    const char *addr;      /* the socket path, or bound: for log lines */
+    const char *arg;       /* the -B text as given */
+    char bound[INET6_ADDRSTRLEN + 16]; /* TCP: HOST:PORT actually bound */
 };
 
 struct fifo;
@@ -145,6 +148,11 @@ struct broker {
 
     int64_t started_ns; /* monotonic, for uptime */
     uint64_t r_frames, r_bytes, w_frames, w_bytes;
+    /* ACL reloads (SIGHUP), in .broker stats */
+    uint64_t acl_reloads;         /* successful */
+    uint64_t acl_reload_failures; /* the previous policy was kept */
+    char acl_last_error[600];     /* why the last reload failed; "" when it
+                                     succeeded or none was attempted */
 };
 
 /* Set-up: the internal client ".broker" and the multiplexer; 0 or -1. */
@@ -153,8 +161,13 @@ int broker_init(struct broker *b, const struct config *cfg);
 int broker_listen(struct broker *b);
 /* Starts accepting connections on every listener; 0 or -1. */
 int broker_activate(struct broker *b);
-/* Loads cfg.acl_file; at start-up (initial) a bad file is fatal, on reload
- * the old rules stay. Connected clients are re-checked. Returns 0 or -1. */
+/* Loads cfg.acl_file. A file that cannot be used is reported as "--acl
+ * PATH: REASON" followed, at start-up (initial), by "; not starting" (on
+ * standard error, as "busrtd: ..."; the caller exits), and on reload by
+ * "; keeping the previous policy" (the rules in force stay). Connected
+ * clients are re-checked against new rules. A reload counts in
+ * acl_reloads or acl_reload_failures and sets acl_last_error. Returns 0
+ * or -1. */
 int broker_load_acl(struct broker *b, int initial);
 /* Frees the clients killed so far, except those still writing out their
  * queue (lingering, bounded by the timeout). */

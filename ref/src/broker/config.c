@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "busrt/codes.h"
 #include "ev.h"
@@ -17,11 +18,14 @@ void config_usage(void)
         "\n"
         "Listeners:\n"
         "  -B, --bind ADDR          listen on ADDR: a UNIX socket path (ends in .sock,\n"
-        "                           .socket or .ipc, or starts with /), HOST:PORT for TCP,\n"
-        "                           or fifo:PATH for the line-command FIFO; repeatable\n"
+        "                           .socket or .ipc, or starts with /), HOST:PORT for TCP\n"
+        "                           (PORT 0 to 65535; 0: a free port), or fifo:PATH for\n"
+        "                           the line-command FIFO; repeatable. Relative paths\n"
+        "                           (here, -P, --acl) are from the start-up directory\n"
         "Process:\n"
         "  -P, --pid-file FILE      write the process id to FILE, removed on exit\n"
-        "  -D, --daemonize          detach and run in the background\n"
+        "  -D, --daemonize          detach and run in the background (in /), logging\n"
+        "                           to syslog from then on\n"
         "  --verbose                log debug events too\n"
         "  --log-syslog             log to syslog instead of stderr\n"
         "  -w, --workers N          accepted for compatibility; ignored (one thread)\n"
@@ -54,7 +58,7 @@ void config_usage(void)
         "  -V, --version            show the version and exit\n"
         "\n"
         "Exit status: 0 after SIGINT/SIGTERM or --help/--version; 1 on a start-up\n"
-        "failure (listener, pid file); 2 on a bad option.\n");
+        "failure (listener, pid file, ACL file); 2 on a bad option.\n");
 }
 
 static void defaults(struct config *cfg)
@@ -102,6 +106,101 @@ static int parse_seconds(const char *opt, const char *s, int64_t *out_ns)
         return -1;
     }
     *out_ns = (int64_t)(v * 1e9);
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int addr_is_unix(const char *addr)
+{
+    return addr[0] == '/' || ends_with(addr, ".sock") || ends_with(addr, ".socket") ||
+           ends_with(addr, ".ipc");
+}
+
+int config_split_hostport(const char *addr, char host[CONFIG_HOST_MAX], uint16_t *port,
+                          char *why, size_t whylen)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL) {
+        (void)snprintf(why, whylen,
+                       "expected a UNIX socket path (ending in .sock, .socket or .ipc, or "
+                       "starting with /), HOST:PORT, or fifo:PATH");
+        return -1;
+    }
+    size_t hl = (size_t)(colon - addr);
+    if (addr[0] == '[') {
+        if (hl < 2u || addr[hl - 1u] != ']') {
+            (void)snprintf(why, whylen, "expected [IPV6-ADDRESS]:PORT, as in [::1]:7777");
+            return -1;
+        }
+        addr++; /* [::1]:7777 */
+        hl -= 2u;
+    }
+    if (hl == 0u) {
+        (void)snprintf(why, whylen, "the host before ':' is empty (0.0.0.0 or [::] means "
+                                    "every address)");
+        return -1;
+    }
+    const char *p = colon + 1;
+    if (p[0] == '\0') {
+        (void)snprintf(why, whylen, "the port after ':' is empty; expected a decimal number "
+                                    "from 0 to 65535");
+        return -1;
+    }
+    unsigned long v = 0;
+    size_t digits = 0;
+    for (; p[digits] >= '0' && p[digits] <= '9' && v <= 65535u; digits++) {
+        v = v * 10u + (unsigned long)(p[digits] - '0');
+    }
+    if (p[digits] != '\0' || v > 65535u) {
+        (void)snprintf(why, whylen, "port '%s' is not a decimal number from 0 to 65535", p);
+        return -1;
+    }
+    if (hl >= CONFIG_HOST_MAX) {
+        (void)snprintf(why, whylen, "the host is longer than %d bytes", CONFIG_HOST_MAX - 1);
+        return -1;
+    }
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)v;
+    return 0;
+}
+
+/* Checks a -B address before anything starts: a TCP one must have a host
+ * and a valid port (config_split_hostport). */
+static int check_bind(const char *addr)
+{
+    if (strncmp(addr, "fifo:", 5) == 0) {
+        if (addr[5] == '\0') {
+            fprintf(stderr, "busrtd: -B %s: the FIFO path after 'fifo:' is empty; not "
+                            "starting\n", addr);
+            return -1;
+        }
+        return 0;
+    }
+    if (addr_is_unix(addr)) {
+        return 0;
+    }
+    char host[CONFIG_HOST_MAX], why[160];
+    uint16_t port = 0;
+    if (config_split_hostport(addr, host, &port, why, sizeof why) != 0) {
+        fprintf(stderr, "busrtd: -B %s: %s; not starting\n", addr, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* A file name option's value must not be empty. */
+static int nonempty(const char *opt, const char *v)
+{
+    if (v[0] == '\0') {
+        fprintf(stderr, "busrtd: %s: the file name is empty; not starting\n", opt);
+        return -1;
+    }
     return 0;
 }
 
@@ -153,9 +252,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
                 fprintf(stderr, "busrtd: at most %d -B listeners\n", CONFIG_MAX_BINDS);
                 return -1;
             }
+            if (check_bind(v) != 0) return -1;
+            cfg->bind_args[cfg->nbinds] = v;
             cfg->binds[cfg->nbinds++] = v;
         } else if (takes(a, "--pid-file", "-P", &i, argc, argv, &v)) {
-            if (v == NULL) return -1;
+            if (v == NULL || nonempty(a, v) != 0) return -1;
             cfg->pidfile = v;
         } else if (takes(a, "--workers", "-w", &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1024u, &sz) != 0) return -1;
@@ -190,7 +291,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         } else if (takes(a, "--max-handshakes", NULL, &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1000000u, &cfg->max_handshakes) != 0) return -1;
         } else if (takes(a, "--acl", NULL, &i, argc, argv, &v)) {
-            if (v == NULL) return -1;
+            if (v == NULL || nonempty(a, v) != 0) return -1;
             cfg->acl_file = v;
         } else if (takes(a, "--socket-mode", NULL, &i, argc, argv, &v)) {
             char *end = NULL;
@@ -220,4 +321,56 @@ int config_parse(struct config *cfg, int argc, char **argv)
         return -1;
     }
     return 0;
+}
+
+/* Sets *path to cwd/PATH when *path is relative (prefix: "fifo:" or ""). */
+static int absolute(struct config *cfg, const char *opt, const char *prefix, const char **path)
+{
+    const char *rel = *path + strlen(prefix);
+    if (rel[0] == '/') {
+        return 0;
+    }
+    static char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == NULL) {
+        fprintf(stderr, "busrtd: %s %s: cannot resolve the relative path: the current "
+                        "directory is unknown (%s); not starting\n",
+                opt, *path, strerror(errno));
+        return -1;
+    }
+    size_t n = strlen(prefix) + strlen(cwd) + 1u + strlen(rel) + 1u;
+    char *s = malloc(n);
+    if (s == NULL) {
+        fprintf(stderr, "busrtd: %s %s: out of memory; not starting\n", opt, *path);
+        return -1;
+    }
+    (void)snprintf(s, n, "%s%s%s%s", prefix, cwd, strcmp(cwd, "/") == 0 ? "" : "/", rel);
+    cfg->owned[cfg->nowned++] = s;
+    *path = s;
+    return 0;
+}
+
+int config_resolve_paths(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nbinds; i++) {
+        const char *prefix = strncmp(cfg->binds[i], "fifo:", 5) == 0 ? "fifo:" : "";
+        if ((prefix[0] != '\0' || addr_is_unix(cfg->binds[i])) &&
+            absolute(cfg, "-B", prefix, &cfg->binds[i]) != 0) {
+            return -1;
+        }
+    }
+    if (cfg->pidfile != NULL && absolute(cfg, "-P", "", &cfg->pidfile) != 0) {
+        return -1;
+    }
+    if (cfg->acl_file != NULL && absolute(cfg, "--acl", "", &cfg->acl_file) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nowned; i++) {
+        free(cfg->owned[i]);
+    }
+    cfg->nowned = 0;
 }

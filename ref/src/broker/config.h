@@ -11,7 +11,9 @@
 struct ev_ops;
 
 struct config {
-    const char *binds[CONFIG_MAX_BINDS]; /* -B, in order */
+    const char *binds[CONFIG_MAX_BINDS]; /* -B, in order; paths made absolute
+                                            by config_resolve_paths */
+    const char *bind_args[CONFIG_MAX_BINDS]; /* -B as given */
     size_t nbinds;
     const char *pidfile;      /* -P */
     int daemonize;            /* -D */
@@ -35,6 +37,8 @@ struct config {
     int socket_mode;          /* --socket-mode: UNIX socket file mode, or -1 */
     const char *socket_group; /* --socket-group: UNIX socket file group, or NULL */
     const struct ev_ops *io;  /* --io: multiplexer backend (ev.h), default epoll */
+    char *owned[CONFIG_MAX_BINDS + 2]; /* strings config_resolve_paths made */
+    size_t nowned;
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help
@@ -43,5 +47,28 @@ struct config {
 int config_parse(struct config *cfg, int argc, char **argv);
 
 void config_usage(void);
+
+/* Makes every relative path option absolute, against the current
+ * directory: UNIX socket and fifo: listeners, the pid file, the access
+ * control file. Called once at start-up, before daemonizing changes the
+ * directory to /, so that the files written, reloaded and removed later are
+ * the ones the command line named. Returns 0, or -1 after printing why. */
+int config_resolve_paths(struct config *cfg);
+/* Frees what config_resolve_paths allocated. */
+void config_free(struct config *cfg);
+
+/* 1 when addr names a UNIX socket: it ends in .sock, .socket or .ipc, or
+ * starts with '/'. */
+int addr_is_unix(const char *addr);
+
+/* The longest host part of a TCP listener address, NUL included. */
+#define CONFIG_HOST_MAX 256
+
+/* Splits a TCP listener address HOST:PORT (an IPv6 HOST in brackets, as in
+ * [::1]:7777) at its last ':'. PORT must be a decimal number from 0 to
+ * 65535, digits only (0: the kernel picks a free port). Returns 0, or -1
+ * with a one-line reason in why. */
+int config_split_hostport(const char *addr, char host[CONFIG_HOST_MAX], uint16_t *port,
+                          char *why, size_t whylen);
 
 #endif

@@ -254,10 +254,17 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
             pack_cstr(pk, "version");
             pack_cstr(pk, BUSRT_VERSION_STRING);
         } else {
-            (void)msgpack_pack_map(pk, 5);
+            (void)msgpack_pack_map(pk, 8);
             pack_cstr(pk, "uptime");
             (void)msgpack_pack_uint64(pk, (uint64_t)((now_ns() - b->started_ns) / 1000000000LL));
             pack_counters(pk, b->r_frames, b->r_bytes, b->w_frames, b->w_bytes);
+            /* keys of this implementation (spec 13.2 allows more keys) */
+            pack_cstr(pk, "acl_reloads");
+            (void)msgpack_pack_uint64(pk, b->acl_reloads);
+            pack_cstr(pk, "acl_reload_failures");
+            (void)msgpack_pack_uint64(pk, b->acl_reload_failures);
+            pack_cstr(pk, "acl_last_error");
+            pack_cstr(pk, b->acl_last_error);
         }
     } else if (IS("client.list")) {
         int rc = client_list(b, params, plen, pk);

@@ -19,18 +19,6 @@
 #include "conn.h"
 #include "log.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-int addr_is_unix(const char *addr)
-{
-    return addr[0] == '/' || ends_with(addr, ".sock") || ends_with(addr, ".socket") ||
-           ends_with(addr, ".ipc");
-}
-
 static int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -77,18 +65,29 @@ static int socket_perms(const struct config *cfg, const char *path)
     return 0;
 }
 
-static int open_unix(struct listener *l, const char *path, const struct config *cfg)
+/* path: the socket file, absolute once config_resolve_paths ran; arg: the
+ * -B text as given. When the absolute path does not fit in sun_path but
+ * the relative one does, the socket is bound by the relative one (the
+ * directory is still the one it is relative to) and removed at exit by the
+ * absolute one. */
+static int open_unix(struct listener *l, const char *path, const char *arg,
+                     const struct config *cfg)
 {
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof sa.sun_path) {
+    const char *use = path;
+    if (strlen(path) >= sizeof sa.sun_path && strcmp(arg, path) != 0 &&
+        strlen(arg) < sizeof sa.sun_path) {
+        use = arg;
+    }
+    if (strlen(use) >= sizeof sa.sun_path) {
         log_error("listener %s: path longer than %zu bytes", path, sizeof sa.sun_path - 1u);
         return -1;
     }
-    memcpy(sa.sun_path, path, strlen(path));
+    memcpy(sa.sun_path, use, strlen(use));
     struct stat st;
-    if (lstat(path, &st) == 0) {
+    if (lstat(use, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             log_error("listener %s: the path exists and is not a socket; not replacing it",
                       path);
@@ -99,7 +98,11 @@ static int open_unix(struct listener *l, const char *path, const struct config *
             return -1;
         }
         log_info("listener %s: replacing a stale socket file", path);
-        (void)unlink(path);
+        if (unlink(use) != 0 && errno != ENOENT) {
+            log_error("listener %s: cannot remove the stale socket file: %s", path,
+                      strerror(errno));
+            return -1;
+        }
     }
     l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
@@ -109,38 +112,58 @@ static int open_unix(struct listener *l, const char *path, const struct config *
     l->path = strdup(path);
     l->kind = KIND_UNIX;
     if (l->path == NULL) {
+        log_error("listener %s: out of memory", path);
         return -1;
     }
-    return socket_perms(cfg, path);
+    return socket_perms(cfg, use);
+}
+
+/* Writes the numeric address and port of a bound TCP socket as HOST:PORT
+ * ([HOST]:PORT for IPv6). */
+static int bound_name(int fd, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char text[INET6_ADDRSTRLEN] = "";
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return -1;
+    }
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof text) == NULL) {
+            return -1;
+        }
+        (void)snprintf(out, cap, "%s:%u", text, (unsigned)ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text) == NULL) {
+            return -1;
+        }
+        (void)snprintf(out, cap, "[%s]:%u", text, (unsigned)ntohs(in6->sin6_port));
+    } else {
+        errno = EAFNOSUPPORT;
+        return -1;
+    }
+    return 0;
 }
 
 static int open_tcp(struct listener *l, const char *addr)
 {
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || colon == addr || colon[1] == '\0') {
-        log_error("listener %s: expected a UNIX socket path or HOST:PORT", addr);
+    char host[CONFIG_HOST_MAX], why[160], serv[8];
+    uint16_t port = 0;
+    if (config_split_hostport(addr, host, &port, why, sizeof why) != 0) {
+        log_error("listener %s: %s", addr, why);
         return -1;
     }
-    char host[256];
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= sizeof host) {
-        log_error("listener %s: host name too long", addr);
-        return -1;
-    }
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    if (hl >= 2 && host[0] == '[' && host[hl - 1u] == ']') { /* [::1]:7777 */
-        memmove(host, host + 1, hl - 2u);
-        host[hl - 2u] = '\0';
-    }
+    (void)snprintf(serv, sizeof serv, "%u", (unsigned)port);
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    int gai = getaddrinfo(host, colon + 1, &hints, &res);
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host, serv, &hints, &res);
     if (gai != 0) {
-        log_error("listener %s: %s", addr, gai_strerror(gai));
+        log_error("listener %s: host %s: %s", addr, host, gai_strerror(gai));
         return -1;
     }
     int one = 1;
@@ -153,16 +176,23 @@ static int open_tcp(struct listener *l, const char *addr)
         log_error("listener %s: %s", addr, strerror(errno));
         return -1;
     }
+    if (bound_name(l->fd, l->bound, sizeof l->bound) != 0) {
+        log_error("listener %s: cannot read the address bound: %s", addr, strerror(errno));
+        return -1;
+    }
+    l->addr = l->bound;
     l->kind = KIND_TCP;
     return 0;
 }
 
-int listener_open(struct listener *l, const char *addr, const struct config *cfg)
+int listener_open(struct listener *l, const char *addr, const char *arg,
+                  const struct config *cfg)
 {
     memset(l, 0, sizeof *l);
     l->fd = -1;
     l->addr = addr;
-    int rc = addr_is_unix(addr) ? open_unix(l, addr, cfg) : open_tcp(l, addr);
+    l->arg = arg;
+    int rc = addr_is_unix(addr) ? open_unix(l, addr, arg, cfg) : open_tcp(l, addr);
     if (rc == 0 && set_nonblock(l->fd) != 0) {
         log_error("listener %s: %s", addr, strerror(errno));
         rc = -1;
@@ -180,7 +210,11 @@ int listener_activate(struct listener *l)
         log_error("listener %s: listen: %s", l->addr, strerror(errno));
         return -1;
     }
-    log_info("listening on %s", l->addr);
+    if (strcmp(l->addr, l->arg) != 0) {
+        log_info("listening on %s (-B %s)", l->addr, l->arg);
+    } else {
+        log_info("listening on %s", l->addr);
+    }
     return 0;
 }
 

@@ -4,17 +4,19 @@
 
 #include "broker.h"
 
-/* 1 when addr names a UNIX socket: it ends in .sock, .socket or .ipc, or
- * starts with '/'. */
-int addr_is_unix(const char *addr);
-
-/* Opens (binds) a listener for addr; listener_activate starts it. A stale UNIX socket file is replaced only when
- * no broker answers on it; --socket-mode and --socket-group apply to UNIX
- * socket files. Returns 0, or -1 after logging why. */
-int listener_open(struct listener *l, const char *addr, const struct config *cfg);
+/* Opens (binds) a listener for addr (config.binds: a UNIX socket path made
+ * absolute, or HOST:PORT); arg is the -B text as given, for the log. A
+ * stale UNIX socket file is replaced only when no broker answers on it;
+ * --socket-mode and --socket-group apply to UNIX socket files. A TCP
+ * listener's address becomes the one actually bound (port 0: the port the
+ * kernel chose). Returns 0, or -1 after logging why. */
+int listener_open(struct listener *l, const char *addr, const char *arg,
+                  const struct config *cfg);
 void listener_close(struct listener *l);
-/* Starts accepting on an opened listener. Kept apart from listener_open so
- * that the pid file exists before any client can connect. */
+/* Starts accepting on an opened listener and logs "listening on ADDR", the
+ * address actually bound (with the -B text when it differs). Kept apart
+ * from listener_open so that the pid file exists before any client can
+ * connect. */
 int listener_activate(struct listener *l);
 
 /* Accepts one pending connection and starts its handshake, or refuses it

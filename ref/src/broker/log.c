@@ -44,3 +44,19 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     }
     (void)fprintf(stderr, "%s busrtd %s %s\n", stamp, names[lvl], text);
 }
+
+void log_startup_error(const char *fmt, ...)
+{
+    if (g_verbose < 0) {
+        return;
+    }
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    (void)fprintf(stderr, "busrtd: %s\n", text);
+    if (g_syslog) {
+        syslog(LOG_ERR, "%s", text);
+    }
+}

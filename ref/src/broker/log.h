@@ -14,6 +14,15 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 #endif
     ;
 
+/* A start-up error in the style of the option errors of config.c: one
+ * line "busrtd: TEXT" on standard error (still the terminal before
+ * daemonizing), and TEXT to syslog too when that is the log target. */
+void log_startup_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)

@@ -38,29 +38,49 @@ static int write_pidfile(const char *path)
     return 0;
 }
 
-static int daemonize(void)
+/* Detaches: the parent exits 0, the child starts a session, points the
+ * standard streams at /dev/null and changes directory to / (every path
+ * option is absolute by then: config_resolve_paths). Standard error then
+ * goes nowhere, so the child logs to syslog unless --log-syslog already
+ * did. Returns 0 in the child, or -1 after logging why. */
+static int daemonize(const struct config *cfg)
 {
+    if (!cfg->log_syslog) {
+        log_info("detaching (-D): logging to syslog from now on (facility daemon, ident "
+                 "busrtd)");
+    }
     pid_t pid = fork();
     if (pid < 0) {
-        log_error("fork: %s", strerror(errno));
+        log_error("-D: cannot fork: %s", strerror(errno));
         return -1;
     }
     if (pid > 0) {
         _exit(0);
     }
+    log_setup(cfg->verbose, 1);
     if (setsid() < 0) {
+        log_error("-D: setsid: %s", strerror(errno));
         return -1;
     }
     int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        (void)dup2(fd, STDIN_FILENO);
-        (void)dup2(fd, STDOUT_FILENO);
-        (void)dup2(fd, STDERR_FILENO);
-        if (fd > STDERR_FILENO) {
-            (void)close(fd);
-        }
+    if (fd < 0) {
+        log_error("-D: cannot open /dev/null: %s", strerror(errno));
+        return -1;
     }
-    return chdir("/");
+    if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+        dup2(fd, STDERR_FILENO) < 0) {
+        log_error("-D: cannot point the standard streams at /dev/null: %s", strerror(errno));
+        (void)close(fd);
+        return -1;
+    }
+    if (fd > STDERR_FILENO) {
+        (void)close(fd);
+    }
+    if (chdir("/") != 0) {
+        log_error("-D: cannot change directory to /: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Descriptors kept for the process itself: standard streams, listeners,
@@ -133,6 +153,10 @@ int main(int argc, char **argv)
     if (rc != 0) {
         return rc > 0 ? 0 : 2;
     }
+    if (config_resolve_paths(&cfg) != 0) {
+        config_free(&cfg);
+        return 1;
+    }
     log_setup(cfg.verbose, cfg.log_syslog);
     size_clients(&cfg);
 
@@ -151,19 +175,32 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGHUP);
     (void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 
-    int ok = broker_init(&b, &cfg) == 0 &&
-             (cfg.acl_file == NULL || broker_load_acl(&b, 1) == 0) && broker_listen(&b) == 0;
-    if (ok && b.cfg.daemonize && daemonize() != 0) {
+    /* The pid file is the broker's to remove only once it has written it:
+     * a start-up that fails earlier leaves a running broker's file alone. */
+    const char *pidfile = cfg.pidfile;
+    cfg.pidfile = NULL;
+    int ok = broker_init(&b, &cfg) == 0;
+    if (ok && cfg.acl_file != NULL && broker_load_acl(&b, 1) != 0) {
+        broker_teardown(&b); /* the reason and "not starting" are logged */
+        config_free(&cfg);
+        return 1;
+    }
+    ok = ok && broker_listen(&b) == 0;
+    if (ok && b.cfg.daemonize && daemonize(&b.cfg) != 0) {
         ok = 0;
     }
-    if (ok && b.cfg.pidfile != NULL && write_pidfile(b.cfg.pidfile) != 0) {
-        b.cfg.pidfile = NULL; /* not ours to remove */
-        ok = 0;
+    if (ok && pidfile != NULL) {
+        if (write_pidfile(pidfile) != 0) {
+            ok = 0;
+        } else {
+            b.cfg.pidfile = pidfile; /* removed by broker_teardown */
+        }
     }
     ok = ok && broker_activate(&b) == 0; /* clients connect only from here on */
     if (!ok) {
         log_error("start-up failed; exiting");
         broker_teardown(&b);
+        config_free(&cfg);
         return 1;
     }
     log_info("busrtd %s started (timeout %.3f s, queue %zu frames, payload limit %lu bytes)",
@@ -174,5 +211,6 @@ int main(int argc, char **argv)
     broker_drain(&b);
     broker_teardown(&b);
     log_info("stopped");
+    config_free(&cfg);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "busrt/codes.h"
+#include "busrt/rpcproto.h"
 #include "wire.h"
 
 /* Default timeout for "this must arrive" reads. */
@@ -194,6 +195,47 @@ static inline int it_log_has(const struct wc_broker *b, const char *needle)
 static inline int it_exists(const char *path)
 {
     return access(path, F_OK) == 0 ? 1 : 0;
+}
+
+/* Calls method (no params) on .broker from fd: a QoS 1 message with op_id
+ * and call id op_id. Returns the ACK code; when it is 01, *f holds the RPC
+ * reply from .broker (ACK and reply read in either order; f zeroed before
+ * the first use, freed by the caller). */
+static inline int it_broker_call(int fd, uint32_t op_id, const char *method, struct wc_frame *f)
+{
+    uint8_t buf[256];
+    int h = busrt_rpc_request_encode(op_id, (const uint8_t *)method, strlen(method), buf,
+                                     sizeof buf);
+    assert_true(h > 0);
+    assert_int_equal(wc_send_msg(fd, 1, op_id, ".broker", buf, (size_t)h), 0);
+    int code = -1;
+    int got_reply = 0;
+    while (code < 0 || (code == BUSRT_RC_OK && !got_reply)) {
+        int r = wc_read_next(fd, f, IT_T);
+        if (r == WC_ACK && code < 0 && f->ack_id == op_id) {
+            code = f->ack_code;
+        } else if (r == WC_FRAME && !got_reply && f->kind == BUSRT_KIND_MESSAGE &&
+                   strcmp(f->sender, ".broker") == 0) {
+            got_reply = 1;
+            if (code < 0) {
+                /* keep the reply: read the ACK into a frame of its own */
+                struct wc_frame a;
+                memset(&a, 0, sizeof a);
+                r = wc_read_next(fd, &a, IT_T);
+                if (r != WC_ACK || a.ack_id != op_id) {
+                    it_print_frame("waiting for the ACK of a .broker call", r, &a);
+                    wc_frame_free(&a);
+                    fail();
+                }
+                code = a.ack_code;
+                wc_frame_free(&a);
+            }
+        } else {
+            it_print_frame("waiting for a .broker call's ACK and reply", r, f);
+            fail();
+        }
+    }
+    return code;
 }
 
 #endif

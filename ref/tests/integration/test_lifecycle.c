@@ -199,6 +199,24 @@ static void t_second_broker_on_live_socket(void **state)
     assert_int_equal(wc_broker_stop(&g_b), 0);
 }
 
+/* A broker that cannot start (its socket is taken) leaves the running
+ * broker's pid file alone, even when given the same one. */
+static void t_failed_start_keeps_pid_file(void **state)
+{
+    (void)state;
+    assert_int_equal(wc_broker_start(&g_b, NULL), 0);
+    assert_int_equal(wc_broker_init(&g_b2), 0);
+    const char *args[] = {"-B", g_b.sock, "-P", g_b.pidfile, NULL};
+    assert_int_equal(wc_broker_spawn(&g_b2, args), 0);
+    int st = wc_broker_wait_exit(&g_b2, start_timeout());
+    assert_int_equal(st, 1);
+    char buf[64] = "";
+    assert_true(wc_read_file(g_b.pidfile, buf, sizeof buf) > 0);
+    assert_int_equal(strtol(buf, NULL, 10), (long)g_b.pid);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+    assert_false(it_exists(g_b.pidfile));
+}
+
 static void t_tcp_and_unix(void **state)
 {
     (void)state;
@@ -371,6 +389,83 @@ static void t_daemonize(void **state)
     g_daemon = 0;
 }
 
+/* -D changes the directory to /: relative -B, fifo: and -P paths still name
+ * files in the directory busrtd was started from, and those are the files
+ * removed at exit. */
+static void t_daemonize_relative_paths(void **state)
+{
+    (void)state;
+    assert_int_equal(wc_broker_init(&g_b), 0);
+    char sock[256], pid[256], fifo[256];
+    snprintf(sock, sizeof sock, "%s/rel.sock", g_b.dir);
+    snprintf(pid, sizeof pid, "%s/rel.pid", g_b.dir);
+    snprintf(fifo, sizeof fifo, "%s/rel.fifo", g_b.dir);
+    const char *args[] = {"-B", "rel.sock", "-B", "fifo:rel.fifo", "-P", "rel.pid", "-D", NULL};
+    assert_int_equal(wc_broker_spawn_in(&g_b, g_b.dir, args), 0);
+    int st = wc_broker_wait_exit(&g_b, start_timeout());
+    if (st != 0) {
+        wc_broker_dump_log(&g_b);
+    }
+    assert_int_equal(st, 0);
+    assert_int_equal(wc_broker_wait_ready(&g_b, sock, start_timeout()), 0);
+    char buf[64] = "";
+    int64_t deadline = wc_now_ms() + start_timeout();
+    while (wc_read_file(pid, buf, sizeof buf) <= 0 && wc_now_ms() < deadline) {
+        wc_sleep_ms(20);
+    }
+    long dpid = strtol(buf, NULL, 10);
+    fprintf(stderr, "it: daemon pid %ld, pid file %s\n", dpid, pid);
+    assert_true(dpid > 1);
+    g_daemon = (pid_t)dpid;
+    assert_int_equal(kill(g_daemon, 0), 0);
+    assert_true(it_exists(fifo));
+    int a = it_reg(sock, "lc.reldaemon");
+    it_roundtrip(a, "lc.reldaemon", a, "lc.reldaemon", "served", 1);
+    assert_int_equal(kill(g_daemon, SIGTERM), 0);
+    expect_shutdown_then_eof(a);
+    wc_close(a);
+    deadline = wc_now_ms() + wc_ms(20000);
+    while ((it_exists(sock) || it_exists(pid) || it_exists(fifo)) && wc_now_ms() < deadline) {
+        wc_sleep_ms(20);
+    }
+    assert_false(it_exists(sock));
+    assert_false(it_exists(pid));
+    assert_false(it_exists(fifo));
+    g_daemon = 0;
+}
+
+/* -B HOST:0: the kernel picks the port, and the log names the one bound. */
+static void t_tcp_port_zero(void **state)
+{
+    (void)state;
+    const char *extra[] = {"-B", "127.0.0.1:0", NULL};
+    assert_int_equal(wc_broker_start(&g_b, extra), 0);
+    static char log[1 << 16];
+    const char *key = "listening on 127.0.0.1:";
+    const char *at = NULL;
+    int64_t deadline = wc_now_ms() + start_timeout();
+    while (at == NULL && wc_now_ms() < deadline) {
+        if (wc_read_file(g_b.err_log, log, sizeof log) > 0) {
+            at = strstr(log, key);
+        }
+        if (at == NULL) {
+            wc_sleep_ms(20);
+        }
+    }
+    assert_non_null(at);
+    char *end = NULL;
+    long port = strtol(at + strlen(key), &end, 10);
+    fprintf(stderr, "it: -B 127.0.0.1:0 bound port %ld\n", port);
+    assert_true(port > 0 && port <= 65535);
+    assert_true(strncmp(end, " (-B 127.0.0.1:0)", 17) == 0);
+    char tcp[64];
+    snprintf(tcp, sizeof tcp, "127.0.0.1:%ld", port);
+    int t = it_reg(tcp, "lc.port0");
+    it_roundtrip(t, "lc.port0", t, "lc.port0", "via-port-0", 1);
+    wc_close(t);
+    assert_int_equal(wc_broker_stop(&g_b), 0);
+}
+
 static int run_cli(const char *const *args, char *out, size_t outcap, char *err, size_t errcap)
 {
     assert_int_equal(wc_broker_init(&g_b2), 0);
@@ -414,6 +509,42 @@ static void t_bad_options(void **state)
     assert_true(strlen(err) > 0);
 }
 
+/* -B HOST:PORT takes a decimal port from 0 to 65535 and nothing else: one
+ * line naming the address, exit status 2, nothing started. */
+static void t_bad_tcp_ports(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *addr;
+        const char *why;
+    } bad[] = {
+        {"127.0.0.1:99999", "port '99999' is not a decimal number from 0 to 65535"},
+        {"127.0.0.1:65536", "port '65536' is not a decimal number from 0 to 65535"},
+        {"127.0.0.1:-1", "port '-1' is not a decimal number from 0 to 65535"},
+        {"127.0.0.1:1x", "port '1x' is not a decimal number from 0 to 65535"},
+        {"127.0.0.1:+80", "port '+80' is not a decimal number from 0 to 65535"},
+        {"127.0.0.1:http", "port 'http' is not a decimal number from 0 to 65535"},
+        {"127.0.0.1:", "the port after ':' is empty"},
+        {":7777", "the host before ':' is empty"},
+        {"[::1]", "expected [IPV6-ADDRESS]:PORT"},
+        {"nowhere", "expected a UNIX socket path"},
+    };
+    char out[4096];
+    char err[4096];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *args[] = {"-B", bad[i].addr, NULL};
+        int st = run_cli(args, out, sizeof out, err, sizeof err);
+        char want[256];
+        snprintf(want, sizeof want, "busrtd: -B %s: %s", bad[i].addr, bad[i].why);
+        fprintf(stderr, "it: -B %s: status %d, stderr: %s", bad[i].addr, st, err);
+        assert_int_equal(st, 2);
+        assert_int_equal(count_lines(err), 1);
+        assert_true(strncmp(err, want, strlen(want)) == 0);
+        assert_non_null(strstr(err, "; not starting\n"));
+        assert_null(strstr(err, "listening"));
+    }
+}
+
 static void t_help_and_version(void **state)
 {
     (void)state;
@@ -442,10 +573,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_sigterm_with_stuck_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(t_stale_socket_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(t_second_broker_on_live_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_failed_start_keeps_pid_file, setup, teardown),
         cmocka_unit_test_setup_teardown(t_tcp_and_unix, setup, teardown),
         cmocka_unit_test_setup_teardown(t_fifo_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(t_daemonize, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_daemonize_relative_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_tcp_port_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(t_bad_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_bad_tcp_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(t_help_and_version, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

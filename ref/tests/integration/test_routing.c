@@ -861,6 +861,45 @@ static void t_rpc_client_list(void **state)
     wc_close(me);
 }
 
+/* r_frames counts every client frame read, a ping included; r_bytes the
+ * sum of their body lengths (spec REQ-CORE-5): headers and the handshake
+ * do not count. Read per client from client.list. */
+static void t_rpc_r_bytes_are_body_bytes(void **state)
+{
+    (void)state;
+    int a = it_reg(g_b.sock, "rt.rb");
+    assert_int_equal(wc_ping(a), 0); /* a frame, no body */
+    assert_int_equal(wc_send_msg(a, 0, 0, "rt.rb", "abcde", 5), 0);
+    it_expect_msg(a, "rt.rb", "abcde"); /* body: "rt.rb" NUL "abcde", 11 bytes */
+    /* client.list {"filter": "^rt\.rb$"}; the call's own frame is counted
+     * before the answer is built */
+    const uint8_t params[] = {0x81, 0xA6, 'f', 'i', 'l', 't', 'e', 'r', 0xA8,
+                              '^', 'r', 't', '\\', '.', 'r', 'b', '$'};
+    struct wc_frame f;
+    memset(&f, 0, sizeof f);
+    rpc_call(a, "client.list", params, sizeof params, &f);
+    /* ".broker" NUL, RPC header 01 + call id (5) + "client.list" NUL, params */
+    const uint64_t call_body = 8u + 5u + 12u + sizeof params;
+    size_t off = rpc_result(&f);
+    const uint8_t *mp = f.payload + off;
+    size_t ml = f.payload_len - off;
+    size_t pos, n = 0, v;
+    assert_int_equal(wc_mp_map_find(mp, ml, 0, "clients", &pos), 0);
+    assert_int_equal(wc_mp_read_array(mp, ml, &pos, &n), 0);
+    assert_int_equal(n, 1);
+    uint64_t rf = 0, rb = 0;
+    assert_int_equal(wc_mp_map_find(mp, ml, pos, "r_frames", &v), 0);
+    assert_int_equal(wc_mp_read_uint(mp, ml, &v, &rf), 0);
+    assert_int_equal(wc_mp_map_find(mp, ml, pos, "r_bytes", &v), 0);
+    assert_int_equal(wc_mp_read_uint(mp, ml, &v, &rb), 0);
+    fprintf(stderr, "it: rt.rb r_frames %llu r_bytes %llu\n", (unsigned long long)rf,
+            (unsigned long long)rb);
+    assert_int_equal(rf, 3);
+    assert_int_equal(rb, 11u + call_body);
+    wc_frame_free(&f);
+    wc_close(a);
+}
+
 static void t_rpc_benchmark_echo_and_bad_params(void **state)
 {
     (void)state;
@@ -1133,6 +1172,7 @@ int main(void)
         cmocka_unit_test(t_rpc_call0_no_reply),
         cmocka_unit_test(t_rpc_info_stats),
         cmocka_unit_test(t_rpc_client_list),
+        cmocka_unit_test(t_rpc_r_bytes_are_body_bytes),
         cmocka_unit_test(t_rpc_benchmark_echo_and_bad_params),
         cmocka_unit_test(t_broker_info_announcements),
         cmocka_unit_test(t_send_then_close),

@@ -144,7 +144,7 @@ static size_t split_env_words(const char *var, char **argv, size_t n, size_t max
     return n;
 }
 
-static void child_exec(const struct wc_broker *b, const char *const *args)
+static void child_exec(const struct wc_broker *b, const char *cwd, const char *const *args)
 {
     /* Runs in the forked child: only async-signal-safe-ish work and exec. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -185,6 +185,23 @@ static void child_exec(const struct wc_broker *b, const char *const *args)
     if (bin == NULL || bin[0] == '\0') {
         bin = "build/obj/busrtd";
     }
+    if (cwd != NULL) {
+        /* A relative binary path names a file under the current directory. */
+        static char abs_bin[4096];
+        char here[2048];
+        if (bin[0] != '/' && strchr(bin, '/') != NULL) {
+            if (getcwd(here, sizeof here) == NULL) {
+                dprintf(2, "wire: getcwd: %s\n", strerror(errno));
+                _exit(126);
+            }
+            snprintf(abs_bin, sizeof abs_bin, "%s/%s", here, bin);
+            bin = abs_bin;
+        }
+        if (chdir(cwd) != 0) {
+            dprintf(2, "wire: chdir %s: %s\n", cwd, strerror(errno));
+            _exit(126);
+        }
+    }
     char *argv[256];
     size_t n = split_env_words("BUSRTD_WRAPPER", argv, 0, 200);
     argv[n++] = (char *)(uintptr_t)bin;
@@ -200,6 +217,11 @@ static void child_exec(const struct wc_broker *b, const char *const *args)
 
 int wc_broker_spawn(struct wc_broker *b, const char *const *args)
 {
+    return wc_broker_spawn_in(b, NULL, args);
+}
+
+int wc_broker_spawn_in(struct wc_broker *b, const char *cwd, const char *const *args)
+{
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -208,7 +230,7 @@ int wc_broker_spawn(struct wc_broker *b, const char *const *args)
         return WC_ERR;
     }
     if (pid == 0) {
-        child_exec(b, args);
+        child_exec(b, cwd, args);
         _exit(127);
     }
     b->pid = pid;

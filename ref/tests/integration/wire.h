@@ -65,6 +65,9 @@ int wc_broker_init(struct wc_broker *b);
  * stdin from /dev/null, stdout/stderr to the log files. Does not wait.
  * Returns 0 or WC_ERR. */
 int wc_broker_spawn(struct wc_broker *b, const char *const *args);
+/* wc_broker_spawn with the broker's current directory set to cwd (NULL:
+ * the test's own); a relative BUSRTD is resolved against the test's. */
+int wc_broker_spawn_in(struct wc_broker *b, const char *cwd, const char *const *args);
 /* Waits until addr accepts connections (UNIX path or HOST:PORT), up to
  * timeout_ms. Returns 0, WC_TIMEOUT, or WC_EOF when the broker exited. */
 int wc_broker_wait_ready(struct wc_broker *b, const char *addr, int timeout_ms);
