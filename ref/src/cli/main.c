@@ -658,6 +658,29 @@ static void print_fields(const msgpack_object *root, const char *const *keys, si
         const char *row[2] = {keys[i], v};
         cli_table_add(&t, row);
     }
+    /* then the broker's own keys (spec REQ-CORE-5 lets it add some), as sent */
+    if (root->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < root->via.map.size; i++) {
+            const msgpack_object *k = &root->via.map.ptr[i].key;
+            if (k->type != MSGPACK_OBJECT_STR || k->via.str.size >= 128u) {
+                continue;
+            }
+            char name[128];
+            memcpy(name, k->via.str.ptr, k->via.str.size);
+            name[k->via.str.size] = '\0';
+            int listed = 0;
+            for (size_t j = 0; j < n && !listed; j++) {
+                listed = strcmp(name, keys[j]) == 0;
+            }
+            if (listed || !busrt_utf8_valid((const uint8_t *)name, k->via.str.size)) {
+                continue;
+            }
+            char v[256];
+            cli_mp_text(&root->via.map.ptr[i].val, v, sizeof v);
+            const char *row[2] = {name, v};
+            cli_table_add(&t, row);
+        }
+    }
     cli_table_print(stdout, &t);
     cli_table_free(&t);
 }
