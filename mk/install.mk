@@ -67,7 +67,7 @@ install-check: all
 	sh scripts/install-check.sh $(B) $(VERSION)
 
 version-check: all
-	sh scripts/version-check.sh $(VERSION)
+	sh scripts/version-check.sh $(VERSION) $(B)
 
 man-check: all
 	sh scripts/man-check.sh $(B)
