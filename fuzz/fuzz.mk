@@ -206,3 +206,6 @@ fuzz-kit: $(KF)/seeds/.stamp
 	./$(KF)/custom/fuzz_kit -max_total_time=$(KIT_SECONDS) -print_final_stats=1 \
 	  -dict=$(KIT_DIR)/kit.dict -artifact_prefix=$(KF)/crashes/custom- \
 	  $(KF)/corpus/custom $(KF)/seeds/example
+
+# The client fuzzer has its own fragment.
+-include fuzz/clientfuzz/clientfuzz.mk
