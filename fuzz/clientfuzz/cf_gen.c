@@ -631,7 +631,8 @@ static void gen_handshake(struct gen *g)
     case HS_REPLY2: {
         static const uint8_t codes[] = {0x00, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76,
                                         0x77, 0x78, 0x79, 0xEB, 0xFE, 0xFF};
-        st->hs_bytes[0] = chance(g, 70) ? codes[pick(g, sizeof codes)] : (uint8_t)(2 + pick(g, 254));
+        st->hs_bytes[0] = chance(g, 70) ? codes[pick(g, sizeof codes)]
+                                        : (uint8_t)(2 + pick(g, 254));
         st->hs_len = 1;
         break;
     }

@@ -224,7 +224,8 @@ static int frame_bodies(struct cf_vec *v, const char *dir)
             rc = mismatch(vb.b.id, "body split result");
         } else if (vb.ok && (!same_hex(vb.b.p, vb.sender, str_of(e, "sender")) ||
                              !same_hex(vb.b.p, vb.payload, str_of(e, "payload")) ||
-                             (vb.kind == 0x01 && !same_hex(vb.b.p, vb.topic, str_of(e, "topic"))))) {
+                             (vb.kind == 0x01 &&
+                              !same_hex(vb.b.p, vb.topic, str_of(e, "topic"))))) {
             rc = mismatch(vb.b.id, "body fields");
         }
         v->body = nf_xrealloc(v->body, (v->nbody + 1) * sizeof *v->body);
