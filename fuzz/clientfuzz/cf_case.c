@@ -116,10 +116,20 @@ int cf_case_write(const struct cf_opts *o, const struct cf_stream *st,
                   const struct cf_result *r, char *path, size_t cap)
 {
     char dir[1100];
-    snprintf(dir, sizeof dir, "%s/cases", o->out_dir);
+    snprintf(dir, sizeof dir, "%s/%s", o->out_dir, o->replay != NULL ? "replayed" : "cases");
     mkdirs(dir);
     char id[128];
-    snprintf(id, sizeof id, "clientfuzz.s%llu-k%ld", (unsigned long long)st->seed, st->index);
+    if (o->replay != NULL) { /* the replayed file's name */
+        const char *b = strrchr(o->replay, '/');
+        snprintf(id, sizeof id, "%s", b != NULL ? b + 1 : o->replay);
+        char *dot = strstr(id, ".json");
+        if (dot != NULL && dot[5] == 0) {
+            *dot = 0;
+        }
+    } else {
+        snprintf(id, sizeof id, "clientfuzz.s%llu-k%ld", (unsigned long long)st->seed,
+                 st->index);
+    }
     snprintf(path, cap, "%s/%s.json", dir, id);
 
     json_t *c = json_object();

@@ -39,7 +39,8 @@ static void usage(FILE *f)
             "  --seconds N          stop after N seconds (default 30; 0 = no limit)\n"
             "  --out DIR            cases go to DIR/cases/, the client's stderr to\n"
             "                       DIR/client.log (default build/clientfuzz)\n"
-            "  --replay CASE.json   run the stream of a case file again and report\n"
+            "  --replay CASE.json   run the stream of a case file again, report, and write\n"
+            "                       the new case to DIR/replayed/\n"
             "  --vectors DIR        the test vectors (default spec/vectors)\n"
             "Bounds:\n"
             "  --start-ms MS        start, connect, handshake, subscribe, \"ready\"\n"
@@ -199,7 +200,9 @@ static int replay(const struct cf_opts *o0)
         cf_stream_free(&st);
         return 2;
     }
-    print_findings(&st, &r, "");
+    char path[1200] = "";
+    (void)cf_case_write(&o, &st, &r, path, sizeof path);
+    print_findings(&st, &r, path);
     printf("replayed %s: %zu units, end %s, %zu frames reported, %s; %zu findings\n",
            o.replay, st.nu, cf_end_name(st.end), r.nfr,
            r.exited ? "the client exited" : "the client was killed", r.nv);
