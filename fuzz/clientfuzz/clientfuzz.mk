@@ -3,7 +3,8 @@
 # Included from fuzz/fuzz.mk (which defines NF_DIR).
 #   make clientfuzz-smoke      (in make test) libbusrt through its adapter:
 #                              CLIENTFUZZ_SMOKE_STREAMS streams of the plain build and
-#                              CLIENTFUZZ_SAN_STREAMS of the ASan+UBSan build; 0 findings
+#                              CLIENTFUZZ_SAN_STREAMS of the ASan+UBSan build; 0 findings;
+#                              then four bugs planted in the adapter must be found
 #   make clientfuzz            CLIENTFUZZ_SECONDS against CLIENTFUZZ_CMD (default: the
 #                              libbusrt adapter), seed CLIENTFUZZ_SEED, CLIENTFUZZ_ARGS
 
@@ -48,6 +49,22 @@ clientfuzz-smoke: $(B)/busrt-clientfuzz $(B)/clientfuzz-libbusrt $(B)/san/client
 	$(B)/busrt-clientfuzz --cmd '$(B)/san/clientfuzz-libbusrt {addr}' --seed $(CLIENTFUZZ_SEED) \
 	  --stream 100000 --streams $(CLIENTFUZZ_SAN_STREAMS) --seconds $(CLIENTFUZZ_SAN_SECONDS) \
 	  --out $(B)/clientfuzz/smoke-san
+	@mkdir -p $(B)/clientfuzz
+	@$(call cf_plant,drop-empty,60,wrong frame\|stopped at)
+	@$(call cf_plant,realtime,60,wrong frame (realtime))
+	@$(call cf_plant,no-exit,8,REQ-ERR-6: no exit after the connection ended)
+	@$(call cf_plant,spin,8,SPIN: busy after the connection ended)
+
+# The oracle must find bugs planted in the adapter (CLIENTFUZZ_PLANT, see
+# adapters/libbusrt_adapter.c): each run has to end with status 1 and name
+# the finding expected.
+cf_plant = $(B)/busrt-clientfuzz --cmd 'env CLIENTFUZZ_PLANT=$(1) $(B)/clientfuzz-libbusrt {addr}' \
+	  --seed 2 --streams $(2) --exit-ms 300 --max-cases 1 --out $(B)/clientfuzz/plant-$(1) \
+	  > $(B)/clientfuzz/plant-$(1).log 2>&1; rc=$$?; \
+	if [ $$rc -ne 1 ] || ! grep -q '$(3)' $(B)/clientfuzz/plant-$(1).log; then \
+	  tail -5 $(B)/clientfuzz/plant-$(1).log >&2; \
+	  echo "clientfuzz-smoke: the planted bug $(1) was not found as [$(3)]" >&2; exit 1; fi; \
+	echo "clientfuzz-smoke: planted bug $(1) found: $$(grep -c FINDING $(B)/clientfuzz/plant-$(1).log) findings"
 
 clientfuzz: $(B)/busrt-clientfuzz $(B)/clientfuzz-libbusrt
 	$(B)/busrt-clientfuzz --cmd '$(CLIENTFUZZ_CMD)' --seed $(CLIENTFUZZ_SEED) \

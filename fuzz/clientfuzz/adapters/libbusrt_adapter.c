@@ -6,10 +6,16 @@
  * line per delivered frame until the connection is lost, then the reason
  * and {"ev":"closed"} (line protocol: fuzz/clientfuzz/README.md). Frames
  * the library discarded for a missing NUL (REQ-DLV-7) are reported as
- * "error" lines. Exit status 0 unless the output cannot be written. */
+ * "error" lines. Exit status 0 unless the output cannot be written.
+ *
+ * CLIENTFUZZ_PLANT=BUG plants a bug, for the check that the fuzzer finds
+ * it (make clientfuzz-smoke): drop-empty (frames with an empty payload are
+ * not reported), realtime (the flag is reported inverted), no-exit (it
+ * sleeps 10 s after the connection ends), spin (it spins up to 10 s). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "busrt/client.h"
 
@@ -46,6 +52,23 @@ static const char *kind_name(uint8_t k)
                                                                               : "broadcast";
 }
 
+static const char *plant = "";
+
+/* The planted no-exit and spin bugs, bounded by 10 s. */
+static void planted_end(void)
+{
+    struct timespec t0, t;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (strcmp(plant, "no-exit") == 0) {
+        struct timespec ten = {10, 0};
+        (void)nanosleep(&ten, NULL);
+    } else if (strcmp(plant, "spin") == 0) {
+        do {
+            (void)clock_gettime(CLOCK_MONOTONIC, &t);
+        } while (t.tv_sec - t0.tv_sec < 10);
+    }
+}
+
 static int done(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -61,6 +84,9 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    if (getenv("CLIENTFUZZ_PLANT") != NULL) {
+        plant = getenv("CLIENTFUZZ_PLANT");
+    }
     struct busrt_client_config cfg;
     busrt_client_config_init(&cfg, argc == 3 ? argv[2] : "clientfuzz");
     busrt_client *c = NULL;
@@ -103,15 +129,20 @@ int main(int argc, char **argv)
             }
             break;
         }
+        if (f.payload_len == 0 && strcmp(plant, "drop-empty") == 0) {
+            continue;
+        }
         printf("{\"ev\":\"frame\",\"kind\":\"%s\",\"sender_hex\":\"", kind_name(f.kind));
         put_hex((const uint8_t *)f.sender, f.sender_len);
         printf("\",\"topic_hex\":\"");
         put_hex((const uint8_t *)f.topic, f.topic_len);
         printf("\",\"payload_hex\":\"");
         put_hex(f.payload, f.payload_len);
-        printf("\",\"realtime\":%d}\n", f.realtime != 0);
+        printf("\",\"realtime\":%d}\n", (f.realtime != 0) != (strcmp(plant, "realtime") == 0));
     }
     printf("{\"ev\":\"closed\"}\n");
     busrt_client_close(c);
+    fflush(stdout);
+    planted_end();
     return done(0);
 }
