@@ -136,6 +136,7 @@ struct run {
     int sub_seen;
     int peer_gone;           /* writing failed: the client closed */
     int bad_client;          /* its frames could not be parsed: stop parsing */
+    size_t upto;             /* wait_delivered: the units to wait for */
     long clk;
 };
 
@@ -476,6 +477,7 @@ static int write_all(struct run *R, const uint8_t *p, size_t n)
             nf_buf_add(&R->r->sent, p, (size_t)w);
             p += w;
             n -= (size_t)w;
+            end = nf_now_ms() + R->o->wait_ms; /* progress: a new deadline */
             continue;
         }
         if (w < 0 && errno == EINTR) {
@@ -722,10 +724,7 @@ static size_t units_before(const struct cf_stream *st, size_t off)
     return k;
 }
 
-static size_t g_upto;
-static const struct cf_stream *g_st;
-
-/* Units [0, g_upto) are delivered: the client read every byte sent and
+/* Units [0, R->upto) are delivered: the client read every byte sent and
  * no required frame is missing (or it stopped). */
 static int c_delivered(struct run *R)
 {
@@ -737,7 +736,7 @@ static int c_delivered(struct run *R)
     if (ioctl(R->fd, SIOCOUTQ, &q) == 0 && q > 0) {
         return 0;
     }
-    match(g_st, R->r, g_upto, 0, &m);
+    match(R->st, R->r, R->upto, 0, &m);
     return m.state != M_WAIT;
 }
 
@@ -746,8 +745,7 @@ static int c_delivered(struct run *R)
  * frame still missing after wait_ms is a finding. */
 static void wait_delivered(struct run *R, size_t upto)
 {
-    g_upto = upto;
-    g_st = R->st;
+    R->upto = upto;
     if (wait_for(R, R->o->wait_ms, c_delivered)) {
         return;
     }
@@ -1070,6 +1068,7 @@ int cf_run(struct cf_env *e, const struct cf_stream *st, struct cf_result *r)
     }
     (void)write_all(&R, (const uint8_t *)"\x01", 1);
     uint16_t nl = 0;
+    rc = -1;
     if (read_hs(&R, l, 2) == 0) {
         nl = busrt_get_le16(l);
         uint8_t *name = nf_xmalloc(nl);
