@@ -10,6 +10,9 @@
 #   make netfuzz                 the network fuzzer alone (NETFUZZ_SECONDS, NETFUZZ_SEED,
 #                                NETFUZZ_TARGET=ADDR for a running broker, NETFUZZ_ARGS)
 #   make fuzz-kit KIT_IMPL='your.c ...'   the kit against another implementation
+#   make kit-pipe-smoke          the kit's pipe mode (build/kit-diff) against the Python
+#                                example, and its planted bug (in make test)
+#   make clientfuzz-smoke, make clientfuzz   the client fuzzer (fuzz/clientfuzz/clientfuzz.mk)
 
 FUZZ_HARNESSES := client_frame frame_header handshake rpc encode mpack match utf8 conn broker cli
 FZ             := $(B)/fuzz
