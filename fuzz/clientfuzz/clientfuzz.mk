@@ -17,9 +17,9 @@ CF_ADAPTER := $(CF_DIR)/adapters/libbusrt_adapter.c
 CLIENTFUZZ_SEED           ?= 1
 CLIENTFUZZ_SECONDS        ?= 60
 CLIENTFUZZ_SMOKE_STREAMS  ?= 2500
-CLIENTFUZZ_SMOKE_SECONDS  ?= 40
-CLIENTFUZZ_SAN_STREAMS    ?= 300
-CLIENTFUZZ_SAN_SECONDS    ?= 15
+CLIENTFUZZ_SMOKE_SECONDS  ?= 36
+CLIENTFUZZ_SAN_STREAMS    ?= 200
+CLIENTFUZZ_SAN_SECONDS    ?= 10
 CLIENTFUZZ_CMD            ?= $(B)/clientfuzz-libbusrt {addr}
 CLIENTFUZZ_ARGS           ?=
 
@@ -50,10 +50,10 @@ clientfuzz-smoke: $(B)/busrt-clientfuzz $(B)/clientfuzz-libbusrt $(B)/san/client
 	  --stream 100000 --streams $(CLIENTFUZZ_SAN_STREAMS) --seconds $(CLIENTFUZZ_SAN_SECONDS) \
 	  --out $(B)/clientfuzz/smoke-san
 	@mkdir -p $(B)/clientfuzz
-	@$(call cf_plant,drop-empty,60,wrong frame\|stopped at)
-	@$(call cf_plant,realtime,60,wrong frame (realtime))
-	@$(call cf_plant,no-exit,8,REQ-ERR-6: no exit after the connection ended)
-	@$(call cf_plant,spin,8,SPIN: busy after the connection ended)
+	@$(call cf_plant,drop-empty,40,wrong frame\|stopped at)
+	@$(call cf_plant,realtime,40,wrong frame (realtime))
+	@$(call cf_plant,no-exit,5,REQ-ERR-6: no exit after the connection ended)
+	@$(call cf_plant,spin,5,SPIN: busy after the connection ended)
 
 # The oracle must find bugs planted in the adapter (CLIENTFUZZ_PLANT, see
 # adapters/libbusrt_adapter.c): each run has to end with status 1 and name
