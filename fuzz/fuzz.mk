@@ -10,6 +10,9 @@
 #   make netfuzz                 the network fuzzer alone (NETFUZZ_SECONDS, NETFUZZ_SEED,
 #                                NETFUZZ_TARGET=ADDR for a running broker, NETFUZZ_ARGS)
 #   make fuzz-kit KIT_IMPL='your.c ...'   the kit against another implementation
+#   make kit-pipe-smoke          the kit's pipe mode (build/kit-diff) against the Python
+#                                example, and its planted bug (in make test)
+#   make clientfuzz-smoke, make clientfuzz   the client fuzzer (fuzz/clientfuzz/clientfuzz.mk)
 
 FUZZ_HARNESSES := client_frame frame_header handshake rpc encode mpack match utf8 conn broker cli
 FZ             := $(B)/fuzz
@@ -194,6 +197,39 @@ $(KF)/cov/fuzz_example: $(KIT_DEPS) $(KIT_EXAMPLE)
 	clang $(FUZZ_CFLAGS) -I$(KIT_DIR) -fsanitize=fuzzer -fprofile-instr-generate \
 	  -fcoverage-mapping $(KIT_SRC) $(KIT_EXAMPLE) -o $@
 
+# ---- The kit's pipe mode: any language (fuzz/README.md, "Pipe protocol") ----
+# build/kit-diff runs kit_diff.c against a command answering the pipe
+# protocol, in batches; $(KF)/lf/fuzz_kit_pipe is the same under libFuzzer
+# (--pipe=CMD). kit-pipe-smoke (in make test) runs the Python example
+# KIT_PIPE_SMOKE_SECONDS, then checks that its planted bug is found.
+KIT_PIPE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(KIT_DIR)/kit_pipe_main.c $(KIT_DIR)/kit_pipe.c \
+                $(KIT_DIR)/kit_diff.c)
+KIT_PIPE_EXAMPLE := python3 $(KIT_DIR)/example/python/kit_frames.py
+KIT_PIPE_SMOKE_SECONDS ?= 3
+ALL_EXTRA   += $(B)/kit-diff $(KF)/lf/fuzz_kit_pipe
+TEST_SUITES += kit-pipe-smoke
+.PHONY: kit-pipe-smoke
+
+$(KIT_PIPE_OBJ): $(KIT_DIR)/busrt_kit.h $(KIT_DIR)/kit_pipe.h
+
+$(B)/kit-diff: $(KIT_PIPE_OBJ) $(B)/obj/libbusrtcore.a
+	$(CC) $(FLAGS_obj) $^ -o $@
+
+$(KF)/lf/fuzz_kit_pipe: $(KIT_DEPS) $(KIT_DIR)/kit_pipe.c $(KIT_DIR)/kit_pipe_lf.c $(KIT_DIR)/kit_pipe.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -I$(KIT_DIR) -fsanitize=fuzzer,address,undefined $(KIT_SRC) \
+	  $(KIT_DIR)/kit_pipe.c $(KIT_DIR)/kit_pipe_lf.c -o $@
+
+kit-pipe-smoke: $(B)/kit-diff $(KF)/seeds/.stamp
+	$(B)/kit-diff --pipe '$(KIT_PIPE_EXAMPLE)' --seeds $(KF)/seeds/example \
+	  --seconds $(KIT_PIPE_SMOKE_SECONDS)
+	@if KIT_EXAMPLE_BUG=1 $(B)/kit-diff --pipe '$(KIT_PIPE_EXAMPLE)' --seeds $(KF)/seeds/example \
+	    --seconds 5 > $(KF)/pipe-bug.log 2>&1; then \
+	  echo "kit-pipe-smoke: the planted bug of the example was not found" >&2; exit 1; fi; \
+	grep -q 'DIFFERENCE in kit_frame_header_decode' $(KF)/pipe-bug.log || \
+	  { cat $(KF)/pipe-bug.log >&2; echo "kit-pipe-smoke: no difference reported" >&2; exit 1; }
+	@echo "kit-pipe-smoke: the planted bug was found"
+
 $(KF)/seeds/.stamp: $(KIT_DIR)/kit_seeds.py $(wildcard spec/vectors/*.json)
 	@rm -rf $(KF)/seeds
 	python3 $(KIT_DIR)/kit_seeds.py spec/vectors $(KF)/seeds/example
@@ -206,3 +242,6 @@ fuzz-kit: $(KF)/seeds/.stamp
 	./$(KF)/custom/fuzz_kit -max_total_time=$(KIT_SECONDS) -print_final_stats=1 \
 	  -dict=$(KIT_DIR)/kit.dict -artifact_prefix=$(KF)/crashes/custom- \
 	  $(KF)/corpus/custom $(KF)/seeds/example
+
+# The client fuzzer has its own fragment.
+-include fuzz/clientfuzz/clientfuzz.mk

@@ -7,7 +7,8 @@
 # and prints one summary line: engine, harness, executions, crashes.
 set -u
 engine=$1 h=$2 secs=$3 dict=$4 FZ=${5:-build/fuzz}
-case $FZ in /*) bin=$FZ ;; *) bin=./$FZ ;; esac # the harnesses' directory, run by path
+# The binaries, by a path that works whether FZ is relative or absolute.
+case $FZ in /*) bin=$FZ ;; *) bin=./$FZ ;; esac
 mkdir -p "$FZ/corpus/$h" "$FZ/crashes"
 case $engine in
 libfuzzer)

@@ -223,19 +223,27 @@ int bc_fill(busrt_client *c)
 
 /* ---- Receiving -------------------------------------------------------------------- */
 
-/* Moves rpos over ACKs, NOPs and tombstones. Returns 1 when a delivered
- * frame starts at rpos. */
+/* Moves rpos over ACKs, NOPs, tombstones and delivered frames whose body
+ * lacks a required NUL (discarded and counted, REQ-DLV-7). Returns 1 when
+ * a delivered frame that busrt_recv can hand out starts at rpos. */
 static int skip_to_delivery(busrt_client *c)
 {
     while (c->rpos < c->spos) {
         const uint8_t *p = c->rbuf + c->rpos;
         if (p[0] == BUSRT_ACK_MARKER || p[0] == BUSRT_KIND_NOP) {
             c->rpos += BUSRT_FRAME_HEADER_LEN;
-        } else if (p[0] == BC_TOMBSTONE) {
-            c->rpos += BUSRT_FRAME_HEADER_LEN + (size_t)busrt_get_le32(p + 1);
-        } else {
+            continue;
+        }
+        size_t blen = (size_t)busrt_get_le32(p + 1);
+        struct busrt_frame_body fb;
+        if (p[0] != BC_TOMBSTONE &&
+            busrt_frame_body_split(p[0], p + BUSRT_FRAME_HEADER_LEN, blen, &fb) == 0) {
             return 1;
         }
+        if (p[0] != BC_TOMBSTONE) {
+            c->discarded++;
+        }
+        c->rpos += BUSRT_FRAME_HEADER_LEN + blen;
     }
     return 0;
 }
@@ -256,8 +264,8 @@ static int take_frame(busrt_client *c, struct busrt_frame *f)
         c->rpos += BUSRT_FRAME_HEADER_LEN + (size_t)h.body_len;
         struct busrt_frame_body fb;
         if (busrt_frame_body_split(h.kind, body, h.body_len, &fb) != 0) {
-            c->discarded++; /* REQ-DLV-7 */
-            continue;
+            bc_fail(c, BUSRT_E_PROTO); /* cannot happen: skipped before */
+            return 0;
         }
         f->kind = h.kind;
         f->realtime = h.realtime != 0 ? 1u : 0u;

@@ -985,6 +985,26 @@ static void test_fake_malformed_frames(void **state)
     th_fake_join(&fk);
     assert_int_equal(fk.ok, 1);
 
+    /* 1b. Only frames without their NUL: busrt_poll reports no frame
+     *     (busrt_recv would have none to give). */
+    static const uint8_t s1b[] = {
+        0x12, 0x01, 0x00, 0x00, 0x00, 0x00, 'a',                         /* no NUL */
+        0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 's', 0x00, 't'};             /* no topic NUL */
+    struct blob b1b = {s1b, sizeof s1b};
+    assert_int_equal(th_fake_start(&fk, fake_send_blob, &b1b), 0);
+    c = cx(fk.path, "m1b");
+    int64_t until = th_now_ms() + T;
+    while (busrt_client_discarded(c) < 2 && th_now_ms() < until) {
+        assert_int_equal(busrt_poll(c), 0);
+        th_sleep_ms(5);
+    }
+    assert_int_equal(busrt_client_discarded(c), 2);
+    assert_int_equal(busrt_poll(c), 0);
+    assert_int_equal(busrt_recv(c, &f, 0), BUSRT_E_TIMEOUT);
+    busrt_client_close(c);
+    th_fake_join(&fk);
+    assert_int_equal(fk.ok, 1);
+
     /* 2. An unknown frame kind: the stream is lost (REQ-DLV-8). */
     static const uint8_t s2[] = {0x12, 0x03, 0x00, 0x00, 0x00, 0x00, 's', 0x00, 'x',
                                  0x42, 0x00, 0x00, 0x00, 0x00, 0x00};
