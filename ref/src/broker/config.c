@@ -54,7 +54,9 @@ void config_usage(void)
         "  -V, --version            show the version and exit\n"
         "\n"
         "Exit status: 0 after SIGINT/SIGTERM or --help/--version; 1 on a start-up\n"
-        "failure (listener, pid file); 2 on a bad option.\n");
+        "failure (listener, pid file); 2 on a bad option.\n"
+        "Under systemd (Type=notify) it sends READY=1, STATUS=, STOPPING=1, and\n"
+        "WATCHDOG=1 every half WatchdogSec= (see busrtd(8), SYSTEMD).\n");
 }
 
 static void defaults(struct config *cfg)

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -166,6 +168,9 @@ int main(int argc, char **argv)
         broker_teardown(&b);
         return 1;
     }
+    /* READY=1 once every listener accepts connections (notify.c). */
+    notify_open(&b.notify);
+    notify_ready(&b.notify, now_ns(), b.nconns, b.cfg.nbinds, b.cfg.daemonize);
     log_info("busrtd %s started (timeout %.3f s, queue %zu frames, payload limit %lu bytes)",
              BUSRT_VERSION_STRING, (double)b.cfg.timeout_ns / 1e9, b.cfg.queue_size,
              (unsigned long)b.cfg.payload_limit);
