@@ -11,7 +11,8 @@
  *
  * The other modules: main.c (the process: options from config.c, signals,
  * the pid file), listener.c (accepting), fifo.c (the line-command FIFO),
- * notify.c (service manager notifications),
+ * notify.c (service manager notifications), rt.c (realtime scheduling,
+ * CPU affinity, memory locking),
  * registry.c (names, subscriptions, exclusions), timer.c (the deadline
  * heap), clock.c, bmap.c (the hash map under the registry and indexes),
  * mpout.c (MessagePack output), log.c. Each module but main.c has a

@@ -35,6 +35,10 @@ struct config {
     int socket_mode;          /* --socket-mode: UNIX socket file mode, or -1 */
     const char *socket_group; /* --socket-group: UNIX socket file group, or NULL */
     const struct ev_ops *io;  /* --io: multiplexer backend (ev.h), default epoll */
+    /* Realtime (rt.c), applied once the listeners are open. */
+    int rt_priority;          /* --rt-priority: SCHED_FIFO priority; 0: not asked */
+    const char *cpu_list;     /* --cpu: CPU affinity list such as "0,2-3", or NULL */
+    int mlock_all;            /* --mlockall */
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "rt.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -161,6 +162,12 @@ int main(int argc, char **argv)
     if (ok && b.cfg.pidfile != NULL && write_pidfile(b.cfg.pidfile) != 0) {
         b.cfg.pidfile = NULL; /* not ours to remove */
         ok = 0;
+    }
+    /* Realtime options (rt.c): the listeners are bound, no client can
+     * connect yet, and a refusal stops the broker with status 2. */
+    if (ok && rt_apply(&b.cfg) != 0) {
+        broker_teardown(&b);
+        return 2;
     }
     ok = ok && broker_activate(&b) == 0; /* clients connect only from here on */
     if (!ok) {

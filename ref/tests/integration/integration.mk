@@ -33,7 +33,7 @@ FLAGS_san    ?= -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 IT_DIR            := ref/tests/integration
 IT_VARIANTS       := obj san
 INTEGRATION_TESTS := test_handshake test_routing test_malformed test_timeouts test_access \
-                     test_limits test_lifecycle test_notify
+                     test_limits test_lifecycle test_notify test_realtime
 IT_HDR            := $(IT_DIR)/wire.h $(IT_DIR)/itest.h
 IT_LIBS           := -lcmocka
 IT_VALGRIND       := valgrind -q --error-exitcode=99 --leak-check=full \
