@@ -321,6 +321,10 @@ struct target {
     size_t clients_cap; /* other clients held at most when fewer were asked (0: no cap met) */
     int dead;           /* stopped answering: later measurements are skipped */
     char dead_why[160];
+    int rt;             /* a --broker-rt twin: the command of target rt_base with the
+                           realtime options appended */
+    int rt_base;
+    int start_status;   /* exit status of a spawned broker that exited at start, else -1 */
 };
 
 struct machine {
@@ -346,6 +350,8 @@ struct report {
     uint64_t window;
     int quick;
     const char *pin; /* CPU placement of the processes */
+    const char *rt_skipped; /* --broker-rt twins not measured, and why; "" none */
+    int rt_asked;           /* --broker-rt was given */
 };
 
 /* report.c */

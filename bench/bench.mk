@@ -8,6 +8,12 @@
 #   make bench-io      the broker's three multiplexers (--io select, poll,
 #                      epoll) side by side in one run: latency and scale
 #                      sections; outputs io-*.* in $(B)/bench/
+#   make bench-rt      the broker beside itself started with --rt-priority
+#                      $(BENCH_RT) --cpu (the last CPU) --mlockall
+#                      (--broker-rt): realtime QoS latency, idle and under
+#                      load; outputs rt-*.* in $(B)/bench/. Where that is not
+#                      permitted, the report says so and has the default
+#                      broker only.
 # BENCH_ARGS adds options, e.g. make bench BENCH_ARGS='--target other=/tmp/b.sock'.
 
 BENCH_SRC    := bench/main.c bench/opts.c bench/run.c bench/procs.c bench/targets.c \
@@ -20,13 +26,15 @@ BENCH_PROC   := $(B)/obj/ref/src/common/procinfo.o
 BENCH_OUT    := $(B)/bench
 BENCH_BROKER ?= $(B)/obj/busrtd
 BENCH_ARGS   ?=
+# SCHED_FIFO priority of the realtime broker of bench-rt (and bench-smoke)
+BENCH_RT     ?= 50
 # the program to run: ./build/busrt-bench, or as given for an absolute B
 BENCH_BIN    := $(if $(filter /%,$(B)),,./)$(B)/busrt-bench
 
 ALL_EXTRA   += $(B)/busrt-bench
 TEST_SUITES += bench-smoke
 
-.PHONY: bench bench-smoke bench-io
+.PHONY: bench bench-smoke bench-io bench-rt
 
 # The scale series holds up to 19000 other clients: spawned brokers get room
 # for them (busrtd's own default follows its descriptor limit).
@@ -73,6 +81,18 @@ bench-smoke: $(B)/busrt-bench $(BENCH_BROKER)
 	  assert not bad and not miss, (bad, miss); \
 	  print("bench-smoke: %d measurements, all complete, nothing lost" % len(d["results"]))' \
 	  $(BENCH_OUT)/smoke.json
+	@rm -f $(BENCH_OUT)/smoke-rt-broker.log
+	$(BENCH_BIN) --quick -q --max-time 60 --only latency --no-placement --no-load --payloads 100 \
+	  --qos 2,3 --spawn 'busrtd=$(BENCH_BROKER) -B {addr}' --broker-rt $(BENCH_RT) \
+	  --broker-log $(BENCH_OUT)/smoke-rt-broker.log --json $(BENCH_OUT)/smoke-rt.json \
+	  > $(BENCH_OUT)/smoke-rt.txt
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); rt=d["realtime"]; \
+	  bad=[r for r in d["results"] if not r["ok"] or r["lost"] or r["errors"]]; \
+	  assert rt is not None and not bad, (rt, bad); \
+	  assert rt["skipped"] or (len(rt["cells"]) == 2 and all(c["ok"] for c in rt["cells"])), rt; \
+	  print("bench-smoke --broker-rt: " + (rt["skipped"] if rt["skipped"] else \
+	    "; ".join("QoS %d p50 %.1f us (default broker %.1f us)" % (c["qos"], c["p50_us"], \
+	      c["p50_base_us"]) for c in rt["cells"])))' $(BENCH_OUT)/smoke-rt.json
 
 # One target per multiplexer of the same broker, measured interleaved with
 # the floor: latency (idle, placement probe, under load) and scale. A broker
@@ -90,4 +110,18 @@ bench-io: $(B)/busrt-bench $(BENCH_BROKER)
 	  $(BENCH_ARGS) > $(BENCH_OUT)/io-results.txt || rc=$$?; \
 	cat $(BENCH_OUT)/io-results.txt; \
 	echo "bench-io: results in $(BENCH_OUT)/ (io-results.txt, io.csv, io.json, io.png)"; \
+	exit $$rc
+
+# The default broker and its realtime twin (--broker-rt): the latency
+# section (idle, placement probe, under load) for the realtime QoS, measured
+# interleaved with the floor; the "Realtime broker" table compares them.
+bench-rt: $(B)/busrt-bench $(BENCH_BROKER)
+	@mkdir -p $(BENCH_OUT)
+	@rm -f $(BENCH_OUT)/rt-broker.log
+	@rc=0; $(BENCH_BIN) --spawn 'busrtd=$(BENCH_BROKER) -B {addr}' --broker-rt $(BENCH_RT) \
+	  --only latency --qos 2,3 --broker-log $(BENCH_OUT)/rt-broker.log \
+	  --csv $(BENCH_OUT)/rt.csv --json $(BENCH_OUT)/rt.json \
+	  $(BENCH_ARGS) > $(BENCH_OUT)/rt-results.txt || rc=$$?; \
+	cat $(BENCH_OUT)/rt-results.txt; \
+	echo "bench-rt: results in $(BENCH_OUT)/ (rt-results.txt, rt.csv, rt.json)"; \
 	exit $$rc

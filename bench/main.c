@@ -70,7 +70,8 @@ static int report(struct bench *b, const struct machine *m, int argc, char **arg
     }
     const struct bench_opts *o = &b->o;
     struct report rep = {b->t, b->nt, b->res, b->nres, *m, line, o->rounds, o->repeats,
-                         o->tput_repeats, o->duration, o->window, o->quick, pin_name(b)};
+                         o->tput_repeats, o->duration, o->window, o->quick, pin_name(b),
+                         b->rt_skipped, o->rt_prio > 0};
     report_table(&rep, stdout);
     report_goals(&rep, stdout);
     int out_failed = 0;

@@ -22,6 +22,11 @@ static void usage(FILE *f)
             "                         UNIX socket path; waited for, stopped (SIGTERM) at the end\n"
             "  --broker-log FILE      stdout/stderr of spawned brokers (default: a temporary\n"
             "                         file, read for the reason when a broker fails to start)\n"
+            "  --broker-rt N[:LIST]   also spawn each --spawn broker with --rt-priority N\n"
+            "                         --cpu LIST --mlockall (LIST default: the last CPU this\n"
+            "                         tool may use), as target LABEL+rt, and compare their\n"
+            "                         realtime round trips; skipped, and said so, where the\n"
+            "                         broker is not permitted to (exit status 2)\n"
             "Selection:\n"
             "  --only LIST            comma-separated: latency (idle and loaded), load (loaded\n"
             "                         only), throughput, fanout, scale (default: all)\n"
@@ -291,6 +296,58 @@ static int set_pin(struct bench *b, const struct opt *d, const char *v)
     return -1;
 }
 
+static int set_broker_rt(struct bench *b, const struct opt *d, const char *v)
+{
+    (void)d;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    const char *list = end != NULL && *end == ':' ? end + 1 : NULL;
+    if (errno != 0 || end == v || (*end != '\0' && *end != ':') || n < 1 || n > 99 ||
+        (list != NULL && (list[0] == '\0' || strspn(list, "0123456789,-") != strlen(list)))) {
+        fprintf(stderr, "busrt-bench: --broker-rt: '%s' is not PRIORITY[:CPULIST], a SCHED_FIFO "
+                        "priority 1..99 and optionally a CPU list like 1 or 2-3\n", v);
+        return -1;
+    }
+    b->o.rt_prio = (int)n;
+    b->o.rt_cpus = list;
+    return 0;
+}
+
+/* The --broker-rt twins: one per --spawn target, after every other target.
+ * Their commands are completed when they are spawned (targets.c), when the
+ * CPUs this process may use are known. */
+static int add_rt_twins(struct bench *b)
+{
+    int n = b->nt, added = 0;
+    for (int i = 0; i < n; i++) {
+        if (b->t[i].cmd == NULL) {
+            continue;
+        }
+        if (b->nt == MAX_TARGETS) {
+            fprintf(stderr, "busrt-bench: --broker-rt: at most %d targets with the realtime "
+                            "twins (%d asked)\n", MAX_TARGETS, n + added + 1);
+            return -1;
+        }
+        struct target *t = &b->t[b->nt];
+        memset(t, 0, sizeof *t);
+        conn_init(&t->a);
+        size_t l = strlen(b->t[i].label);
+        (void)snprintf(t->label, sizeof t->label, "%.*s+rt", (int)(l > 50u ? 50u : l),
+                       b->t[i].label);
+        t->rt = 1;
+        t->rt_base = i;
+        b->nt++;
+        added++;
+    }
+    if (added == 0) {
+        fprintf(stderr, "busrt-bench: --broker-rt needs a --spawn target (a broker this tool "
+                        "starts, with the realtime options added)\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int set_probe_qos(struct bench *b, const struct opt *d, const char *v)
 {
     double x;
@@ -375,6 +432,7 @@ static const struct opt OPTS[] = {
     FN("--target", NULL, 1, set_target),
     FN("--spawn", NULL, 1, set_spawn),
     STR("--broker-log", broker_log),
+    FN("--broker-rt", NULL, 1, set_broker_rt),
     FN("--only", NULL, 1, set_only),
     FLAG("--no-load", NULL, no_load),
     FN("--pin", NULL, 1, set_pin),
@@ -488,6 +546,9 @@ void parse_args(struct bench *b, int argc, char **argv)
     }
     if (b->nt == 0) {
         fprintf(stderr, "busrt-bench: give at least one --target or --spawn (try --help)\n");
+        exit(2);
+    }
+    if (b->o.rt_prio > 0 && add_rt_twins(b) != 0) {
         exit(2);
     }
     opts_finish(&b->o);

@@ -322,6 +322,83 @@ static void lat_row(const struct report *r, FILE *out, enum section sec, const s
     fprintf(out, "\n");
 }
 
+/* ---- realtime twins (--broker-rt) ------------------------------------------------------ */
+
+/* One comparison: the realtime twin and its base, one latency cell. */
+struct rt_pair {
+    const struct result *base, *rt;
+};
+
+/* The realtime-QoS (2, 3) latency cells, idle then under load, of every
+ * twin beside its base's. Returns their number (at most cap). */
+static size_t rt_pairs(const struct report *r, struct rt_pair *out, size_t cap)
+{
+    static const enum section secs[2] = {SEC_LAT, SEC_LOAD};
+    size_t n = 0;
+    for (int t = 0; t < r->ntargets; t++) {
+        if (!r->targets[t].rt) {
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < r->nres && n < cap; i++) {
+                const struct result *x = &r->res[i];
+                if (x->sec != secs[k] || x->target != t || x->qos < 2) {
+                    continue;
+                }
+                const struct result *b = find(r, x->sec, x->test, r->targets[t].rt_base, x->qos,
+                                              x->payload, (size_t)-1);
+                if (b != NULL) {
+                    out[n].base = b;
+                    out[n].rt = x;
+                    n++;
+                }
+            }
+        }
+    }
+    return n;
+}
+
+static double ratio_of(double a, double b)
+{
+    return b > 0 ? a / b : NAN;
+}
+
+static void rt_table(const struct report *r, FILE *out)
+{
+    if (!r->rt_asked) {
+        return;
+    }
+    fprintf(out, "\n== Realtime broker (--broker-rt): the same broker started with "
+                 "--rt-priority, --cpu and --mlockall, beside the default one;\n"
+                 "   realtime QoS (2, 3) round trips from the latency tables above, "
+                 "microseconds; rt/base = realtime broker / default broker\n");
+    if (r->rt_skipped != NULL && r->rt_skipped[0] != '\0') {
+        fprintf(out, "skipped: %s\n", r->rt_skipped);
+    }
+    struct rt_pair p[256];
+    size_t n = rt_pairs(r, p, 256);
+    if (n == 0) {
+        if (r->rt_skipped == NULL || r->rt_skipped[0] == '\0') {
+            fprintf(out, "(no realtime QoS cell measured: use --only latency with --qos 2 "
+                         "or 3)\n");
+        }
+        return;
+    }
+    fprintf(out, "%-5s %-3s %8s  %-12s %-12s %9s %9s %7s %10s %10s %7s\n", "bus", "QoS",
+            "payload", "base", "realtime", "p50", "p50 rt", "rt/base", "p99.9", "p99.9 rt",
+            "rt/base");
+    for (size_t i = 0; i < n; i++) {
+        const struct result *b = p[i].base, *x = p[i].rt;
+        char sz[24];
+        fprintf(out, "%-5s %-3d %8s  %-12.12s %-12.12s %9.1f %9.1f %7.2f %10.1f %10.1f %7.2f%s%s\n",
+                x->sec == SEC_LOAD ? "load" : "idle", x->qos,
+                size_str(x->payload, sz, sizeof sz), label(r, b->target), label(r, x->target),
+                b->p50, x->p50, ratio_of(x->p50, b->p50), b->p999, x->p999,
+                ratio_of(x->p999, b->p999), b->ok && x->ok ? "" : "  FAILED: ",
+                b->ok && x->ok ? "" : (x->ok ? b->note : x->note));
+    }
+}
+
 static void rate_table(const struct report *r, FILE *out, enum section sec)
 {
     if (!has_section(r, sec)) {
@@ -436,13 +513,21 @@ void report_table(const struct report *r, FILE *out)
             (void)snprintf(cap, sizeof cap, "  (held at most %zu other clients: see scale)",
                            x->clients_cap);
         }
-        fprintf(out, "target %d: %-12s %s%s%s%s%s\n", t, x->label,
-                x->cmd != NULL ? "spawned: " : "", x->cmd != NULL ? x->cmd : x->addr, cap,
+        char twin[96] = "";
+        if (x->rt) {
+            (void)snprintf(twin, sizeof twin, "  (realtime twin of target %d)", x->rt_base);
+        }
+        fprintf(out, "target %d: %-12s %s%s%s%s%s%s\n", t, x->label,
+                x->cmd != NULL ? "spawned: " : "", x->cmd != NULL ? x->cmd : x->addr, twin, cap,
                 x->dead ? "\n  FAILED: " : "", x->dead ? x->dead_why : "");
+    }
+    if (r->rt_skipped != NULL && r->rt_skipped[0] != '\0') {
+        fprintf(out, "realtime twin skipped: %s\n", r->rt_skipped);
     }
     lat_table(r, out, SEC_LAT);
     lat_table(r, out, SEC_PLACE);
     lat_table(r, out, SEC_LOAD);
+    rt_table(r, out);
     rate_table(r, out, SEC_TPUT);
     rate_table(r, out, SEC_FANOUT);
     scale_table(r, out);
@@ -595,9 +680,45 @@ int report_json(const struct report *r, const char *path)
         } else {
             fprintf(f, "null");
         }
+        fprintf(f, ", \"realtime_twin_of\": ");
+        if (x->rt) {
+            fprintf(f, "%d", x->rt_base);
+        } else {
+            fprintf(f, "null");
+        }
         fprintf(f, "}%s\n", t + 1 < r->ntargets ? "," : "");
     }
-    fprintf(f, "  ],\n  \"results\": [\n");
+    /* --broker-rt: null when not asked; skipped: why twins were not measured */
+    fprintf(f, "  ],\n  \"realtime\": ");
+    if (!r->rt_asked) {
+        fprintf(f, "null");
+    } else {
+        fprintf(f, "{\"skipped\": ");
+        if (r->rt_skipped != NULL && r->rt_skipped[0] != '\0') {
+            json_str(f, r->rt_skipped);
+        } else {
+            fprintf(f, "null");
+        }
+        fprintf(f, ", \"cells\": [\n");
+        struct rt_pair p[256];
+        size_t n = rt_pairs(r, p, 256);
+        for (size_t i = 0; i < n; i++) {
+            const struct result *b = p[i].base, *x = p[i].rt;
+            fprintf(f, "    {\"section\": \"%s\", \"base\": %d, \"target\": %d, \"qos\": %d, "
+                       "\"payload\": %zu, \"ok\": %s, ",
+                    sec_name(x->sec), b->target, x->target, x->qos, x->payload,
+                    b->ok && x->ok ? "true" : "false");
+            json_num(f, "p50_base_us", b->p50, 0);
+            json_num(f, "p50_us", x->p50, 0);
+            json_num(f, "p50_ratio", ratio_of(x->p50, b->p50), 0);
+            json_num(f, "p999_base_us", b->p999, 0);
+            json_num(f, "p999_us", x->p999, 0);
+            json_num(f, "p999_ratio", ratio_of(x->p999, b->p999), 1);
+            fprintf(f, "}%s\n", i + 1 < n ? "," : "");
+        }
+        fprintf(f, "  ]}");
+    }
+    fprintf(f, ",\n  \"results\": [\n");
     for (size_t i = 0; i < r->nres; i++) {
         const struct result *x = &r->res[i];
         fprintf(f, "    {\"section\": \"%s\", \"test\": ", sec_name(x->sec));

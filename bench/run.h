@@ -39,6 +39,9 @@ struct bench_opts {
     int probe_qos; /* QoS of the placement probe's broker rows */
     const char *hook;
     int pin; /* 0 none, 1 one CPU, 2 split */
+    /* --broker-rt N[:LIST]: a realtime twin of every --spawn target */
+    int rt_prio;          /* 0: off */
+    const char *rt_cpus;  /* the twins' --cpu LIST; NULL: the last CPU of ours */
 };
 
 /* One run: the options and everything its phases share. main() makes the
@@ -64,6 +67,7 @@ struct bench {
     volatile pid_t kids[4]; /* KID_* */
     volatile pid_t brokers[MAX_TARGETS];
     volatile pid_t placed[MAX_TARGETS]; /* brokers whose CPU mask was changed */
+    char rt_skipped[400]; /* --broker-rt twins not measured, and why; "" none */
 };
 
 /* ---- opts.c: the command line ------------------------------------------------ */
@@ -114,7 +118,10 @@ void hook(struct bench *b, const char *event, const struct target *t);
 /* ---- targets.c: spawned brokers and the bench's connections to targets ------- */
 
 /* Starts every --spawn broker (one that does not start fails its own
- * target). Returns 0, or -1 when no temporary directory could be made. */
+ * target). A --broker-rt twin whose broker refuses its realtime options
+ * (exit status 2: not permitted here) is removed from the targets and
+ * noted in rt_skipped instead. Returns 0, or -1 when no temporary
+ * directory could be made. */
 int targets_spawn(struct bench *b);
 /* Connects A and the peer to every target that did not fail and finds the
  * broker processes. Returns the number of targets that answer. */

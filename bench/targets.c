@@ -110,10 +110,11 @@ static int broker_wait(struct bench *b, struct target *t, int idx, const char *l
     for (;;) {
         int st;
         if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
-            char tail[120];
+            char tail[300];
             log_tail(log, log_from, tail, sizeof tail);
+            t->start_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             (void)snprintf(why, whylen, "the broker exited before accepting connections "
-                           "(status %d)%s%s", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+                           "(status %d)%s%s", t->start_status,
                            tail[0] != '\0' ? ": " : "", tail);
             t->pid = 0;
             b->brokers[idx] = 0;
@@ -135,6 +136,7 @@ static int broker_wait(struct bench *b, struct target *t, int idx, const char *l
  * or -1 with why set. */
 static int spawn_broker(struct bench *b, struct target *t, int idx, char *why, size_t whylen)
 {
+    t->start_status = -1;
     (void)snprintf(t->addr, sizeof t->addr, "%s/t%d.sock", b->tmpdir, idx);
     char logpath[96] = "";
     if (b->o.broker_log == NULL) {
@@ -204,9 +206,51 @@ static void stop_broker(struct bench *b, struct target *t, int idx)
     b->brokers[idx] = 0;
 }
 
+/* The command of a --broker-rt twin: its base's, with the realtime options. */
+static void rt_command(struct bench *b, struct target *t)
+{
+    char last[16];
+    const char *cpus = b->o.rt_cpus;
+    if (cpus == NULL) {
+        (void)snprintf(last, sizeof last, "%d", b->ncpus > 0 ? b->cpus[b->ncpus - 1] : 0);
+        cpus = last;
+    }
+    const char *base = b->t[t->rt_base].cmd;
+    size_t l = strlen(base) + strlen(cpus) + 64u;
+    t->cmd = xmalloc(l);
+    (void)snprintf(t->cmd, l, "%s --rt-priority %d --cpu %s --mlockall", base, b->o.rt_prio,
+                   cpus);
+}
+
+/* A --broker-rt twin whose broker refused its realtime options: noted in
+ * rt_skipped, and removed from the targets (twins come last, and the ones
+ * after it are not started yet). */
+static void rt_skip(struct bench *b, int i, const char *why)
+{
+    struct target *t = &b->t[i];
+    const char *reason = strstr(why, " ERROR ");
+    reason = reason != NULL ? reason + 7 : why;
+    size_t l = strlen(b->rt_skipped);
+    (void)snprintf(b->rt_skipped + l, sizeof b->rt_skipped - l,
+                   "%s%s not measured: its broker refused the realtime options here (exit "
+                   "status 2): %s", l > 0 ? "; " : "", t->label, reason);
+    msg("target %d (%s): the broker refused its realtime options (exit status 2); not "
+        "measured: %s", i, t->label, reason);
+    free(t->cmd);
+    for (int k = i; k + 1 < b->nt; k++) {
+        b->t[k] = b->t[k + 1];
+        b->brokers[k] = b->brokers[k + 1];
+    }
+    b->nt--;
+    b->brokers[b->nt] = 0;
+}
+
 int targets_spawn(struct bench *b)
 {
     for (int i = 0; i < b->nt; i++) {
+        if (b->t[i].rt && b->t[i].cmd == NULL) {
+            rt_command(b, &b->t[i]);
+        }
         if (b->t[i].cmd == NULL) {
             continue;
         }
@@ -221,8 +265,13 @@ int targets_spawn(struct bench *b)
         }
         /* a broker that does not start (an unknown option, say) fails its
          * own target; the others are measured */
-        char why[200];
+        char why[400];
         if (spawn_broker(b, &b->t[i], i, why, sizeof why) != 0) {
+            if (b->t[i].rt && b->t[i].start_status == 2) {
+                rt_skip(b, i, why);
+                i--;
+                continue;
+            }
             mark_dead(&b->t[i], why);
             stop_broker(b, &b->t[i], i);
         }

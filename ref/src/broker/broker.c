@@ -21,6 +21,7 @@
 #include "index.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "outq.h"
 #include "registry.h"
 #include "timer.h"
@@ -48,6 +49,7 @@ int broker_init(struct broker *b, const struct config *cfg)
     memset(b, 0, sizeof *b);
     b->cfg = *cfg;
     b->spare_fd = -1;
+    b->notify.fd = -1;
     b->events_tail = &b->events;
     b->flush_tail = &b->flush_list;
     b->started_ns = now_ns();
@@ -204,6 +206,7 @@ void broker_teardown(struct broker *b)
         (void)close(b->spare_fd);
     }
     acl_free(b->acl);
+    notify_close(&b->notify);
     if (b->cfg.pidfile != NULL) {
         (void)unlink(b->cfg.pidfile);
     }

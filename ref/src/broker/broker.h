@@ -11,6 +11,8 @@
  *
  * The other modules: main.c (the process: options from config.c, signals,
  * the pid file), listener.c (accepting), fifo.c (the line-command FIFO),
+ * notify.c (service manager notifications), rt.c (realtime scheduling,
+ * CPU affinity, memory locking),
  * registry.c (names, subscriptions, exclusions), timer.c (the deadline
  * heap), clock.c, bmap.c (the hash map under the registry and indexes),
  * mpout.c (MessagePack output), log.c. Each module but main.c has a
@@ -28,6 +30,7 @@
 #include "config.h"
 #include "ev.h"
 #include "index.h"
+#include "notify.h"
 #include "outq.h"
 #include "timer.h"
 
@@ -146,6 +149,7 @@ struct broker {
     size_t nrcpt, rcpt_cap;
     int rcpt_short;       /* memory ran out while collecting them */
 
+    struct notify notify; /* the service manager (notify.c); fd -1: none */
     int64_t started_ns; /* monotonic, for uptime */
     uint64_t r_frames, r_bytes, w_frames, w_bytes;
     /* ACL reloads (SIGHUP), in .broker stats */

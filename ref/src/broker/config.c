@@ -9,6 +9,7 @@
 
 #include "busrt/codes.h"
 #include "ev.h"
+#include "rt.h"
 
 void config_usage(void)
 {
@@ -53,12 +54,21 @@ void config_usage(void)
         "  --acl FILE               access control file (JSON); SIGHUP reloads it\n"
         "  --socket-mode MODE       file mode of UNIX sockets, octal (default: umask)\n"
         "  --socket-group GROUP     group (name or id) of UNIX sockets\n"
+        "Realtime (applied once the listeners are open; exit status 2 when refused):\n"
+        "  --rt-priority N          run the loop with SCHED_FIFO priority N (1..99 on\n"
+        "                           Linux; needs CAP_SYS_NICE or RLIMIT_RTPRIO >= N)\n"
+        "  --cpu LIST               CPU affinity, a list like 0,2-3\n"
+        "  --mlockall               lock every current and future page in RAM (needs\n"
+        "                           CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK)\n"
         "Other:\n"
         "  -h, --help               show this help and exit\n"
         "  -V, --version            show the version and exit\n"
         "\n"
         "Exit status: 0 after SIGINT/SIGTERM or --help/--version; 1 on a start-up\n"
-        "failure (listener, pid file, ACL file); 2 on a bad option.\n");
+        "failure (listener, pid file, ACL file); 2 on a bad option or a refused\n"
+        "realtime option.\n"
+        "Under systemd (Type=notify) it sends READY=1, STATUS=, STOPPING=1, and\n"
+        "WATCHDOG=1 every half WatchdogSec= (see busrtd(8), SYSTEMD).\n");
 }
 
 static void defaults(struct config *cfg)
@@ -311,6 +321,13 @@ int config_parse(struct config *cfg, int argc, char **argv)
         } else if (takes(a, "--socket-group", NULL, &i, argc, argv, &v)) {
             if (v == NULL) return -1;
             cfg->socket_group = v;
+        } else if (takes(a, "--rt-priority", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || rt_parse_priority(v, &cfg->rt_priority) != 0) return -1;
+        } else if (takes(a, "--cpu", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || rt_parse_cpus(v, NULL) != 0) return -1;
+            cfg->cpu_list = v;
+        } else if (strcmp(a, "--mlockall") == 0) {
+            cfg->mlock_all = 1;
         } else {
             fprintf(stderr, "busrtd: unknown option '%s' (see busrtd --help)\n", a);
             return -1;

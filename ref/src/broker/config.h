@@ -39,6 +39,10 @@ struct config {
     const struct ev_ops *io;  /* --io: multiplexer backend (ev.h), default epoll */
     char *owned[CONFIG_MAX_BINDS + 2]; /* strings config_resolve_paths made */
     size_t nowned;
+    /* Realtime (rt.c), applied once the listeners are open. */
+    int rt_priority;          /* --rt-priority: SCHED_FIFO priority; 0: not asked */
+    const char *cpu_list;     /* --cpu: CPU affinity list such as "0,2-3", or NULL */
+    int mlock_all;            /* --mlockall */
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help

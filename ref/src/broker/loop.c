@@ -4,8 +4,12 @@
  *      that got frames since their last write, in the order they got them:
  *      deliveries before the ACKs that follow them);
  *   3. free the clients dropped so far (broker_reap);
- *   4. wait on the multiplexer (ev.c) until a descriptor is ready or the
- *      earliest deadline of the timer heap (timer.c) comes;
+ *   4. send the service manager what is due (notify.c: WATCHDOG=1 every
+ *      half watchdog period, STATUS= when the client count changed), then
+ *      wait on the multiplexer (ev.c) until a descriptor is ready, the
+ *      earliest deadline of the timer heap (timer.c) comes, or the next
+ *      notification is due (so an idle loop still pings the watchdog, and
+ *      a loop stuck in a turn stops pinging);
  *   5. for each ready descriptor: accept on a listener, read the FIFO, or
  *      write (EV_WRITE: a queue that had stalled) and read a client;
  *   6. handle the deadlines that have come (client_on_timer).
@@ -39,7 +43,63 @@
 #include "fifo.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "timer.h"
+
+#ifdef BUSRTD_TEST_HOOKS
+/* Test builds only (busrtd-hooks, built for the integration tests and never
+ * installed; the production busrtd has none of this): SIGUSR2 makes the
+ * loop sleep BUSRTD_TEST_STALL_MS milliseconds (default 1000) right after
+ * its wait, before it handles what is ready, as a loop stuck in a turn
+ * would, so that a test can see the watchdog pings stop and resume. */
+#include <stdlib.h>
+#include <time.h>
+
+static volatile sig_atomic_t g_stall;
+
+static void on_stall_signal(int sig)
+{
+    (void)sig;
+    g_stall = 1;
+}
+
+/* Installs the SIGUSR2 handler; SIGUSR2 is blocked except while waiting,
+ * like the other signals (main.c). Returns the mask to wait with. */
+static sigset_t hooks_init(const sigset_t *waitmask)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stall_signal;
+    sigset_t usr2, mask = *waitmask;
+    (void)sigemptyset(&usr2);
+    (void)sigaddset(&usr2, SIGUSR2);
+    if (sigaction(SIGUSR2, &sa, NULL) != 0 || sigprocmask(SIG_BLOCK, &usr2, NULL) != 0) {
+        log_error("test hooks: cannot install the SIGUSR2 handler: %s; no stalls",
+                  strerror(errno));
+    }
+    (void)sigdelset(&mask, SIGUSR2);
+    log_info("test hooks compiled in: SIGUSR2 stalls the loop");
+    return mask;
+}
+
+static void hooks_turn(void)
+{
+    if (!g_stall) {
+        return;
+    }
+    g_stall = 0;
+    const char *v = getenv("BUSRTD_TEST_STALL_MS");
+    long ms = v != NULL ? strtol(v, NULL, 10) : 1000L;
+    if (ms <= 0 || ms > 60000L) {
+        ms = 1000L;
+    }
+    log_info("test hooks: stalling the loop for %ld ms", ms);
+    struct timespec ts = {ms / 1000L, (ms % 1000L) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    log_info("test hooks: the loop resumes");
+}
+#endif
 
 static void flush_all(struct broker *b)
 {
@@ -70,15 +130,19 @@ static void expire(struct broker *b)
     }
 }
 
-/* Nanoseconds until the earliest deadline: 0 when one has passed, -1 when
- * there is none. */
+/* Nanoseconds until the earliest deadline or notification: 0 when one
+ * has passed, -1 when there is none. */
 static int64_t wait_ns(const struct broker *b)
 {
     const struct timer *t = timers_first(&b->timers);
-    if (t == NULL || t->at == INT64_MAX) {
+    int64_t at = notify_deadline(&b->notify);
+    if (t != NULL && t->at < at) {
+        at = t->at;
+    }
+    if (at == INT64_MAX) {
         return -1;
     }
-    return t->at > b->now ? t->at - b->now : 0;
+    return at > b->now ? at - b->now : 0;
 }
 
 static void on_ready(struct broker *b, const struct ev_ready *r)
@@ -113,6 +177,10 @@ static void on_ready(struct broker *b, const struct ev_ready *r)
 void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,
                 volatile sig_atomic_t *reload)
 {
+#ifdef BUSRTD_TEST_HOOKS
+    sigset_t hooked = hooks_init(waitmask);
+    waitmask = &hooked;
+#endif
     b->now = now_ns();
     expire(b);
     while (!*stop) {
@@ -128,12 +196,16 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
         flush_all(b);
         broker_reap(b);
         b->now = now_ns();
+        notify_tick(&b->notify, b->now, b->nconns, b->cfg.nbinds);
         int n = ev_wait(&b->ev, wait_ns(b), waitmask, b->ready, BROKER_READY_MAX);
         b->now = now_ns();
         if (n < 0 && errno != EINTR) {
             log_error("waiting on the %s multiplexer: %s; retrying", b->ev.ops->name,
                       strerror(errno));
         }
+#ifdef BUSRTD_TEST_HOOKS
+        hooks_turn();
+#endif
         for (int i = 0; i < n; i++) {
             on_ready(b, &b->ready[i]);
         }
@@ -146,6 +218,7 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
 
 void broker_drain(struct broker *b)
 {
+    notify_stopping(&b->notify);
     coreapi_shutdown(b);
     b->draining = 1; /* nobody is read any more; only queues are written */
     for (size_t i = 0; i < b->nlisteners; i++) {

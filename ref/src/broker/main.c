@@ -12,9 +12,12 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
+#include "rt.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -196,6 +199,12 @@ int main(int argc, char **argv)
             b.cfg.pidfile = pidfile; /* removed by broker_teardown */
         }
     }
+    /* Realtime options (rt.c): the listeners are bound, no client can
+     * connect yet, and a refusal stops the broker with status 2. */
+    if (ok && rt_apply(&b.cfg) != 0) {
+        broker_teardown(&b);
+        return 2;
+    }
     ok = ok && broker_activate(&b) == 0; /* clients connect only from here on */
     if (!ok) {
         log_error("start-up failed; exiting");
@@ -203,6 +212,9 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* READY=1 once every listener accepts connections (notify.c). */
+    notify_open(&b.notify);
+    notify_ready(&b.notify, now_ns(), b.nconns, b.cfg.nbinds, b.cfg.daemonize);
     log_info("busrtd %s started (timeout %.3f s, queue %zu frames, payload limit %lu bytes)",
              BUSRT_VERSION_STRING, (double)b.cfg.timeout_ns / 1e9, b.cfg.queue_size,
              (unsigned long)b.cfg.payload_limit);

@@ -22,6 +22,10 @@ FAULTSHIM  := $(B)/faults/faultshim.so
 FT_SOAK    := $(B)/obj/tests/soak
 FAULT_SEED ?= 1
 FT_SOAK_SECONDS ?= 30
+# test_notify is left out: it checks the service manager datagrams
+# themselves, which the shim's short writes would cut (no kernel shortens a
+# datagram).
+FT_TESTS   := $(filter-out test_notify,$(INTEGRATION_TESTS))
 
 .PHONY: integration-faults
 
@@ -33,9 +37,9 @@ $(FAULTSHIM): $(FT_DIR)/faultshim.c
 	$(CC) $(WARN) $(FLAGS_obj) -fPIC -shared $(CPPFLAGS_ALL) $< -o $@ -ldl
 
 integration-faults: $(FAULTSHIM) $(B)/obj/busrtd $(FT_SOAK) \
-                    $(foreach t,$(INTEGRATION_TESTS),$(B)/obj/tests/$(t))
+                    $(foreach t,$(FT_TESTS),$(B)/obj/tests/$(t))
 	@sh $(FT_DIR)/run-faults.sh $(FAULTSHIM) $(B)/obj/busrtd $(FAULT_SEED) \
-	    $(foreach t,$(INTEGRATION_TESTS),$(B)/obj/tests/$(t)) \
+	    $(foreach t,$(FT_TESTS),$(B)/obj/tests/$(t)) \
 	    "$(FT_SOAK) --label soak-faults --duration $(FT_SOAK_SECONDS) --keep-log $(B)/soak/soak-faults.log"
 
 # The reproducer of the close-path defect found with the shim (see README.md):

@@ -44,6 +44,11 @@ const char *__asan_default_options(void)
 void wc_init(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* The brokers under test talk to no service manager the tests may run
+     * under; test_notify sets these for the brokers it starts. */
+    (void)unsetenv("NOTIFY_SOCKET");
+    (void)unsetenv("WATCHDOG_USEC");
+    (void)unsetenv("WATCHDOG_PID");
     /* A last-resort watchdog: no test executable may run this long; the
      * broker children die with us (PR_SET_PDEATHSIG). */
     alarm(wc_under_valgrind() ? 900u : 300u);

@@ -29,8 +29,10 @@
 
 /* ---- Time and environment ------------------------------------------------ */
 
-/* Ignores SIGPIPE in the test process and arms a watchdog alarm (300 s,
- * 900 s under valgrind). Call once at the start. */
+/* Ignores SIGPIPE in the test process, removes the service manager's
+ * variables (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID) from its
+ * environment, and arms a watchdog alarm (300 s, 900 s under valgrind).
+ * Call once at the start. */
 void wc_init(void);
 /* 1 when BUSRT_TEST_UNDER_VALGRIND=1 is set. */
 int wc_under_valgrind(void);
