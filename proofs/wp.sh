@@ -37,13 +37,13 @@ rm -f "$OUT/report.json" "$OUT/properties.csv"
 FILES="ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
 ref/src/core/rpcproto.c ref/src/core/mpack.c proofs/roundtrip.c"
 
-run_wp() { # TIMEOUT LOG
+run_wp() { # TIMEOUT LOG CACHE-MODE
     # shellcheck disable=SC2086
     frama-c -machdep x86_64 -cpp-extra-args="-Iref/include -Iref/src/core" -pp-annot $FILES \
         -warn-unsigned-overflow -warn-unsigned-downcast \
         -wp -wp-rte -wp-prover cvc4,z3 \
         -wp-timeout "$1" -wp-par "${WP_PAR:-2}" \
-        -wp-session "$OUT/session" -wp-cache update \
+        -wp-session "$OUT/session" -wp-cache "$3" \
         -wp-report-json "$OUT/report.json" \
         -then -report-csv "$OUT/properties.csv" \
         -report-classify -report-unclassified-unknown ERROR \
@@ -51,18 +51,19 @@ run_wp() { # TIMEOUT LOG
 }
 
 start=$(date +%s)
-run_wp "${WP_TIMEOUT:-10}" "$OUT/wp.log"
+run_wp "${WP_TIMEOUT:-10}" "$OUT/wp.log" update
 rc=$?
 # A prover can fail on a loaded machine (a timeout, or Z3 ending with an
-# unknown error) on a goal it proves in a second otherwise. The cache holds
-# every goal proved so far, so one re-run with a longer timeout retries
-# only the failed ones; both logs are kept and the counts come from the last.
+# unknown error) on a goal it proves in seconds otherwise. The cache would
+# replay such a failure, so the one re-run, with a longer timeout, proves
+# every goal again without it; both logs are kept and the counts come from
+# the re-run.
 if [ "$rc" != 0 ] && grep -qE "^\[wp\] \[(Failed|Timeout|Unknown)" "$OUT/wp.log"; then
     grep -E "^\[wp\] \[(Failed|Timeout|Unknown)" "$OUT/wp.log"
     echo "wp: retrying the goals above once with a ${WP_RETRY_TIMEOUT:-60} s timeout"
     mv "$OUT/wp.log" "$OUT/wp-first.log"
     rm -f "$OUT/report.json" "$OUT/properties.csv"
-    run_wp "${WP_RETRY_TIMEOUT:-60}" "$OUT/wp.log"
+    run_wp "${WP_RETRY_TIMEOUT:-60}" "$OUT/wp.log" none
     rc=$?
 fi
 end=$(date +%s)
