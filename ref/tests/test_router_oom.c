@@ -16,6 +16,7 @@
 #include "../src/broker/conn.h"
 #include "../src/broker/coreapi.h"
 #include "../src/broker/log.h"
+#include "../src/broker/mem.h"
 #include "../src/broker/outq.h"
 #include "busrt/frame.h"
 
@@ -164,7 +165,7 @@ static void t_receiver_list_short(void **state)
     (void)state;
     /* The list of receivers cannot grow past its first 64 slots once: the
      * 65th receiver is left out (the list grows again for the rest). */
-    g_fail_realloc_size = 128u * sizeof(struct client *);
+    g_fail_realloc_size = MEM_HDR + 128u * sizeof(struct client *);
     send_frame(g_pub, BUSRT_OP_PUBLISH, BUSRT_QOS_PROCESSED, 2, k_pub, sizeof k_pub - 1u);
     assert_int_equal(g_fail_realloc_size, 0); /* the failure happened */
     assert_int_equal(last_ack(g_pub, 2), BUSRT_RC_OTHER);
@@ -181,7 +182,7 @@ static void t_frame_not_built(void **state)
     (void)state;
     /* The shared delivered frame cannot be allocated: nobody gets it. */
     size_t body = 3u + 1u + 3u + 1u + 4u; /* "pub" NUL "t/x" NUL "data" */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
     send_frame(g_pub, BUSRT_OP_PUBLISH, BUSRT_QOS_REALTIME_PROCESSED, 4, k_pub,
                sizeof k_pub - 1u);
     assert_int_equal(g_fail_malloc_size, 0);
@@ -189,20 +190,20 @@ static void t_frame_not_built(void **state)
     assert_int_equal(receivers(BUSRT_KIND_PUBLISH), 0);
     assert_false(g_pub->dead);
     /* The same for a broadcast ("*" NUL "data"; delivered: "pub" NUL "data") ... */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
     send_frame(g_pub, BUSRT_OP_BROADCAST, BUSRT_QOS_PROCESSED, 5, "*\0data", 6);
     assert_int_equal(g_fail_malloc_size, 0);
     assert_int_equal(last_ack(g_pub, 5), BUSRT_RC_OTHER);
     assert_int_equal(receivers(BUSRT_KIND_BROADCAST), 0);
     assert_int_equal(queued(g_pub, BUSRT_KIND_BROADCAST), 0);
     /* ... and a message, whose frame has the same size. */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
     send_frame(g_pub, BUSRT_OP_MESSAGE, BUSRT_QOS_PROCESSED, 6, "s07\0data", 8);
     assert_int_equal(g_fail_malloc_size, 0);
     assert_int_equal(last_ack(g_pub, 6), BUSRT_RC_OTHER);
     assert_int_equal(receivers(BUSRT_KIND_MESSAGE), 0);
     /* Without QoS 1 there is no ACK, and the sender still stays. */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
     send_frame(g_pub, BUSRT_OP_PUBLISH, 0, 7, k_pub, sizeof k_pub - 1u);
     assert_int_equal(last_ack(g_pub, 7), -1);
     assert_int_equal(receivers(BUSRT_KIND_PUBLISH), 0);

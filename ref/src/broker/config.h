@@ -35,6 +35,9 @@ struct config {
     int socket_mode;          /* --socket-mode: UNIX socket file mode, or -1 */
     const char *socket_group; /* --socket-group: UNIX socket file group, or NULL */
     const struct ev_ops *io;  /* --io: multiplexer backend (ev.h), default epoll */
+    size_t memory_limit;      /* --memory-limit: bytes for everything held for
+                                 peers (mem.c); 0: no limit */
+    int preallocate;          /* --preallocate: the budget is reserved at start */
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help

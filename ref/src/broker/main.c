@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "mem.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -135,6 +136,15 @@ int main(int argc, char **argv)
     }
     log_setup(cfg.verbose, cfg.log_syslog);
     size_clients(&cfg);
+    if (mem_init(cfg.memory_limit, cfg.preallocate) != 0) {
+        log_error("--preallocate: cannot reserve %zu bytes: %s; exiting", cfg.memory_limit,
+                  strerror(errno));
+        return 1;
+    }
+    if (cfg.memory_limit != 0u) {
+        log_info("memory limit %zu bytes%s", cfg.memory_limit,
+                 cfg.preallocate ? ", reserved at start (--preallocate)" : "");
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -164,6 +174,7 @@ int main(int argc, char **argv)
     if (!ok) {
         log_error("start-up failed; exiting");
         broker_teardown(&b);
+        mem_shutdown();
         return 1;
     }
     log_info("busrtd %s started (timeout %.3f s, queue %zu frames, payload limit %lu bytes)",
@@ -173,6 +184,7 @@ int main(int argc, char **argv)
     log_info("shutting down");
     broker_drain(&b);
     broker_teardown(&b);
+    mem_shutdown();
     log_info("stopped");
     return 0;
 }
