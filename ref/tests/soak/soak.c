@@ -47,7 +47,9 @@ static struct {
     const char *label;
     const char *keep_log;
     int verbose;
-} O = {60.0, 200, 4.0, 80.0, 1, 1024, -1.0, -1.0, "soak", NULL, 0};
+    const char *alloc_count; /* the interposer's count file (make soak-alloc) */
+    long alloc_max;          /* most allocator calls allowed; -1: report only */
+} O = {60.0, 200, 4.0, 80.0, 1, 1024, -1.0, -1.0, "soak", NULL, 0, NULL, -1};
 
 #define PAYLOAD_LIMIT 65536u /* the broker's --payload-size-limit */
 #define BUSY_PAYLOAD 1024u
@@ -189,6 +191,7 @@ struct ackent {
 #define ACK_NOTDELIV 4u
 #define WHAT_SETUP 100u
 #define WHAT_PROBE 101u
+#define WHAT_CHURN 102u /* a churner's subscribe-family frame */
 
 struct conn {
     int fd;
@@ -229,6 +232,9 @@ static struct {
     uint64_t acks[256];
     uint64_t ack_viol;
     uint64_t rpc_ok;
+    uint64_t rpc_method[4]; /* test, info, stats, client.list calls sent */
+    uint64_t announcements; /* .broker/info publications received */
+    uint64_t sub_churn;     /* churners' subscribe-family frames */
     uint64_t churn_cycles, churn_viol, churn_busy, churn_half_frames, churn_recv;
     uint64_t sec_opened, sec_closed;
     uint64_t slow_cycles, slow_drops, slow_closed_by_us;
@@ -318,6 +324,7 @@ struct wst {
     int64_t t_busy;
     uint32_t rpc_next;
     uint32_t rpc_pending[8];
+    uint8_t rpc_test[8]; /* the call was "test": its reply is known byte for byte */
     int rpc_n;
     /* receiver side */
     uint32_t *last;  /* [NW * NK] highest in-order seq per sender and kind */
@@ -821,13 +828,14 @@ static void w_on_registered(struct conn *c)
     snprintf(t1, sizeof t1, "soak/pub/g%d/+", w->a);
     snprintf(t2, sizeof t2, "soak/pub/g%d/%d", w->a, w->x); /* matches t1 too */
     snprintf(t3, sizeof t3, "soak/pub/g%d/#", w->c);
-    const char *subs[6] = {t1, t2, t3, "soak/pf/+", NULL, NULL};
+    const char *subs[7] = {t1, t2, t3, "soak/pf/+", NULL, NULL, NULL};
     size_t n = 4;
     if (w->busy_reader) {
         subs[n++] = "soak/busy";
     }
     if (w->churn_watcher) {
         subs[n++] = "soak/churn/#";
+        subs[n++] = ".broker/info"; /* the reg/unreg announcements */
     }
     send_topics(c, BUSRT_OP_SUBSCRIBE, BUSRT_QOS_PROCESSED, subs, n, WHAT_SETUP);
     snprintf(t4, sizeof t4, "soak/pub/g%d/%d", w->c, w->y);
@@ -880,15 +888,23 @@ static void w_send_op(struct conn *c)
         send_frame(c, BUSRT_OP_PUBLISH_FOR, qos, topic, wname[w->pf], pl, len, ACK_OK, K_PFOR);
         S.sent[K_PFOR]++;
     } else {
-        /* RPC "test" to .broker: 01, call id, "test", NUL (no params). */
+        /* RPC call to .broker: 01, call id, method, NUL (no params). Mostly
+         * "test"; the other core methods too (client.list without a
+         * filter). */
+        static const char *const method[8] = {"test", "test", "test", "test",
+                                               "info", "stats", "stats", "client.list"};
+        uint32_t m = rnd_below(8);
+        size_t ml = strlen(method[m]) + 1u;
         uint32_t id = ++w->rpc_next;
-        uint8_t req[10];
+        uint8_t req[24];
         req[0] = BUSRT_RPC_REQUEST;
         busrt_put_le32(req + 1, id);
-        memcpy(req + 5, "test", 5);
-        send_frame(c, BUSRT_OP_MESSAGE, qos, ".broker", NULL, req, 10, ACK_OK, K_RPC);
+        memcpy(req + 5, method[m], ml);
+        send_frame(c, BUSRT_OP_MESSAGE, qos, ".broker", NULL, req, 5u + ml, ACK_OK, K_RPC);
+        w->rpc_test[w->rpc_n] = m < 4u;
         w->rpc_pending[w->rpc_n++] = id;
         S.sent[K_RPC]++;
+        S.rpc_method[m < 4u ? 0 : m == 4u ? 1 : m == 7u ? 3 : 2]++;
     }
 }
 
@@ -1049,16 +1065,23 @@ static void w_rx_broker(struct conn *c, uint8_t fkind, const uint8_t *pl, size_t
 {
     struct wst *w = W(c);
     static const uint8_t ok[5] = {0x81, 0xA2, 0x6F, 0x6B, 0xC3};
-    if (fkind == BUSRT_KIND_MESSAGE && plen == 10 && pl[0] == BUSRT_RPC_REPLY &&
-        memcmp(pl + 5, ok, 5) == 0) {
+    if (fkind == BUSRT_KIND_MESSAGE && plen >= 6 && pl[0] == BUSRT_RPC_REPLY) {
         uint32_t id = busrt_get_le32(pl + 1);
         for (int i = 0; i < w->rpc_n; i++) {
-            if (w->rpc_pending[i] == id) {
-                w->rpc_pending[i] = w->rpc_pending[--w->rpc_n];
+            if (w->rpc_pending[i] == id &&
+                (!w->rpc_test[i] || (plen == 10 && memcmp(pl + 5, ok, 5) == 0))) {
+                w->rpc_n--;
+                w->rpc_pending[i] = w->rpc_pending[w->rpc_n];
+                w->rpc_test[i] = w->rpc_test[w->rpc_n];
                 S.rpc_ok++;
                 return;
             }
         }
+    }
+    if (fkind == BUSRT_KIND_PUBLISH && strcmp(topic, ".broker/info") == 0 &&
+        w->churn_watcher) {
+        S.announcements++;
+        return;
     }
     if (fkind == BUSRT_KIND_PUBLISH && strcmp(topic, ".broker/warn") == 0 && g_stopping) {
         return; /* the shutdown announcement */
@@ -1239,7 +1262,7 @@ static void ch_send_op(struct conn *c)
     uint8_t pl[256];
     size_t len = small_len();
     uint8_t qos = rnd_qos();
-    uint32_t r = rnd_below(10);
+    uint32_t r = rnd_below(12);
     if (r < 4) {
         char topic[32];
         snprintf(topic, sizeof topic, "soak/churn/%d", c->idx);
@@ -1253,6 +1276,17 @@ static void ch_send_op(struct conn *c)
                     ++ch->global, t);
         send_frame(c, BUSRT_OP_MESSAGE, qos, wname[t], NULL, pl, len, ACK_OK, K_CMSG);
         S.sent[K_CMSG]++;
+    } else if (r >= 10) {
+        /* subscribe / unsubscribe (exclude / unexclude) churn on patterns
+         * nobody publishes to */
+        char t[48];
+        snprintf(t, sizeof t, "soak/void/%c%d/%u", r == 10 ? 's' : 'x', c->idx, rnd_below(4));
+        const char *tl[1] = {t};
+        int add = (int)rnd_below(2);
+        uint8_t op = r == 10 ? (add ? BUSRT_OP_SUBSCRIBE : BUSRT_OP_UNSUBSCRIBE)
+                             : (add ? BUSRT_OP_EXCLUDE : BUSRT_OP_UNEXCLUDE);
+        send_topics(c, op, qos, tl, 1, WHAT_CHURN);
+        S.sub_churn++;
     } else {
         put_payload(pl, len, R_CHURN, K_CBCAST, (uint32_t)c->idx, ch->gen, ++ch->bcast_seq,
                     ++ch->global, 0);
@@ -1884,12 +1918,12 @@ static void check_broker_alive(void)
 
 /* ---- log analysis ---------------------------------------------------------------- */
 
-enum reason { RS_PEER, RS_READERR, RS_QFULL, RS_WTIMEOUT, RS_HDR, RS_BODY, RS_UTF8, RS_BIG,
-              RS_PRIMARY, RS_OTHER, RS_N };
+enum reason { RS_PEER, RS_READERR, RS_QFULL, RS_WTIMEOUT, RS_QMEM, RS_HDR, RS_BODY, RS_UTF8,
+              RS_BIG, RS_PRIMARY, RS_OTHER, RS_N };
 static const char *const reason_text[RS_N] = {
     "peer closed the connection", "read error", "output queue full", "write timeout",
-    "invalid frame header", "malformed frame body", "invalid UTF-8", "frame too large",
-    "its primary disconnected", "(other)"};
+    "output queue over its memory share", "invalid frame header", "malformed frame body",
+    "invalid UTF-8", "frame too large", "its primary disconnected", "(other)"};
 
 struct namelog {
     uint32_t regs;
@@ -2053,7 +2087,11 @@ static void usage(void)
     fprintf(stderr,
             "usage: soak [--duration S] [--clients N] [--rate R] [--busy-rate R] [--seed N]\n"
             "            [--queue-size Q] [--warmup S] [--drain S] [--label TEXT]\n"
-            "            [--keep-log FILE] [--verbose]\n"
+            "            [--keep-log FILE] [--alloc-count FILE [--alloc-max N]] [--verbose]\n"
+            "--alloc-count: the broker runs with alloccount.so preloaded and writing FILE;\n"
+            "SIGUSR2 is sent to it once it accepts connections and again before it is\n"
+            "stopped, and its allocator calls in between are reported (and checked\n"
+            "against --alloc-max).\n"
             "The broker: BUSRTD (default build/obj/busrtd), BUSRTD_WRAPPER (e.g. valgrind);\n"
             "BUSRT_TEST_UNDER_VALGRIND=1 stretches the waits when the broker is slow.\n");
     exit(2);
@@ -2092,6 +2130,10 @@ static void parse_opts(int argc, char **argv)
             O.label = v;
         } else if (strcmp(a, "--keep-log") == 0) {
             O.keep_log = v;
+        } else if (strcmp(a, "--alloc-count") == 0) {
+            O.alloc_count = v;
+        } else if (strcmp(a, "--alloc-max") == 0) {
+            O.alloc_max = atol(v);
         } else {
             usage();
         }
@@ -2245,6 +2287,10 @@ int main(int argc, char **argv)
         return 1;
     }
     pid_t bpid = broker_pid();
+    if (O.alloc_count != NULL) {
+        (void)unlink(O.alloc_count);
+        kill(bpid, SIGUSR2); /* the interposer starts counting */
+    }
 
     /* Phase 0: every well-behaved client registers and subscribes (QoS 1,
      * ACK awaited) before anyone sends. */
@@ -2430,7 +2476,24 @@ int main(int argc, char **argv)
         }
         wc_sleep_ms(20);
     }
+    if (O.alloc_count != NULL) {
+        kill(bpid, SIGUSR2); /* the interposer stops counting and writes the file */
+        wc_sleep_ms(100);
+    }
     int bstatus = wc_broker_stop(&g_b);
+    char allocs[512] = "";
+    long long alloc_total = -1;
+    if (O.alloc_count != NULL) {
+        FILE *af = fopen(O.alloc_count, "r");
+        if (af != NULL) {
+            if (fgets(allocs, sizeof allocs, af) != NULL) {
+                allocs[strcspn(allocs, "\n")] = '\0';
+                const char *t = strstr(allocs, "total=");
+                alloc_total = t != NULL ? atoll(t + 6) : -1;
+            }
+            fclose(af);
+        }
+    }
     parse_log(g_b.err_log);
     if (O.keep_log != NULL) {
         static char copy[1u << 16];
@@ -2493,7 +2556,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < NSL; i++) {
         struct namelog *s = &L.sl[i];
         struct slst *st = conns[(size_t)(NW + 2 * NCH + i)].rs;
-        uint32_t d = s->reasons[RS_QFULL] + s->reasons[RS_WTIMEOUT];
+        uint32_t d = s->reasons[RS_QFULL] + s->reasons[RS_WTIMEOUT] + s->reasons[RS_QMEM];
         uint32_t p = s->reasons[RS_PEER] + s->reasons[RS_READERR];
         uint32_t other = 0;
         for (int r = 0; r < RS_N; r++) {
@@ -2581,7 +2644,8 @@ int main(int argc, char **argv)
     printf("soak: %s: duration %.1f s (+%.1f s drain), clients %d (+%d secondaries), "
            "messages sent %llu, delivered to well-behaved receivers %llu of %llu expected, "
            "lost %llu, duplicated %llu, out of order %llu, misrouted %llu, corrupt %llu; "
-           "drops: slow consumers %llu (output queue full %llu, write timeout %llu), "
+           "drops: slow consumers %llu (output queue full %llu, write timeout %llu, "
+           "over memory share %llu), "
            "malformed closed %llu, handshake refusals %llu, churner disconnects %llu, "
            "secondaries closed with primary %llu, well-behaved %llu (%llu closed by "
            "themselves at the end); broker RSS start %ld kB end %ld kB (setup %ld, "
@@ -2592,7 +2656,8 @@ int main(int argc, char **argv)
            (unsigned long long)S.lost, (unsigned long long)S.dup, (unsigned long long)S.order,
            (unsigned long long)S.misrouted, (unsigned long long)S.corrupt,
            (unsigned long long)sl_log_drops, (unsigned long long)L.reasons[RS_QFULL],
-           (unsigned long long)L.reasons[RS_WTIMEOUT], (unsigned long long)ma_logged,
+           (unsigned long long)L.reasons[RS_WTIMEOUT], (unsigned long long)L.reasons[RS_QMEM],
+           (unsigned long long)ma_logged,
            (unsigned long long)L.hs_refused,
            (unsigned long long)ch_closed, (unsigned long long)L.reasons[RS_PRIMARY],
            (unsigned long long)w_drops, (unsigned long long)w_closed, rss_start,
@@ -2602,6 +2667,11 @@ int main(int argc, char **argv)
     for (int k = 1; k < K_NKINDS; k++) {
         printf(" %s %llu;", kind_name[k], (unsigned long long)S.sent[k]);
     }
+    printf(" RPC calls test/info/stats/client.list %llu/%llu/%llu/%llu; .broker/info "
+           "announcements received %llu; subscribe-family churn frames %llu;",
+           (unsigned long long)S.rpc_method[0], (unsigned long long)S.rpc_method[1],
+           (unsigned long long)S.rpc_method[2], (unsigned long long)S.rpc_method[3],
+           (unsigned long long)S.announcements, (unsigned long long)S.sub_churn);
     printf(" QoS 0/1/2/3: %llu/%llu/%llu/%llu; ACKs 01 %llu, 71 %llu, 77 %llu; RPC replies "
            "%llu\n",
            (unsigned long long)S.sent_qos[0], (unsigned long long)S.sent_qos[1],
@@ -2690,6 +2760,17 @@ int main(int argc, char **argv)
           fd_start, fd_end, conns_start, conns_end, fd_quiet, fd_base);
     check(bstatus == 0, "broker-exit", "broker exit status %d%s", bstatus,
           g_valgrind ? " (valgrind --error-exitcode=99)" : "");
+    if (O.alloc_count != NULL) {
+        printf("soak: allocator calls in the broker process between ready and shutdown: %s\n",
+               allocs[0] != '\0' ? allocs : "(no count file)");
+        char bound[64] = "reported, not checked";
+        if (O.alloc_max >= 0) {
+            snprintf(bound, sizeof bound, "at most %ld allowed", O.alloc_max);
+        }
+        check(alloc_total >= 0 && (O.alloc_max < 0 || alloc_total <= O.alloc_max),
+              "allocations", "%lld allocator calls counted%s (%s)", alloc_total,
+              alloc_total < 0 ? " (no count)" : "", bound);
+    }
     check(g_nviol == 0, "violations", "%lu violations in total%s", g_nviol,
           g_nviol > 40u ? " (first 40 printed)" : "");
 
