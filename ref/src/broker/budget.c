@@ -12,11 +12,12 @@
 #include "outq.h"
 
 /* Drops the queue of a client already disconnected that lingers to write
- * it out (a refusal code, earlier replies). Returns 1 when there was one. */
-static int reclaim_lingering(struct broker *b)
+ * it out (refusal codes, earlier replies) when that queue is over share.
+ * Returns 1 when there was one. */
+static int reclaim_lingering(struct broker *b, size_t share)
 {
     for (struct client *c = b->dead; c != NULL; c = c->next_dead) {
-        if (c->linger && c->q.count > 0u) {
+        if (c->linger && c->q.bytes > share) {
             log_debug("client %s: memory limit reached; discarding the %zu frames (%zu "
                       "bytes) still to be written to it",
                       client_label(c), c->q.count, c->q.bytes);
@@ -35,17 +36,22 @@ int budget_reclaim(struct broker *b)
     if (limit == 0u) {
         return 0;
     }
-    if (reclaim_lingering(b)) {
+    size_t share = limit / (b->nconns > 0u ? b->nconns : 1u);
+    if (reclaim_lingering(b, share)) {
         return 1;
     }
     if (fruitless_at == b->now) {
         return 0; /* one walk of the clients per loop turn at most */
     }
-    size_t share = limit / (b->nconns > 0u ? b->nconns : 1u);
+    /* Of the clients over their share whose socket has taken nothing for
+     * BUDGET_STALL_DIV-th of the timeout, the one stalled for the longest: a
+     * client that reads promptly is stalled for moments only. */
+    int64_t since = b->now - b->cfg.timeout_ns / BUDGET_STALL_DIV;
     struct client *v = NULL;
     for (struct client *c = b->clients; c != NULL; c = c->next) {
-        if (!c->dead && c->fd >= 0 && c->write_stalled_since != 0 && c->q.bytes > share &&
-            (v == NULL || c->q.bytes > v->q.bytes)) {
+        if (!c->dead && c->fd >= 0 && c->write_stalled_since != 0 &&
+            c->write_stalled_since <= since && c->q.bytes > share &&
+            (v == NULL || c->write_stalled_since < v->write_stalled_since)) {
             v = c;
         }
     }
@@ -56,7 +62,7 @@ int budget_reclaim(struct broker *b)
     size_t before = mem_used();
     log_warn("client %s: memory limit: its output queue of %zu bytes (%zu frames) is over "
              "its share of %zu bytes (--memory-limit %zu, %zu clients) and it has not read "
-             "for %.1f s; dropping it to make room (%zu bytes in use)",
+             "for %.3f s; dropping it to make room (%zu bytes in use)",
              client_label(v), v->q.bytes, v->q.count, share, limit, b->nconns,
              (double)(b->now - v->write_stalled_since) / 1e9, before);
     outq_free(&v->q); /* first, so that what client_kill announces has room */

@@ -13,13 +13,18 @@
 
 struct broker;
 
-/* Frees memory held for others by dropping one of them: first the queue
- * of a client already disconnected that is still being written out, else
- * the socket client with the largest output queue among those whose queue
- * is over their share of the budget (limit / connected clients) and whose
- * socket takes no more (a write returned EAGAIN; it is not reading). The
- * dropped client's queue is released at once. Returns 1 when it freed
- * something, 0 when there is nobody to drop (or no limit). */
+/* A client whose socket has taken nothing for timeout / BUDGET_STALL_DIV
+ * (250 ms with the default 5 s) is not reading promptly. */
+#define BUDGET_STALL_DIV 20
+
+/* Frees memory held for others by dropping one of them. Candidates are
+ * the clients whose output queue is over their share of the budget
+ * (limit / connected clients): first one already disconnected whose queue
+ * is still being written out; else, of the socket clients whose socket
+ * has taken nothing (a write returned EAGAIN and none has progressed
+ * since) for timeout / BUDGET_STALL_DIV, the one stalled for the longest. The dropped client's queue is released
+ * at once. Returns 1 when it freed something, 0 when there is nobody to
+ * drop (or no limit). */
 int budget_reclaim(struct broker *b);
 
 /* mem_alloc, dropping clients as budget_reclaim does until n bytes fit;

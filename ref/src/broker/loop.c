@@ -39,6 +39,7 @@
 #include "fifo.h"
 #include "listener.h"
 #include "log.h"
+#include "mem.h"
 #include "timer.h"
 
 static void flush_all(struct broker *b)
@@ -146,6 +147,8 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
 
 void broker_drain(struct broker *b)
 {
+    log_info("memory: %zu bytes held at shutdown, high-water %zu bytes (--memory-limit %zu; 0: "
+             "none)", mem_used(), mem_high_water(), mem_limit());
     coreapi_shutdown(b);
     b->draining = 1; /* nobody is read any more; only queues are written */
     for (size_t i = 0; i < b->nlisteners; i++) {

@@ -12,6 +12,9 @@
 #                        library's allocator is called 0 times between ready
 #                        and shutdown (counted by alloccount.so), then 15 s
 #                        without --preallocate, its count printed (make test)
+#   make soak-memory     1000 clients plus 20 flooders and 10 announcers with
+#                        30000-byte names, 60 s under --memory-limit 64M, then
+#                        the same with --preallocate (not part of make test)
 #   SOAK_SEED=N          seed of the client behaviour (default 1)
 #   SOAK_ARGS="..."      extra options for build/obj/tests/soak (see soak.c)
 # The broker's log of each run is kept in build/soak/<target>.log.
@@ -25,7 +28,7 @@ SOAK_ARGS     ?=
 SOAK_VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
                  --errors-for-leak-kinds=definite
 
-.PHONY: soak soak-short soak-valgrind soak-alloc
+.PHONY: soak soak-short soak-valgrind soak-alloc soak-memory
 
 TEST_SUITES += soak-short soak-valgrind soak-alloc
 ALL_EXTRA   += $(SOAK_BIN) $(SOAK_ALLOC_SO)
@@ -80,3 +83,11 @@ soak_alloc_run = $(call soak_run,$(1),BUSRTD_WRAPPER="env LD_PRELOAD=$(abspath $
 soak-alloc: $(SOAK_BIN) $(B)/obj/busrtd $(SOAK_ALLOC_SO)
 	$(call soak_alloc_run,soak-alloc-prealloc,--memory-limit 64M --preallocate,--duration 30 --alloc-max 0)
 	$(call soak_alloc_run,soak-alloc-malloc,--memory-limit 64M,--duration 15)
+
+# Hostile load within a 64 MiB budget: well-behaved clients lose nothing,
+# the broker's memory high-water (logged at shutdown) stays within it.
+SOAK_MEMORY = --duration 60 --clients 1000 --hostile 20 --memory-limit 67108864
+soak-memory: $(SOAK_BIN) $(B)/obj/busrtd
+	$(call soak_run,soak-memory,BUSRTD_ARGS="--memory-limit 64M",$(SOAK_MEMORY))
+	$(call soak_run,soak-memory-prealloc,BUSRTD_ARGS="--memory-limit 64M --preallocate",\
+	    $(SOAK_MEMORY))
