@@ -80,6 +80,18 @@ static struct {
     unsigned nroots;
 } A;
 
+/* A free block's links are poisoned while it rests on its list, so that a
+ * use after release of the block's first bytes is reported too. */
+static void links_open(struct fb *f)
+{
+    UNPOISON(&f->next, 2u * sizeof f->next);
+}
+
+static void links_close(struct fb *f)
+{
+    POISON(&f->next, 2u * sizeof f->next);
+}
+
 static void fl_push(struct fb *f, unsigned order)
 {
     UNPOISON(f, sizeof *f);
@@ -89,20 +101,29 @@ static void fl_push(struct fb *f, unsigned order)
     f->prev = NULL;
     f->next = A.free[order];
     if (f->next != NULL) {
+        links_open(f->next);
         f->next->prev = f;
+        links_close(f->next);
     }
     A.free[order] = f;
+    links_close(f);
 }
 
+/* Takes f off its list; its links stay open for the caller. */
 static void fl_remove(struct fb *f)
 {
+    links_open(f);
     if (f->prev != NULL) {
+        links_open(f->prev);
         f->prev->next = f->next;
+        links_close(f->prev);
     } else {
         A.free[f->h.order] = f->next;
     }
     if (f->next != NULL) {
+        links_open(f->next);
         f->next->prev = f->prev;
+        links_close(f->next);
     }
     f->h.magic = 0;
 }
