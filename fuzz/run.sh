@@ -8,12 +8,13 @@
 set -u
 engine=$1 h=$2 secs=$3 dict=$4 FZ=${5:-build/fuzz}
 mkdir -p "$FZ/corpus/$h" "$FZ/crashes"
+case $FZ in /*) bin=$FZ ;; *) bin=./$FZ ;; esac # an absolute B works too
 case $engine in
 libfuzzer)
     log=$FZ/lf-$h.log
     # FUZZ_RUNS=N also stops libFuzzer after N executions (whichever first).
     # FUZZ_MAX_LEN=N caps the input length (libFuzzer -max_len).
-    if ! "./$FZ/lf/fuzz_$h" -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+    if ! "$bin/lf/fuzz_$h" -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
         ${FUZZ_MAX_LEN:+-max_len="$FUZZ_MAX_LEN"} \
         -print_final_stats=1 -timeout=10 \
         -rss_limit_mb=2048 -dict="fuzz/dict/$dict.dict" -artifact_prefix="$FZ/crashes/$h-" \
@@ -33,7 +34,7 @@ afl)
     # afl-fuzz exits 0 even after finding crashes: read saved_crashes.
     if ! AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
         AFL_NO_AFFINITY=1 timeout $((secs + 120)) afl-fuzz -i "$FZ/seeds/$h" -o "$out" \
-        -x "fuzz/dict/$dict.dict" -V "$secs" -- "./$FZ/afl/fuzz_$h" >"$log" 2>&1; then
+        -x "fuzz/dict/$dict.dict" -V "$secs" -- "$bin/afl/fuzz_$h" >"$log" 2>&1; then
         tail -30 "$log"
         echo "AFL++ $h: afl-fuzz failed" >&2
         exit 1
