@@ -8,10 +8,12 @@
 #   make soak            10 minutes, 200 clients (not part of make test)
 #   make soak-short      60 s, 200 clients (make test)
 #   make soak-valgrind   40 s, 60 clients, busrtd under valgrind (make test)
-#   make soak-alloc      30 s with --memory-limit 64M --preallocate: the C
-#                        library's allocator is called 0 times between ready
-#                        and shutdown (counted by alloccount.so), then 15 s
-#                        without --preallocate, its count printed (make test)
+#   make soak-alloc      30 s with --memory-limit 64M --preallocate and 4
+#                        flooders (--hostile 4, so the budget is reached):
+#                        the C library's allocator is called 0 times between
+#                        ready and shutdown (counted by alloccount.so), then
+#                        15 s without --preallocate, its count printed
+#                        (make test)
 #   make soak-memory     1000 clients plus 20 flooders and 10 announcers with
 #                        30000-byte names, 60 s under --memory-limit 64M, then
 #                        the same with --preallocate (not part of make test)
@@ -81,7 +83,8 @@ soak_alloc_run = $(call soak_run,$(1),BUSRTD_WRAPPER="env LD_PRELOAD=$(abspath $
 # broker's ready point and its shutdown, under the soak's whole load; the
 # same load without it, for comparison (the count is printed, not checked).
 soak-alloc: $(SOAK_BIN) $(B)/obj/busrtd $(SOAK_ALLOC_SO)
-	$(call soak_alloc_run,soak-alloc-prealloc,--memory-limit 64M --preallocate,--duration 30 --alloc-max 0)
+	$(call soak_alloc_run,soak-alloc-prealloc,--memory-limit 64M --preallocate,--duration 30 \
+	    --hostile 4 --memory-limit 67108864 --alloc-max 0)
 	$(call soak_alloc_run,soak-alloc-malloc,--memory-limit 64M,--duration 15)
 
 # Hostile load within a 64 MiB budget: well-behaved clients lose nothing,
