@@ -528,7 +528,8 @@ static void on_header(struct broker *b, struct client *c, const uint8_t *p)
 }
 
 /* The body of the current frame cannot be held within --memory-limit: its
- * need bytes are read and discarded (ST_SKIP), and skip_done answers. */
+ * need bytes are read and discarded (ST_SKIP); skip_input answers at the
+ * end of it. */
 static void skip_start(struct broker *b, struct client *c, size_t need)
 {
     static struct budget_note note;
