@@ -27,14 +27,16 @@ CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 BROKER_SRC := $(wildcard ref/src/broker/*.c)
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
 BROKER_LIBS := -lmsgpackc -ljansson
-UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom test_cli_output
+UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom test_cli_output \
+              test_mem
 # Broker modules a unit test links besides the core library.
-UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c
+UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c ref/src/broker/mem.c
 UNIT_EXTRA_test_core := ref/tests/model/model.c
 UNIT_EXTRA_test_acl := ref/src/broker/acl.c
-UNIT_EXTRA_test_timer := ref/src/broker/timer.c
+UNIT_EXTRA_test_timer := ref/src/broker/timer.c ref/src/broker/mem.c
+UNIT_EXTRA_test_mem := ref/src/broker/mem.c
 UNIT_EXTRA_test_ev := ref/src/broker/ev.c ref/src/broker/ev_select.c ref/src/broker/ev_poll.c \
-                      ref/src/broker/ev_epoll.c
+                      ref/src/broker/ev_epoll.c ref/src/broker/mem.c
 UNIT_EXTRA_test_router_oom := $(filter-out ref/src/broker/main.c,$(BROKER_SRC))
 UNIT_EXTRA_test_cli_output := ref/src/cli/output.c
 UNIT_LDFLAGS_test_cli_output := -lm

@@ -14,6 +14,10 @@
 #                      load; outputs rt-*.* in $(B)/bench/. Where that is not
 #                      permitted, the report says so and has the default
 #                      broker only.
+#   make bench-memory  latency of the same broker without a budget, with
+#                      --memory-limit 64M and with --memory-limit 64M
+#                      --preallocate, side by side in one run; outputs
+#                      memory-*.* in $(B)/bench/
 # BENCH_ARGS adds options, e.g. make bench BENCH_ARGS='--target other=/tmp/b.sock'.
 
 BENCH_SRC    := bench/main.c bench/opts.c bench/run.c bench/procs.c bench/targets.c \
@@ -34,7 +38,7 @@ BENCH_BIN    := $(if $(filter /%,$(B)),,./)$(B)/busrt-bench
 ALL_EXTRA   += $(B)/busrt-bench
 TEST_SUITES += bench-smoke
 
-.PHONY: bench bench-smoke bench-io bench-rt
+.PHONY: bench bench-smoke bench-io bench-rt bench-memory
 
 # The scale series holds up to 19000 other clients: spawned brokers get room
 # for them (busrtd's own default follows its descriptor limit).
@@ -124,4 +128,20 @@ bench-rt: $(B)/busrt-bench $(BENCH_BROKER)
 	  $(BENCH_ARGS) > $(BENCH_OUT)/rt-results.txt || rc=$$?; \
 	cat $(BENCH_OUT)/rt-results.txt; \
 	echo "bench-rt: results in $(BENCH_OUT)/ (rt-results.txt, rt.csv, rt.json)"; \
+	exit $$rc
+
+# The cost of counting every allocation (--memory-limit) and of the buddy
+# arena (--preallocate) on round-trip latency, measured interleaved with the
+# plain broker and the floor.
+bench-memory: $(B)/busrt-bench $(BENCH_BROKER)
+	@mkdir -p $(BENCH_OUT)
+	@rm -f $(BENCH_OUT)/memory-broker.log
+	@rc=0; $(BENCH_BIN) --spawn 'plain=$(BENCH_BROKER) -B {addr}' \
+	  --spawn 'limit=$(BENCH_BROKER) --memory-limit 64M -B {addr}' \
+	  --spawn 'prealloc=$(BENCH_BROKER) --memory-limit 64M --preallocate -B {addr}' \
+	  --only latency --no-load --no-placement --broker-log $(BENCH_OUT)/memory-broker.log \
+	  --csv $(BENCH_OUT)/memory.csv --json $(BENCH_OUT)/memory.json \
+	  $(BENCH_ARGS) > $(BENCH_OUT)/memory-results.txt || rc=$$?; \
+	cat $(BENCH_OUT)/memory-results.txt; \
+	echo "bench-memory: results in $(BENCH_OUT)/ (memory-results.txt, memory.csv, memory.json)"; \
 	exit $$rc

@@ -10,6 +10,7 @@ engine=$1 h=$2 secs=$3 dict=$4 FZ=${5:-build/fuzz}
 # The binaries, by a path that works whether FZ is relative or absolute.
 case $FZ in /*) bin=$FZ ;; *) bin=./$FZ ;; esac
 mkdir -p "$FZ/corpus/$h" "$FZ/crashes"
+case $FZ in /*) bin=$FZ ;; *) bin=./$FZ ;; esac # an absolute B works too
 case $engine in
 libfuzzer)
     log=$FZ/lf-$h.log

@@ -1,7 +1,9 @@
 /* The router when memory runs out (REQ-ERR-7), in process, with malloc and
  * realloc wrapped (-Wl,--wrap) so that one chosen allocation fails: the
  * receivers whose queues got the frame keep it, the others get nothing, the
- * sender stays connected and its ACK says 74 instead of 01. */
+ * sender stays connected and its ACK says 74 instead of 01. Also under
+ * --memory-limit (mem.c, C library and arena backends): a body the budget
+ * cannot hold is discarded and answered 74, the stream stays in step. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 #include "../src/broker/conn.h"
 #include "../src/broker/coreapi.h"
 #include "../src/broker/log.h"
+#include "../src/broker/mem.h"
 #include "../src/broker/outq.h"
 #include "busrt/frame.h"
 
@@ -164,7 +167,7 @@ static void t_receiver_list_short(void **state)
     (void)state;
     /* The list of receivers cannot grow past its first 64 slots once: the
      * 65th receiver is left out (the list grows again for the rest). */
-    g_fail_realloc_size = 128u * sizeof(struct client *);
+    g_fail_realloc_size = MEM_HDR + 128u * sizeof(struct client *);
     send_frame(g_pub, BUSRT_OP_PUBLISH, BUSRT_QOS_PROCESSED, 2, k_pub, sizeof k_pub - 1u);
     assert_int_equal(g_fail_realloc_size, 0); /* the failure happened */
     assert_int_equal(last_ack(g_pub, 2), BUSRT_RC_OTHER);
@@ -181,7 +184,7 @@ static void t_frame_not_built(void **state)
     (void)state;
     /* The shared delivered frame cannot be allocated: nobody gets it. */
     size_t body = 3u + 1u + 3u + 1u + 4u; /* "pub" NUL "t/x" NUL "data" */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
     send_frame(g_pub, BUSRT_OP_PUBLISH, BUSRT_QOS_REALTIME_PROCESSED, 4, k_pub,
                sizeof k_pub - 1u);
     assert_int_equal(g_fail_malloc_size, 0);
@@ -189,25 +192,65 @@ static void t_frame_not_built(void **state)
     assert_int_equal(receivers(BUSRT_KIND_PUBLISH), 0);
     assert_false(g_pub->dead);
     /* The same for a broadcast ("*" NUL "data"; delivered: "pub" NUL "data") ... */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
     send_frame(g_pub, BUSRT_OP_BROADCAST, BUSRT_QOS_PROCESSED, 5, "*\0data", 6);
     assert_int_equal(g_fail_malloc_size, 0);
     assert_int_equal(last_ack(g_pub, 5), BUSRT_RC_OTHER);
     assert_int_equal(receivers(BUSRT_KIND_BROADCAST), 0);
     assert_int_equal(queued(g_pub, BUSRT_KIND_BROADCAST), 0);
     /* ... and a message, whose frame has the same size. */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + 3u + 1u + 4u;
     send_frame(g_pub, BUSRT_OP_MESSAGE, BUSRT_QOS_PROCESSED, 6, "s07\0data", 8);
     assert_int_equal(g_fail_malloc_size, 0);
     assert_int_equal(last_ack(g_pub, 6), BUSRT_RC_OTHER);
     assert_int_equal(receivers(BUSRT_KIND_MESSAGE), 0);
     /* Without QoS 1 there is no ACK, and the sender still stays. */
-    g_fail_malloc_size = sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
+    g_fail_malloc_size = MEM_HDR + sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN + body;
     send_frame(g_pub, BUSRT_OP_PUBLISH, 0, 7, k_pub, sizeof k_pub - 1u);
     assert_int_equal(last_ack(g_pub, 7), -1);
     assert_int_equal(receivers(BUSRT_KIND_PUBLISH), 0);
     assert_false(g_pub->dead);
     drain(g_pub);
+}
+
+/* --memory-limit: a body too large for the budget is read and discarded,
+ * answered 74, and the connection stays in step for the next frame. */
+static void t_budget_body_discarded(void **state)
+{
+    (void)state;
+    static uint8_t big[900u * 1024u];
+    memcpy(big, "t/x", 4); /* topic and its NUL, then the payload */
+    send_frame(g_pub, BUSRT_OP_PUBLISH, BUSRT_QOS_PROCESSED, 11, big, sizeof big);
+    assert_int_equal(last_ack(g_pub, 11), BUSRT_RC_OTHER);
+    assert_int_equal(receivers(BUSRT_KIND_PUBLISH), 0);
+    assert_false(g_pub->dead);
+    assert_int_equal(g_pub->st, ST_HEADER);
+    send_frame(g_pub, BUSRT_OP_PUBLISH, BUSRT_QOS_PROCESSED, 12, k_pub, sizeof k_pub - 1u);
+    assert_int_equal(last_ack(g_pub, 12), BUSRT_RC_OK);
+    assert_int_equal(receivers(BUSRT_KIND_PUBLISH), NSUB);
+    assert_true(mem_high_water() <= mem_limit());
+    drain(g_pub);
+}
+
+static int setup_budget(void **state)
+{
+    assert_int_equal(mem_init(1u << 20, 0), 0);
+    return setup(state);
+}
+
+static int setup_arena(void **state)
+{
+    assert_int_equal(mem_init(1u << 20, 1), 0);
+    return setup(state);
+}
+
+static int teardown_budget(void **state)
+{
+    int rc = teardown(state);
+    assert_int_equal(mem_used(), 0); /* everything the broker held was released */
+    mem_shutdown();
+    assert_int_equal(mem_init(0, 0), 0);
+    return rc;
 }
 
 int main(void)
@@ -216,6 +259,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_normal, setup, teardown),
         cmocka_unit_test_setup_teardown(t_receiver_list_short, setup, teardown),
         cmocka_unit_test_setup_teardown(t_frame_not_built, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_budget_body_discarded, setup_budget, teardown_budget),
+        cmocka_unit_test_setup_teardown(t_budget_body_discarded, setup_arena, teardown_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
 #include "bmap.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ void bmap_init(struct bmap *m)
 
 void bmap_free(struct bmap *m)
 {
-    free(m->slots);
+    mem_free(m->slots);
     bmap_init(m);
 }
 
@@ -50,7 +51,7 @@ static int grow(struct bmap *m)
     if (m->cap != 0 && m->count * 2u < m->cap) {
         ncap = m->cap;
     }
-    struct bmap_slot *ns = calloc(ncap, sizeof *ns);
+    struct bmap_slot *ns = mem_calloc(ncap, sizeof *ns);
     if (ns == NULL) {
         return -1;
     }
@@ -64,7 +65,7 @@ static int grow(struct bmap *m)
             ns[j] = *s;
         }
     }
-    free(m->slots);
+    mem_free(m->slots);
     m->slots = ns;
     m->cap = ncap;
     m->used = m->count;

@@ -25,12 +25,13 @@
 #include "outq.h"
 #include "registry.h"
 #include "timer.h"
+#include "mem.h"
 
 static int setup_internal(struct broker *b)
 {
     static const char name[] = ".broker";
     struct client *c = client_new(b, -1, KIND_INTERNAL);
-    if (c == NULL || (c->name = (uint8_t *)strdup(name)) == NULL) {
+    if (c == NULL || (c->name = (uint8_t *)mem_strdup(name)) == NULL) {
         return -1;
     }
     c->name_len = sizeof name - 1u;
@@ -58,7 +59,7 @@ int broker_init(struct broker *b, const struct config *cfg)
         log_error("cannot open the %s multiplexer: %s", cfg->io->name, strerror(errno));
         return -1;
     }
-    b->rbuf = malloc(cfg->buf_size);
+    b->rbuf = mem_alloc(cfg->buf_size);
     b->nop = outbuf_new(BUSRT_FRAME_HEADER_LEN);
     if (b->rbuf == NULL || b->nop == NULL) {
         log_error("out of memory at start-up");
@@ -71,7 +72,7 @@ int broker_init(struct broker *b, const struct config *cfg)
 
 int broker_listen(struct broker *b)
 {
-    b->listeners = calloc(b->cfg.nbinds, sizeof *b->listeners);
+    b->listeners = mem_calloc(b->cfg.nbinds, sizeof *b->listeners);
     if (b->listeners == NULL) {
         return -1;
     }
@@ -190,15 +191,15 @@ void broker_teardown(struct broker *b)
     for (size_t i = 0; i < b->nlisteners; i++) {
         listener_close(&b->listeners[i]);
     }
-    free(b->listeners);
+    mem_free(b->listeners);
     fifo_close(b->fifo);
     coreapi_flush_events(b); /* frees what unregistration queued */
     topic_index_free(&b->topics);
     name_index_free(&b->bnames);
     bmap_free(&b->names);
-    free(b->rcpt);
-    free(b->byfd);
-    free(b->rbuf);
+    mem_free(b->rcpt);
+    mem_free(b->byfd);
+    mem_free(b->rbuf);
     outbuf_unref(b->nop);
     timers_free(&b->timers);
     ev_close(&b->ev);

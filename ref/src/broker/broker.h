@@ -15,8 +15,10 @@
  * CPU affinity, memory locking),
  * registry.c (names, subscriptions, exclusions), timer.c (the deadline
  * heap), clock.c, bmap.c (the hash map under the registry and indexes),
- * mpout.c (MessagePack output), log.c. Each module but main.c has a
- * header of its own (the ev_*.c backends share ev.h). */
+ * mpout.c (MessagePack output), log.c, mem.c (every allocation, counted
+ * against --memory-limit, from the --preallocate arena if asked) and
+ * budget.c (what happens when that limit is reached). Each module but
+ * main.c has a header of its own (the ev_*.c backends share ev.h). */
 #ifndef BUSRTD_BROKER_H
 #define BUSRTD_BROKER_H
 
@@ -42,7 +44,13 @@ enum conn_state {
     ST_NAME,     /* waiting for the name bytes */
     ST_HEADER,   /* registered, waiting for a 9-byte frame header */
     ST_BODY,     /* waiting for the body of the current frame */
+    ST_SKIP,     /* reading and discarding a body the memory limit cannot
+                    hold (answered 74 when its QoS asks for an ACK) */
 };
+
+/* Room in struct client for the bytes of a partial header (or greeting,
+ * name length) when no input buffer of its own can be had. */
+#define CLIENT_STASH 16u
 
 struct client {
     uint64_t id; /* unique per broker run; also the index key */
@@ -75,6 +83,7 @@ struct client {
      * than buf-size go to a separate buffer */
     uint8_t *in;
     size_t in_cap, in_start, in_end;
+    uint8_t stash[CLIENT_STASH]; /* `in` when an own buffer could not be had */
     uint8_t *big;   /* body or name being collected, when larger than in */
     size_t big_len, big_have;
     size_t need;    /* bytes the current state waits for */

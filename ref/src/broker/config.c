@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,10 @@ void config_usage(void)
         "  --max-subscriptions N    subscriptions per client (default 65536)\n"
         "  --max-exclusions N       exclusions per client (default 1024)\n"
         "  --max-handshakes N       connections still in the handshake (default 256)\n"
+        "  --memory-limit BYTES     memory for everything held for clients, suffix K, M\n"
+        "                           or G allowed (default: none; at least 1M)\n"
+        "  --preallocate            reserve the --memory-limit budget at start; no\n"
+        "                           allocation from the C library once running\n"
         "Access:\n"
         "  --acl FILE               access control file (JSON); SIGHUP reloads it\n"
         "  --socket-mode MODE       file mode of UNIX sockets, octal (default: umask)\n"
@@ -101,6 +106,30 @@ static int parse_size(const char *opt, const char *s, size_t lo, size_t hi, size
         return -1;
     }
     *out = (size_t)v;
+    return 0;
+}
+
+/* BYTES with an optional K, M or G suffix (binary: 1024, 1024^2, 1024^3). */
+static int parse_bytes(const char *opt, const char *s, size_t lo, size_t hi, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long mul = 1u;
+    if (end != s && end != NULL && *end != '\0' && end[1] == '\0') {
+        mul = *end == 'K' || *end == 'k'   ? 1024u
+              : *end == 'M' || *end == 'm' ? 1024u * 1024u
+              : *end == 'G' || *end == 'g' ? 1024u * 1024u * 1024u
+                                           : 0u;
+        end += mul != 0u;
+    }
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || mul == 0u ||
+        v > ULLONG_MAX / mul || v * mul < lo || v * mul > hi) {
+        fprintf(stderr, "busrtd: %s: '%s' is not a byte count in [%zu, %zu] (suffix K, M "
+                "or G allowed)\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = (size_t)(v * mul);
     return 0;
 }
 
@@ -256,6 +285,8 @@ int config_parse(struct config *cfg, int argc, char **argv)
             cfg->log_syslog = 1;
         } else if (strcmp(a, "--force-register") == 0) {
             cfg->force_register = 1;
+        } else if (strcmp(a, "--preallocate") == 0) {
+            cfg->preallocate = 1;
         } else if (takes(a, "--bind", "-B", &i, argc, argv, &v)) {
             if (v == NULL) return -1;
             if (cfg->nbinds == CONFIG_MAX_BINDS) {
@@ -300,6 +331,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
             if (v == NULL || parse_size(a, v, 1u, 1u << 20, &cfg->max_exclusions) != 0) return -1;
         } else if (takes(a, "--max-handshakes", NULL, &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1000000u, &cfg->max_handshakes) != 0) return -1;
+        } else if (takes(a, "--memory-limit", NULL, &i, argc, argv, &v)) {
+            if (v == NULL || parse_bytes(a, v, (size_t)1 << 20, (size_t)1 << 40,
+                                         &cfg->memory_limit) != 0)
+                return -1;
         } else if (takes(a, "--acl", NULL, &i, argc, argv, &v)) {
             if (v == NULL || nonempty(a, v) != 0) return -1;
             cfg->acl_file = v;
@@ -335,6 +370,15 @@ int config_parse(struct config *cfg, int argc, char **argv)
     }
     if (cfg->nbinds == 0) {
         fprintf(stderr, "busrtd: no listener given; use -B ADDR (see busrtd --help)\n");
+        return -1;
+    }
+    if (cfg->preallocate && cfg->memory_limit == 0u) {
+        fprintf(stderr, "busrtd: --preallocate needs --memory-limit (the size to reserve)\n");
+        return -1;
+    }
+    if (cfg->preallocate && cfg->log_syslog) {
+        fprintf(stderr, "busrtd: --preallocate cannot be used with --log-syslog (syslog() "
+                        "allocates in the C library); log to standard error\n");
         return -1;
     }
     return 0;

@@ -43,6 +43,9 @@ struct config {
     int rt_priority;          /* --rt-priority: SCHED_FIFO priority; 0: not asked */
     const char *cpu_list;     /* --cpu: CPU affinity list such as "0,2-3", or NULL */
     int mlock_all;            /* --mlockall */
+    size_t memory_limit;      /* --memory-limit: bytes for everything held for
+                                 peers (mem.c); 0: no limit */
+    int preallocate;          /* --preallocate: the budget is reserved at start */
 };
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when --help

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bmap.h"
+#include "budget.h"
 #include "busrt/codes.h"
 #include "busrt/frame.h"
 #include "ev.h"
@@ -19,8 +20,10 @@
 #include "registry.h"
 #include "router.h"
 #include "timer.h"
+#include "mem.h"
 
 static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t n);
+static void skip_start(struct broker *b, struct client *c, size_t need);
 
 #define LABEL_NAME_MAX 64u
 #define LABEL_CAP 96u
@@ -40,7 +43,7 @@ const char *client_label(const struct client *c)
  * only longer names need a label of their own. */
 static void set_label(struct client *c)
 {
-    if (c->name_len > LABEL_NAME_MAX && (c->label = malloc(LABEL_CAP)) != NULL) {
+    if (c->name_len > LABEL_NAME_MAX && (c->label = mem_alloc(LABEL_CAP)) != NULL) {
         (void)snprintf(c->label, LABEL_CAP, "%.64s...(%zu bytes)", (const char *)c->name,
                        c->name_len);
     }
@@ -57,7 +60,7 @@ static int fd_table_fits(struct broker *b, int fd)
     while (ncap < need) {
         ncap *= 2u;
     }
-    struct client **t = realloc(b->byfd, ncap * sizeof *t);
+    struct client **t = mem_realloc(b->byfd, ncap * sizeof *t);
     if (t == NULL) {
         return 0;
     }
@@ -94,10 +97,11 @@ void client_watch(struct broker *b, struct client *c)
 
 struct client *client_new(struct broker *b, int fd, enum client_kind kind)
 {
-    struct client *c = calloc(1, sizeof *c);
+    struct client *c = budget_alloc(b, sizeof *c);
     if (c == NULL) {
         return NULL;
     }
+    memset(c, 0, sizeof *c);
     c->id = ++b->next_id;
     c->fd = fd;
     c->kind = kind;
@@ -109,7 +113,7 @@ struct client *client_new(struct broker *b, int fd, enum client_kind kind)
     if (fd >= 0) {
         if (!fd_table_fits(b, fd) || timers_reserve(&b->timers) != 0 ||
             ev_set(&b->ev, fd, EV_READ) != 0) {
-            free(c);
+            mem_free(c);
             return NULL;
         }
         b->byfd[fd] = c;
@@ -192,14 +196,14 @@ void client_destroy(struct broker *b, struct client *c)
         b->nhandshakes--;
     }
     outq_free(&c->q);
-    if (c->in != b->rbuf) {
-        free(c->in);
+    if (c->in != b->rbuf && c->in != c->stash) {
+        mem_free(c->in);
     }
-    free(c->big);
-    free(c->name);
-    free(c->label);
-    free(c->source);
-    free(c);
+    mem_free(c->big);
+    mem_free(c->name);
+    mem_free(c->label);
+    mem_free(c->source);
+    mem_free(c);
 }
 
 /* Appends c to the loop's flush list (once until it is written). */
@@ -218,8 +222,14 @@ int client_enqueue(struct broker *b, struct client *c, struct outbuf *f)
     if (c->dead || c->kind == KIND_INTERNAL) {
         return 0;
     }
-    if (outq_push(&c->q, f, b->cfg.queue_bytes) != 0) {
-        return -1;
+    int rc;
+    while ((rc = outq_push(&c->q, f, b->cfg.queue_bytes)) == -2 && budget_reclaim(b)) {
+        if (c->dead) {
+            return CLIENT_Q_DROPPED; /* c itself was dropped to make room */
+        }
+    }
+    if (rc != 0) {
+        return rc == -2 ? CLIENT_Q_NOMEM : CLIENT_Q_FULL;
     }
     mark_flush(b, c);
     return 0;
@@ -228,7 +238,9 @@ int client_enqueue(struct broker *b, struct client *c, struct outbuf *f)
 /* Queues a short raw reply (handshake byte, ACK); kills c when impossible. */
 static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t n)
 {
-    struct outbuf *f = outbuf_new(n);
+    struct outbuf *f;
+    while ((f = outbuf_new(n)) == NULL && budget_reclaim(b)) {
+    }
     if (f == NULL) {
         client_kill(b, c, "out of memory");
         return -1;
@@ -237,7 +249,7 @@ static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t
     int rc = client_enqueue(b, c, f);
     outbuf_unref(f);
     if (rc != 0) {
-        client_kill(b, c, "output queue full");
+        client_kill(b, c, rc == CLIENT_Q_NOMEM ? "out of memory" : "output queue full");
     }
     return rc;
 }
@@ -302,9 +314,9 @@ void client_on_timer(struct broker *b, struct client *c)
         }
     } else if (now >= c->read_deadline) {
         log_warn("client %s: %s timed out; dropping it", client_label(c),
-                 c->st == ST_HEADER ? "no frame header or ping"
-                 : c->st == ST_BODY ? "frame body"
-                                    : "handshake");
+                 c->st == ST_HEADER                      ? "no frame header or ping"
+                 : c->st == ST_BODY || c->st == ST_SKIP ? "frame body"
+                                                        : "handshake");
         client_kill(b, c, "read timeout");
     } else if (c->write_stalled_since != 0 &&
                now >= c->write_stalled_since + b->cfg.timeout_ns) {
@@ -344,7 +356,7 @@ static const uint8_t *take(struct client *c)
     }
     if (c->need > c->in_cap) {
         /* c->need was checked against a configured limit before this. */
-        c->big = malloc(c->need);
+        c->big = mem_alloc(c->need);
         if (c->big == NULL) {
             return NULL;
         }
@@ -357,7 +369,7 @@ static const uint8_t *take(struct client *c)
 
 static void release_big(struct client *c)
 {
-    free(c->big);
+    mem_free(c->big);
     c->big = NULL;
     c->big_len = c->big_have = 0;
 }
@@ -426,8 +438,12 @@ static void handshake_step(struct broker *b, struct client *c, const uint8_t *p)
             client_close(b, c, busrt_strerror(rc));
             return;
         }
-        c->name = malloc(c->need + 1u);
-        if (c->name == NULL) {
+        /* room for the name and what registering it stores (indexes) */
+        (void)budget_admit(b, 4u * mem_charge(c->need + 1u) + 4096u, 0);
+        c->name = c->dead ? NULL : budget_alloc(b, c->need + 1u);
+        if (c->name == NULL || c->dead) {
+            mem_free(c->name);
+            c->name = NULL;
             client_kill(b, c, "out of memory");
             return;
         }
@@ -483,6 +499,22 @@ static void on_header(struct broker *b, struct client *c, const uint8_t *p)
         return;
     }
     uint32_t blen = busrt_client_body_len(&c->hdr);
+    if (blen > b->cfg.buf_size) {
+        /* Collected in a buffer of its own, then copied once into the frame
+         * delivered: both must fit, and leave room for small frames. */
+        size_t hold = mem_charge(blen);
+        size_t copy = mem_charge(sizeof(struct outbuf) + BUSRT_FRAME_HEADER_LEN +
+                                 c->name_len + 1u + blen);
+        int fits = hold != SIZE_MAX && copy != SIZE_MAX &&
+                   budget_admit(b, hold + copy, 1);
+        if (c->dead) {
+            return; /* c itself was dropped to make room */
+        }
+        if (!fits) {
+            skip_start(b, c, blen);
+            return;
+        }
+    }
     if (blen > 0u) {
         expect(b, c, ST_BODY, blen);
         return;
@@ -493,6 +525,46 @@ static void on_header(struct broker *b, struct client *c, const uint8_t *p)
     if (c->hdr.op != BUSRT_OP_NOP || c->hdr.qos != 0u) { /* not a ping */
         router_dispatch(b, c, (const uint8_t *)"", 0);
     }
+}
+
+/* The body of the current frame cannot be held within --memory-limit: its
+ * need bytes are read and discarded (ST_SKIP); skip_input answers at the
+ * end of it. */
+static void skip_start(struct broker *b, struct client *c, size_t need)
+{
+    static struct budget_note note;
+    budget_warn(b, &note,
+                "client %s: frame body of %lu bytes (op 0x%02x) cannot be held (%zu of %zu "
+                "bytes in use); reading and discarding it, result 74",
+                client_label(c), (unsigned long)busrt_client_body_len(&c->hdr), c->hdr.op,
+                mem_used(), mem_limit());
+    expect(b, c, ST_SKIP, need);
+}
+
+/* Consumes what is there of a discarded body; 1 when it is over. */
+static int skip_input(struct broker *b, struct client *c)
+{
+    size_t k = c->in_end - c->in_start;
+    if (k > c->need) {
+        k = c->need;
+    }
+    c->in_start += k;
+    c->need -= k;
+    if (c->need > 0u) {
+        return 0;
+    }
+    uint32_t n = busrt_client_body_len(&c->hdr);
+    c->r_frames++;
+    c->r_bytes += n;
+    b->r_frames++;
+    b->r_bytes += n;
+    expect(b, c, ST_HEADER, BUSRT_CLIENT_HEADER_LEN);
+    /* REQ-ERR-7: never 01 for a frame that was not routed; the connection
+     * stays open. Op 0 gets no ACK, as when it is handled. */
+    if ((c->hdr.qos & BUSRT_QOS_PROCESSED) != 0u && c->hdr.op != BUSRT_OP_NOP) {
+        router_ack(b, c, BUSRT_RC_OTHER);
+    }
+    return 1;
 }
 
 static void on_body(struct broker *b, struct client *c, const uint8_t *p)
@@ -510,9 +582,19 @@ static void on_body(struct broker *b, struct client *c, const uint8_t *p)
 static void process_input(struct broker *b, struct client *c)
 {
     while (!c->dead) {
+        if (c->st == ST_SKIP) {
+            if (!skip_input(b, c)) {
+                return;
+            }
+            continue;
+        }
         const uint8_t *p = take(c);
         if (p == NULL) {
             if (c->big == NULL && c->need > c->in_cap) {
+                if (c->st == ST_BODY) { /* no buffer for the body: discard it */
+                    skip_start(b, c, c->need);
+                    continue;
+                }
                 client_kill(b, c, "out of memory");
             }
             return;
@@ -539,6 +621,13 @@ static int input_space(struct broker *b, struct client *c)
         c->in = b->rbuf;
         c->in_cap = b->cfg.buf_size;
         c->in_start = c->in_end = 0;
+    } else if (c->in == c->stash) { /* the shared buffer is free while c reads */
+        size_t left = c->in_end - c->in_start;
+        memcpy(b->rbuf, c->stash + c->in_start, left);
+        c->in = b->rbuf;
+        c->in_cap = b->cfg.buf_size;
+        c->in_start = 0;
+        c->in_end = left;
     }
     if (c->in_start == c->in_end) {
         c->in_start = c->in_end = 0;
@@ -561,8 +650,8 @@ static void input_release(struct broker *b, struct client *c)
 {
     size_t left = c->in_end - c->in_start;
     if (c->in != NULL && (left == 0u || c->dead)) {
-        if (c->in != b->rbuf) {
-            free(c->in);
+        if (c->in != b->rbuf && c->in != c->stash) {
+            mem_free(c->in);
         }
         c->in = NULL;
         c->in_cap = c->in_start = c->in_end = 0;
@@ -571,17 +660,31 @@ static void input_release(struct broker *b, struct client *c)
     if (c->in != b->rbuf) {
         return;
     }
-    uint8_t *own = malloc(b->cfg.buf_size);
-    if (own == NULL) {
-        c->in = NULL;
-        c->in_cap = c->in_start = c->in_end = 0;
-        client_kill(b, c, "out of memory");
+    uint8_t *own = budget_alloc(b, b->cfg.buf_size);
+    const uint8_t *rest = b->rbuf + c->in_start;
+    if (own != NULL && !c->dead) {
+        memcpy(own, rest, left);
+        c->in = own;
+        c->in_start = 0;
+        c->in_end = left;
         return;
     }
-    memcpy(own, c->in + c->in_start, left);
-    c->in = own;
-    c->in_start = 0;
-    c->in_end = left;
+    mem_free(own);
+    c->in = NULL;
+    c->in_cap = c->in_start = c->in_end = 0;
+    if (c->dead) {
+        return; /* c itself was dropped to make room */
+    }
+    if (left <= CLIENT_STASH) { /* a partial header, greeting or name length */
+        memcpy(c->stash, rest, left);
+        c->in = c->stash;
+        c->in_cap = CLIENT_STASH;
+        c->in_end = left;
+    } else if (c->st == ST_BODY) { /* the part read is dropped, the rest discarded */
+        skip_start(b, c, c->need - left);
+    } else {
+        client_kill(b, c, "out of memory");
+    }
 }
 
 /* Handles n bytes just appended to the read buffer. */

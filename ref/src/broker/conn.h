@@ -37,8 +37,13 @@ void client_watch(struct broker *b, struct client *c);
 void client_on_timer(struct broker *b, struct client *c);
 /* c's name for log lines (shortened when long). */
 const char *client_label(const struct client *c);
-/* Queues a shared frame on c. Returns 0, or -1 when c's queue is full: the
- * caller decides (the router drops c). */
+/* Queues a shared frame on c, making room under --memory-limit first if
+ * needed (budget.h). Returns 0 (also for a dead or internal c: nothing is
+ * queued), or one of CLIENT_Q_*: the caller decides (the router drops c
+ * when its queue is full). */
 int client_enqueue(struct broker *b, struct client *c, struct outbuf *f);
+#define CLIENT_Q_FULL (-1)    /* --queue-size or --queue-bytes reached */
+#define CLIENT_Q_NOMEM (-2)   /* no memory for the queue to grow */
+#define CLIENT_Q_DROPPED (-3) /* c was dropped to make room (budget_reclaim) */
 
 #endif

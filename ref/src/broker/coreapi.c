@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "budget.h"
 #include "busrt/codes.h"
 #include "busrt/frame.h"
 #include "busrt/mpack.h"
@@ -19,6 +20,7 @@
 #include "mpout.h"
 #include "outq.h"
 #include "router.h"
+#include "mem.h"
 
 #define AUTHOR "BUS/RT reference implementation contributors"
 
@@ -43,27 +45,38 @@ static void pack_counters(msgpack_packer *pk, uint64_t rf, uint64_t rb, uint64_t
     }
 }
 
+/* The memory figures of stats (mem.c): the budget (0: none), the bytes
+ * held now and the most held since start-up. */
+static void pack_memory(msgpack_packer *pk)
+{
+    pack_cstr(pk, "memory_limit");
+    (void)msgpack_pack_uint64(pk, mem_limit());
+    pack_cstr(pk, "memory_used");
+    (void)msgpack_pack_uint64(pk, mem_used());
+    pack_cstr(pk, "memory_high_water");
+    (void)msgpack_pack_uint64(pk, mem_high_water());
+}
+
 /* Sends an RPC frame (header + data) from .broker to c. */
 static void send_rpc(struct broker *b, struct client *to, const uint8_t *hdr, size_t hlen,
                      const void *data, size_t dlen)
 {
-    uint8_t *payload = malloc(hlen + dlen + 1u);
+    static struct budget_note note;
+    uint8_t *payload = budget_alloc(b, hlen + dlen + 1u);
     if (payload == NULL) {
-        log_error("out of memory answering an RPC call from %s", client_label(to));
+        budget_oom(b, &note, "answering an RPC call from %s; no reply", client_label(to));
         return;
     }
     memcpy(payload, hdr, hlen);
     if (dlen > 0) {
         memcpy(payload + hlen, data, dlen);
     }
-    struct outbuf *f = router_build(BUSRT_KIND_MESSAGE, 0, b->internal, NULL, 0, payload,
+    struct outbuf *f = router_build(b, BUSRT_KIND_MESSAGE, 0, b->internal, NULL, 0, payload,
                                     hlen + dlen);
-    free(payload);
-    if (f == NULL) {
-        log_error("out of memory answering an RPC call from %s", client_label(to));
-        return;
+    mem_free(payload);
+    if (f == NULL || router_deliver(b, to, f) == CLIENT_Q_NOMEM) {
+        budget_oom(b, &note, "answering an RPC call from %s; no reply", client_label(to));
     }
-    (void)router_deliver(b, to, f);
     outbuf_unref(f);
 }
 
@@ -93,55 +106,112 @@ static int params_empty(const uint8_t *p, size_t n)
     return n == 0;
 }
 
-static int by_name(const void *x, const void *y)
+static int by_name(const struct client *a, const struct client *c)
 {
-    const struct client *a = *(struct client *const *)x;
-    const struct client *c = *(struct client *const *)y;
     size_t n = a->name_len < c->name_len ? a->name_len : c->name_len;
     int r = memcmp(a->name, c->name, n);
     return r != 0 ? r : (a->name_len > c->name_len) - (a->name_len < c->name_len);
 }
 
+/* Sorts v by name: a heap sort, in place (the C library's qsort may
+ * allocate, which --preallocate rules out). */
+static void sort_by_name(const struct client **v, size_t n)
+{
+    for (size_t end = n, start = n / 2u;;) {
+        if (start > 0u) {
+            start--; /* building the heap */
+        } else if (end > 1u) {
+            end--; /* moving the largest to the end */
+            const struct client *t = v[end];
+            v[end] = v[0];
+            v[0] = t;
+        } else {
+            return;
+        }
+        size_t i = start;
+        for (size_t k; (k = 2u * i + 1u) < end; i = k) {
+            if (k + 1u < end && by_name(v[k], v[k + 1u]) < 0) {
+                k++;
+            }
+            if (by_name(v[i], v[k]) >= 0) {
+                break;
+            }
+            const struct client *t = v[i];
+            v[i] = v[k];
+            v[k] = t;
+        }
+    }
+}
+
+/* A MessagePack string at p (an object of obj_len bytes, its extent
+ * already checked): 1 with its bytes in *s, *len; 0 for other types. */
+static int mp_str(const uint8_t *p, size_t obj_len, const uint8_t **s, size_t *len)
+{
+    size_t h;
+    if (p[0] >= 0xA0u && p[0] <= 0xBFu) {
+        h = 1u;
+    } else if (p[0] == 0xD9u) {
+        h = 2u;
+    } else if (p[0] == 0xDAu) {
+        h = 3u;
+    } else if (p[0] == 0xDBu) {
+        h = 5u;
+    } else {
+        return 0;
+    }
+    *s = p + h;
+    *len = obj_len - h;
+    return 1;
+}
+
 /* Reads the optional {"filter": REGEX} of client.list into a compiled
- * regex. Returns 0 (with *has set when present), or -1 on bad params. */
+ * regex. Returns 0 (with *has set when present), or -1 on bad params. The
+ * map is walked in place with the proved extent check (busrt_mp_check), so
+ * reading it allocates nothing; only regcomp does, inside the C library. */
 static int list_filter(const uint8_t *p, size_t n, regex_t *re, int *has)
 {
     *has = 0;
     if (params_empty(p, n)) {
         return 0;
     }
-    /* Counts are checked against the bytes first, so that the unpacker
-     * never allocates for elements that are not there (REQ-CORE-13). */
-    size_t obj_len = 0;
+    size_t obj_len = 0, count = 0, off = 0;
     if (busrt_mp_check(p, n, &obj_len) != 0 || obj_len != n) {
         return -1;
     }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    int rc = -1;
-    if (msgpack_unpack_next(&u, (const char *)p, n, &off) == MSGPACK_UNPACK_SUCCESS &&
-        off == n && u.data.type == MSGPACK_OBJECT_MAP) {
-        rc = 0;
-        for (uint32_t i = 0; i < u.data.via.map.size && rc == 0; i++) {
-            msgpack_object_kv *kv = &u.data.via.map.ptr[i];
-            if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != 6 ||
-                memcmp(kv->key.via.str.ptr, "filter", 6) != 0 || *has) {
-                continue; /* unknown keys are ignored (REQ-CORE-9) */
-            }
-            char *pat = kv->val.type == MSGPACK_OBJECT_STR
-                            ? strndup(kv->val.via.str.ptr, kv->val.via.str.size)
-                            : NULL;
-            if (pat == NULL || regcomp(re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
-                rc = -1; /* not a string, or not a valid expression */
-            } else {
-                *has = 1;
-            }
-            free(pat);
-        }
+    if (p[0] >= 0x80u && p[0] <= 0x8Fu) {
+        count = p[0] & 0x0Fu;
+        off = 1u;
+    } else if (p[0] == 0xDEu && n >= 3u) {
+        count = (size_t)p[1] << 8 | p[2];
+        off = 3u;
+    } else if (p[0] == 0xDFu && n >= 5u) {
+        count = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+        off = 5u;
+    } else {
+        return -1; /* not a map */
     }
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    for (size_t i = 0; i < count; i++) {
+        size_t klen = 0, vlen = 0, kl = 0, vl = 0;
+        const uint8_t *k = NULL, *v = NULL;
+        if (busrt_mp_check(p + off, n - off, &klen) != 0 ||
+            busrt_mp_check(p + off + klen, n - off - klen, &vlen) != 0) {
+            break; /* cannot happen: the whole map was checked */
+        }
+        int is_filter = mp_str(p + off, klen, &k, &kl) && kl == 6u &&
+                        memcmp(k, "filter", 6) == 0 && !*has;
+        off += klen;
+        if (is_filter) { /* unknown keys are ignored (REQ-CORE-9) */
+            char *pat = mp_str(p + off, vlen, &v, &vl) ? mem_strndup((const char *)v, vl) : NULL;
+            if (pat == NULL || regcomp(re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
+                mem_free(pat);
+                return -1; /* not a string, or not a valid expression */
+            }
+            mem_free(pat);
+            *has = 1;
+        }
+        off += vlen;
+    }
+    return 0;
 }
 
 static void pack_client(msgpack_packer *pk, const struct client *c)
@@ -186,16 +256,16 @@ static int client_list(struct broker *b, const uint8_t *params, size_t plen,
         return -1;
     }
     size_t n = 0, cap = 64;
-    const struct client **v = malloc(cap * sizeof *v);
+    const struct client **v = mem_alloc(cap * sizeof *v);
     for (const struct client *c = b->clients; v != NULL && c != NULL; c = c->next) {
         if (!c->registered || c->primary != NULL ||
             (has && regexec(&re, (const char *)c->name, 0, NULL, 0) != 0)) {
             continue;
         }
         if (n == cap) {
-            const struct client **nv = realloc(v, 2u * cap * sizeof *nv);
+            const struct client **nv = mem_realloc(v, 2u * cap * sizeof *nv);
             if (nv == NULL) {
-                free(v);
+                mem_free(v);
                 v = NULL;
                 break;
             }
@@ -210,14 +280,14 @@ static int client_list(struct broker *b, const uint8_t *params, size_t plen,
     if (v == NULL) {
         return -2;
     }
-    qsort(v, n, sizeof *v, by_name);
+    sort_by_name(v, n);
     (void)msgpack_pack_map(pk, 1);
     pack_cstr(pk, "clients");
     (void)msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         pack_client(pk, v[i]);
     }
-    free(v);
+    mem_free(v);
     return 0;
 }
 
@@ -254,7 +324,7 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
             pack_cstr(pk, "version");
             pack_cstr(pk, BUSRT_VERSION_STRING);
         } else {
-            (void)msgpack_pack_map(pk, 8);
+            (void)msgpack_pack_map(pk, 11);
             pack_cstr(pk, "uptime");
             (void)msgpack_pack_uint64(pk, (uint64_t)((now_ns() - b->started_ns) / 1000000000LL));
             pack_counters(pk, b->r_frames, b->r_bytes, b->w_frames, b->w_bytes);
@@ -265,6 +335,7 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
             (void)msgpack_pack_uint64(pk, b->acl_reload_failures);
             pack_cstr(pk, "acl_last_error");
             pack_cstr(pk, b->acl_last_error);
+            pack_memory(pk);
         }
     } else if (IS("client.list")) {
         int rc = client_list(b, params, plen, pk);
@@ -281,8 +352,9 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
     }
 #undef IS
     if (err == 0 && out.failed) {
-        log_error(".broker: out of memory building the %.*s reply; "
-                "answering -32603", (int)mlen, (const char *)m);
+        static struct budget_note note;
+        budget_oom(b, &note, "building the .broker %.*s reply for %s; answering -32603",
+                   (int)mlen, (const char *)m, client_label(from));
         err = BUSRT_RPC_E_INTERNAL;
         errmsg = "out of memory";
     }
@@ -313,8 +385,8 @@ static void publish_event(struct broker *b, const char *topic, const char *s,
     pack_cstr(pk, "t");
     (void)msgpack_pack_uint64(pk, wall_ns());
     if (out.failed) {
-        log_error("out of memory building the %s announcement on %s; not published",
-                s, topic);
+        static struct budget_note note;
+        budget_oom(b, &note, "building the %s announcement on %s; not published", s, topic);
     } else {
         router_publish_internal(b, (const uint8_t *)topic, strlen(topic),
                                 (const uint8_t *)out.sb.data, out.sb.size);
@@ -337,10 +409,11 @@ void coreapi_announce(struct broker *b, const struct client *c, int registered)
     if (b->internal == NULL || c == b->internal) {
         return;
     }
-    struct event *e = malloc(sizeof *e + c->name_len);
+    static struct budget_note note;
+    struct event *e = mem_alloc(sizeof *e + c->name_len);
     if (e == NULL) {
-        log_error("out of memory: %s announcement of %s lost",
-                  registered ? "reg" : "unreg", client_label(c));
+        budget_oom(b, &note, "queueing the %s announcement of %s; it is lost",
+                   registered ? "reg" : "unreg", client_label(c));
         return;
     }
     e->next = NULL;
@@ -363,7 +436,7 @@ void coreapi_flush_events(struct broker *b)
             publish_event(b, ".broker/info", e->registered ? "reg" : "unreg", e->name,
                           e->len);
         }
-        free(e);
+        mem_free(e);
     }
 }
 

@@ -1,4 +1,5 @@
 #include "ev.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ void ev_close(struct ev *e)
     if (e->st != NULL) {
         e->ops->destroy(e->st);
     }
-    free(e->mask);
+    mem_free(e->mask);
     memset(e, 0, sizeof *e);
 }
 
@@ -53,7 +54,7 @@ int ev_set(struct ev *e, int fd, unsigned mask)
         while (ncap <= i) {
             ncap *= 2u;
         }
-        uint8_t *m = realloc(e->mask, ncap);
+        uint8_t *m = mem_realloc(e->mask, ncap);
         if (m == NULL) {
             return -1;
         }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ev.h"
+#include "mem.h"
 
 #define EP_BATCH 256
 
@@ -18,13 +19,13 @@ struct ep {
 
 static void *ep_create(void)
 {
-    struct ep *p = malloc(sizeof *p);
+    struct ep *p = mem_alloc(sizeof *p);
     if (p == NULL) {
         return NULL;
     }
     p->fd = epoll_create1(EPOLL_CLOEXEC);
     if (p->fd < 0) {
-        free(p);
+        mem_free(p);
         return NULL;
     }
     return p;
@@ -34,7 +35,7 @@ static void ep_destroy(void *st)
 {
     struct ep *p = st;
     (void)close(p->fd);
-    free(p);
+    mem_free(p);
 }
 
 static int ep_set(void *st, int fd, unsigned old, unsigned mask)

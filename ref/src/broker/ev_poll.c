@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ev.h"
+#include "mem.h"
 
 struct pl {
     struct pollfd *fds;
@@ -20,15 +21,15 @@ struct pl {
 
 static void *pl_create(void)
 {
-    return calloc(1, sizeof(struct pl));
+    return mem_calloc(1, sizeof(struct pl));
 }
 
 static void pl_destroy(void *st)
 {
     struct pl *p = st;
-    free(p->fds);
-    free(p->slot);
-    free(p);
+    mem_free(p->fds);
+    mem_free(p->slot);
+    mem_free(p);
 }
 
 static short pl_events(unsigned mask)
@@ -46,7 +47,7 @@ static int pl_set(void *st, int fd, unsigned old, unsigned mask)
             while (nc <= d) {
                 nc *= 2u;
             }
-            size_t *ns = realloc(p->slot, nc * sizeof *ns);
+            size_t *ns = mem_realloc(p->slot, nc * sizeof *ns);
             if (ns == NULL) {
                 return -1;
             }
@@ -56,7 +57,7 @@ static int pl_set(void *st, int fd, unsigned old, unsigned mask)
         }
         if (p->n == p->cap) {
             size_t nc = p->cap == 0u ? 64u : p->cap * 2u;
-            struct pollfd *nf = realloc(p->fds, nc * sizeof *nf);
+            struct pollfd *nf = mem_realloc(p->fds, nc * sizeof *nf);
             if (nf == NULL) {
                 return -1;
             }

@@ -7,6 +7,7 @@
 #include <sys/select.h>
 
 #include "ev.h"
+#include "mem.h"
 
 struct sel {
     fd_set rd, wr; /* the interest */
@@ -16,7 +17,7 @@ struct sel {
 
 static void *sel_create(void)
 {
-    struct sel *s = calloc(1, sizeof *s);
+    struct sel *s = mem_calloc(1, sizeof *s);
     if (s != NULL) {
         FD_ZERO(&s->rd);
         FD_ZERO(&s->wr);
@@ -27,7 +28,7 @@ static void *sel_create(void)
 
 static void sel_destroy(void *st)
 {
-    free(st);
+    mem_free(st);
 }
 
 static int sel_set(void *st, int fd, unsigned old, unsigned mask)

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mpout.h"
 #include "router.h"
+#include "mem.h"
 
 #define FIFO_LINE_MAX 65536u
 
@@ -42,11 +43,11 @@ struct fifo *fifo_open(const char *path)
         return NULL;
     }
     (void)chmod(path, 0622); /* mkfifo applies the umask */
-    struct fifo *f = calloc(1, sizeof *f);
+    struct fifo *f = mem_calloc(1, sizeof *f);
     if (f == NULL) {
         return NULL;
     }
-    f->path = strdup(path);
+    f->path = mem_strdup(path);
     f->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     f->keep = f->fd >= 0 ? open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC) : -1;
     if (f->path == NULL || f->fd < 0 || f->keep < 0) {
@@ -76,8 +77,8 @@ void fifo_close(struct fifo *f)
     if (f->path != NULL) {
         (void)unlink(f->path);
     }
-    free(f->path);
-    free(f);
+    mem_free(f->path);
+    mem_free(f);
 }
 
 /* 1 when v[0, n) is a decimal number as REQ-FIFO-4 reads it: an optional
@@ -218,14 +219,14 @@ static int command(struct broker *b, const char *line, size_t n)
     } else if (tlen == 0) {
         return -1;
     } else if (rlen > 0 && rest[0] == '.') {
-        uint8_t *p = malloc(rlen);
+        uint8_t *p = mem_alloc(rlen);
         if (p == NULL) {
             return -1;
         }
         (void)busrt_rpc_notification_encode(p, 1);
         memcpy(p + 1, rest + 1, rlen - 1u);
         router_message_internal(b, t, tlen, p, rlen);
-        free(p);
+        mem_free(p);
     } else if (rlen > 0 && rest[0] == ':') {
         return rpc_call0(b, line, tlen, rest, rlen);
     } else if (busrt_mask_has_wildcard(t, tlen) == 1) {

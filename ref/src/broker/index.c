@@ -7,6 +7,7 @@
 
 #include "bmap.h"
 #include "busrt/match.h"
+#include "mem.h"
 
 /* ---- shared: an explicit stack ------------------------------------------ */
 
@@ -24,7 +25,7 @@ static int push(struct stack *st, void *node, size_t pos)
 {
     if (st->n == st->cap) {
         size_t ncap = st->cap == 0 ? 32u : st->cap * 2u;
-        struct frame *nv = realloc(st->v, ncap * sizeof *nv);
+        struct frame *nv = mem_realloc(st->v, ncap * sizeof *nv);
         if (nv == NULL) {
             return -1;
         }
@@ -57,15 +58,15 @@ struct tnode {
 static struct tnode *tnode_new(struct tnode *parent, const uint8_t *chunk, size_t clen,
                                int literal)
 {
-    struct tnode *n = calloc(1, sizeof *n);
+    struct tnode *n = mem_calloc(1, sizeof *n);
     if (n == NULL) {
         return NULL;
     }
     n->parent = parent;
     if (literal) {
-        n->chunk = malloc(clen + 1u);
+        n->chunk = mem_alloc(clen + 1u);
         if (n->chunk == NULL) {
-            free(n);
+            mem_free(n);
             return NULL;
         }
         if (clen > 0) {
@@ -80,7 +81,7 @@ static void cset_free(struct bmap *m)
 {
     void *v;
     for (size_t i = 0; bmap_next(m, &i, &v);) {
-        free(v);
+        mem_free(v);
     }
     bmap_free(m);
 }
@@ -107,8 +108,8 @@ static void tnode_free(struct tnode *n)
         bmap_free(&n->children);
         cset_free(&n->exact);
         cset_free(&n->hash);
-        free(n->chunk);
-        free(n);
+        mem_free(n->chunk);
+        mem_free(n);
         n = todo;
     }
 }
@@ -198,12 +199,12 @@ int topic_index_add(struct topic_index *ix, const uint8_t *pat, size_t len, uint
     struct bmap *set = pattern_set(ix, pat, len, 1, &last);
     struct cref *r = set != NULL ? bmap_get(set, &id, sizeof id) : NULL;
     if (set != NULL && r == NULL) {
-        r = calloc(1, sizeof *r);
+        r = mem_calloc(1, sizeof *r);
         if (r != NULL) {
             r->key = id;
             r->c = c;
             if (bmap_put(set, &r->key, sizeof r->key, r) != 0) {
-                free(r);
+                mem_free(r);
                 r = NULL;
             }
         }
@@ -231,7 +232,7 @@ void topic_index_remove(struct topic_index *ix, const uint8_t *pat, size_t len, 
     }
     if (--r->n == 0) {
         (void)bmap_del(set, &r->key, sizeof r->key);
-        free(r);
+        mem_free(r);
     }
     for (struct tnode *n = last; n != NULL; n = n->parent) {
         n->weight--;
@@ -275,7 +276,7 @@ int topic_index_match(const struct topic_index *ix, const uint8_t *topic, size_t
             break;
         }
     }
-    free(st.v);
+    mem_free(st.v);
     return rc;
 }
 
@@ -304,8 +305,8 @@ static void nnode_free(struct nnode *n)
             todo = child;
         }
         bmap_free(&n->children);
-        free(n->chunk);
-        free(n);
+        mem_free(n->chunk);
+        mem_free(n);
         n = todo;
     }
 }
@@ -340,7 +341,7 @@ static void nprune(struct name_index *ix, struct nnode *n)
 int name_index_add(struct name_index *ix, const uint8_t *name, size_t len,
                    struct client *c)
 {
-    if (ix->root == NULL && (ix->root = calloc(1, sizeof *ix->root)) == NULL) {
+    if (ix->root == NULL && (ix->root = mem_calloc(1, sizeof *ix->root)) == NULL) {
         return -1;
     }
     struct nnode *n = ix->root;
@@ -349,11 +350,11 @@ int name_index_add(struct name_index *ix, const uint8_t *name, size_t len,
         size_t e = busrt_chunk_end(name, len, pos, '.');
         struct nnode *child = bmap_get(&n->children, name + pos, e - pos);
         if (child == NULL) {
-            child = calloc(1, sizeof *child);
-            uint8_t *chunk = malloc(e - pos + 1u);
+            child = mem_calloc(1, sizeof *child);
+            uint8_t *chunk = mem_alloc(e - pos + 1u);
             if (child == NULL || chunk == NULL) {
-                free(child);
-                free(chunk);
+                mem_free(child);
+                mem_free(chunk);
                 nprune(ix, n);
                 return -1;
             }
@@ -456,6 +457,6 @@ int name_index_match(const struct name_index *ix, const uint8_t *mask, size_t le
             }
         }
     }
-    free(st.v);
+    mem_free(st.v);
     return rc;
 }

@@ -16,8 +16,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "conn.h"
 #include "log.h"
+#include "mem.h"
 
 static int set_nonblock(int fd)
 {
@@ -109,7 +111,7 @@ static int open_unix(struct listener *l, const char *path, const char *arg,
         log_error("listener %s: %s", path, strerror(errno));
         return -1;
     }
-    l->path = strdup(path);
+    l->path = mem_strdup(path);
     l->kind = KIND_UNIX;
     if (l->path == NULL) {
         log_error("listener %s: out of memory", path);
@@ -226,7 +228,7 @@ void listener_close(struct listener *l)
     }
     if (l->path != NULL) {
         (void)unlink(l->path);
-        free(l->path);
+        mem_free(l->path);
         l->path = NULL;
     }
 }
@@ -294,7 +296,8 @@ int listener_accept(struct broker *b, struct listener *l)
                      "descriptor %d (%zu clients connected)",
                      l->addr, b->ev.ops->name, fd, b->nconns);
         } else {
-            log_error("listener %s: out of memory; connection closed", l->addr);
+            static struct budget_note note;
+            budget_oom(b, &note, "accepting on %s; connection closed", l->addr);
         }
         (void)close(fd);
         return 1;
@@ -323,8 +326,9 @@ int listener_accept(struct broker *b, struct listener *l)
             (void)inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
             c->port = ntohs(in6->sin6_port);
         }
-        if ((c->source = strdup(text)) == NULL) {
-            log_error("listener %s: out of memory; connection closed", l->addr);
+        if ((c->source = mem_strdup(text)) == NULL) {
+            static struct budget_note note;
+            budget_oom(b, &note, "accepting on %s; connection closed", l->addr);
             client_kill(b, c, "out of memory");
             return 1;
         }

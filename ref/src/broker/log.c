@@ -12,6 +12,7 @@ void log_setup(int verbose, int use_syslog)
 {
     g_verbose = verbose;
     g_syslog = use_syslog;
+    tzset(); /* the time zone is read now, not by the first log line */
     if (use_syslog) {
         openlog("busrtd", LOG_PID, LOG_DAEMON);
     }

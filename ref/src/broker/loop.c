@@ -44,6 +44,7 @@
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
+#include "mem.h"
 #include "timer.h"
 
 #ifdef BUSRTD_TEST_HOOKS
@@ -219,6 +220,8 @@ void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_
 void broker_drain(struct broker *b)
 {
     notify_stopping(&b->notify);
+    log_info("memory: %zu bytes held at shutdown, high-water %zu bytes (--memory-limit %zu; 0: "
+             "none)", mem_used(), mem_high_water(), mem_limit());
     coreapi_shutdown(b);
     b->draining = 1; /* nobody is read any more; only queues are written */
     for (size_t i = 0; i < b->nlisteners; i++) {

@@ -18,6 +18,7 @@
 #include "loop.h"
 #include "notify.h"
 #include "rt.h"
+#include "mem.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -162,6 +163,15 @@ int main(int argc, char **argv)
     }
     log_setup(cfg.verbose, cfg.log_syslog);
     size_clients(&cfg);
+    if (mem_init(cfg.memory_limit, cfg.preallocate) != 0) {
+        log_error("--preallocate: cannot reserve %zu bytes: %s; exiting", cfg.memory_limit,
+                  strerror(errno));
+        return 1;
+    }
+    if (cfg.memory_limit != 0u) {
+        log_info("memory limit %zu bytes%s", cfg.memory_limit,
+                 cfg.preallocate ? ", reserved at start (--preallocate)" : "");
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -186,6 +196,7 @@ int main(int argc, char **argv)
     if (ok && cfg.acl_file != NULL && broker_load_acl(&b, 1) != 0) {
         broker_teardown(&b); /* the reason and "not starting" are logged */
         config_free(&cfg);
+        mem_shutdown();
         return 1;
     }
     ok = ok && broker_listen(&b) == 0;
@@ -203,6 +214,8 @@ int main(int argc, char **argv)
      * connect yet, and a refusal stops the broker with status 2. */
     if (ok && rt_apply(&b.cfg) != 0) {
         broker_teardown(&b);
+        config_free(&cfg);
+        mem_shutdown();
         return 2;
     }
     ok = ok && broker_activate(&b) == 0; /* clients connect only from here on */
@@ -210,6 +223,7 @@ int main(int argc, char **argv)
         log_error("start-up failed; exiting");
         broker_teardown(&b);
         config_free(&cfg);
+        mem_shutdown();
         return 1;
     }
     /* READY=1 once every listener accepts connections (notify.c). */
@@ -222,6 +236,7 @@ int main(int argc, char **argv)
     log_info("shutting down");
     broker_drain(&b);
     broker_teardown(&b);
+    mem_shutdown();
     log_info("stopped");
     config_free(&cfg);
     return 0;

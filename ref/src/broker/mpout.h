@@ -3,14 +3,20 @@
  * msgpack-c's packers return -1 when the buffer cannot grow; checking each
  * of the dozens of calls that build one reply would bury the reply's shape.
  * Instead every write goes through mpout_write, which fails from the first
- * failure on, and the builder checks `failed` once before using the bytes. */
+ * failure on, and the builder checks `failed` once before using the bytes.
+ * The bytes live in a buffer from mem.c (counted against --memory-limit,
+ * from the arena with --preallocate); msgpack-c itself allocates nothing. */
 #ifndef BUSRT_BROKER_MPOUT_H
 #define BUSRT_BROKER_MPOUT_H
 
 #include <msgpack.h>
 
 struct mpout {
-    msgpack_sbuffer sb;
+    struct {
+        char *data;   /* the bytes written so far (mem.c), or NULL */
+        size_t size;  /* bytes written */
+        size_t alloc; /* bytes allocated */
+    } sb;
     msgpack_packer pk;
     int failed; /* set by the first write that could not be stored */
 };

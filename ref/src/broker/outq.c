@@ -1,11 +1,12 @@
 #include "outq.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 struct outbuf *outbuf_new(size_t len)
 {
-    struct outbuf *f = malloc(sizeof *f + len);
+    struct outbuf *f = mem_alloc(sizeof *f + len);
     if (f != NULL) {
         f->refs = 1;
         f->len = len;
@@ -21,7 +22,7 @@ void outbuf_ref(struct outbuf *f)
 void outbuf_unref(struct outbuf *f)
 {
     if (f != NULL && --f->refs == 0) {
-        free(f);
+        mem_free(f);
     }
 }
 
@@ -38,7 +39,7 @@ void outq_free(struct outq *q)
             outbuf_unref(q->ring[(q->head + i) % q->rcap]);
         }
     }
-    free(q->ring);
+    mem_free(q->ring);
     size_t cap = q->cap;
     outq_init(q, cap);
 }
@@ -50,14 +51,14 @@ static int grow(struct outq *q)
     if (ncap > q->cap) {
         ncap = q->cap;
     }
-    struct outbuf **nr = malloc(ncap * sizeof *nr);
+    struct outbuf **nr = mem_alloc(ncap * sizeof *nr);
     if (nr == NULL) {
         return -1;
     }
     for (size_t i = 0; i < q->count; i++) {
         nr[i] = q->ring[(q->head + i) % q->rcap];
     }
-    free(q->ring);
+    mem_free(q->ring);
     q->ring = nr;
     q->rcap = ncap;
     q->head = 0;
@@ -70,7 +71,7 @@ int outq_push(struct outq *q, struct outbuf *f, size_t max_bytes)
         return -1;
     }
     if (q->count == q->rcap && grow(q) != 0) {
-        return -1;
+        return -2;
     }
     q->ring[(q->head + q->count) % q->rcap] = f;
     q->count++;

@@ -30,8 +30,9 @@ struct outq {
 /* cap: frames; memory for the ring is allocated on first use. */
 void outq_init(struct outq *q, size_t cap);
 void outq_free(struct outq *q);
-/* Takes a new reference. Returns 0, or -1 when the queue holds cap frames
- * or adding f would exceed max_bytes. */
+/* Takes a new reference. Returns 0; -1 when the queue holds cap frames or
+ * adding f would exceed max_bytes; -2 when the ring cannot grow (out of
+ * memory, or the memory limit). The queue is unchanged on failure. */
 int outq_push(struct outq *q, struct outbuf *f, size_t max_bytes);
 /* Fills up to max iovecs from the head; returns how many. */
 int outq_iov(const struct outq *q, struct iovec *iov, int max);

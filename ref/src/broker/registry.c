@@ -14,6 +14,7 @@
 #include "coreapi.h"
 #include "index.h"
 #include "log.h"
+#include "mem.h"
 
 struct pat {
     size_t len;
@@ -93,7 +94,7 @@ static void free_patterns(struct bmap *m, struct broker *b, struct client *c, in
         if (indexed) {
             topic_index_remove(&b->topics, p->data, p->len, c->id);
         }
-        free(p);
+        mem_free(p);
     }
     bmap_free(m);
 }
@@ -125,7 +126,7 @@ void registry_remove(struct broker *b, struct client *c)
 
 static struct pat *pat_new(const uint8_t *p, size_t len)
 {
-    struct pat *x = malloc(sizeof *x + len + 1u);
+    struct pat *x = mem_alloc(sizeof *x + len + 1u);
     if (x != NULL) {
         x->len = len;
         if (len > 0) {
@@ -156,7 +157,7 @@ static struct pat *pat_put(struct broker *b, struct client *c, struct bmap *m,
     }
     struct pat *x = pat_new(p, len);
     if (x == NULL || bmap_put(m, x->data, len, x) != 0) {
-        free(x);
+        mem_free(x);
         return NULL;
     }
     return x;
@@ -174,7 +175,7 @@ int sub_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
     }
     if (topic_index_add(&b->topics, x->data, len, c->id, c) != 0) {
         (void)bmap_del(&c->subs, x->data, len);
-        free(x);
+        mem_free(x);
         return -1;
     }
     return 0;
@@ -185,7 +186,7 @@ void sub_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
     struct pat *x = bmap_del(&c->subs, p, len);
     if (x != NULL) {
         topic_index_remove(&b->topics, x->data, x->len, c->id);
-        free(x);
+        mem_free(x);
     }
 }
 
@@ -201,7 +202,7 @@ int excl_add(struct broker *b, struct client *c, const uint8_t *p, size_t len)
 void excl_del(struct broker *b, struct client *c, const uint8_t *p, size_t len)
 {
     (void)b;
-    free(bmap_del(&c->excls, p, len));
+    mem_free(bmap_del(&c->excls, p, len));
 }
 
 int registry_matches(const struct bmap *set, const uint8_t *topic, size_t len)

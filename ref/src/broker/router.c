@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "budget.h"
 #include "broker.h"
 #include "busrt/codes.h"
 #include "busrt/frame.h"
@@ -15,11 +16,13 @@
 #include "coreapi.h"
 #include "index.h"
 #include "log.h"
+#include "mem.h"
 #include "outq.h"
 #include "registry.h"
+#include "mem.h"
 
-struct outbuf *router_build(uint8_t kind, int realtime, const struct client *from,
-                            const uint8_t *topic, size_t topic_len,
+struct outbuf *router_build(struct broker *b, uint8_t kind, int realtime,
+                            const struct client *from, const uint8_t *topic, size_t topic_len,
                             const uint8_t *payload, size_t payload_len)
 {
     size_t body = from->name_len + 1u + payload_len;
@@ -29,7 +32,9 @@ struct outbuf *router_build(uint8_t kind, int realtime, const struct client *fro
     if (body > UINT32_MAX) {
         return NULL;
     }
-    struct outbuf *f = outbuf_new(BUSRT_FRAME_HEADER_LEN + body);
+    struct outbuf *f;
+    while ((f = outbuf_new(BUSRT_FRAME_HEADER_LEN + body)) == NULL && budget_reclaim(b)) {
+    }
     if (f == NULL) {
         return NULL;
     }
@@ -54,8 +59,12 @@ struct outbuf *router_build(uint8_t kind, int realtime, const struct client *fro
 
 int router_deliver(struct broker *b, struct client *c, struct outbuf *f)
 {
-    if (client_enqueue(b, c, f) == 0) {
-        return 0;
+    int rc = client_enqueue(b, c, f);
+    if (rc == 0 || rc == CLIENT_Q_NOMEM) {
+        return rc;
+    }
+    if (rc == CLIENT_Q_DROPPED) {
+        return -1;
     }
     log_warn("client %s: output queue full (%zu frames, %zu bytes; limits "
              "--queue-size %zu, --queue-bytes %zu); dropping it",
@@ -65,16 +74,23 @@ int router_deliver(struct broker *b, struct client *c, struct outbuf *f)
     return -1;
 }
 
-static void ack(struct broker *b, struct client *c, uint8_t code)
+void router_ack(struct broker *b, struct client *c, uint8_t code)
 {
-    struct outbuf *f = outbuf_new(BUSRT_ACK_LEN);
-    if (f == NULL) {
-        client_kill(b, c, "out of memory");
+    struct outbuf *f;
+    while ((f = outbuf_new(BUSRT_ACK_LEN)) == NULL && budget_reclaim(b)) {
+    }
+    if (f == NULL || c->dead) {
+        outbuf_unref(f);
+        if (!c->dead) { /* REQ-ERR-7: an ACK that cannot be queued closes */
+            client_kill(b, c, "out of memory");
+        }
         return;
     }
     struct busrt_ack a = {c->hdr.op_id, code};
     (void)busrt_ack_encode(&a, f->data, BUSRT_ACK_LEN);
-    (void)router_deliver(b, c, f);
+    if (router_deliver(b, c, f) == CLIENT_Q_NOMEM) {
+        client_kill(b, c, "out of memory");
+    }
     outbuf_unref(f);
 }
 
@@ -87,7 +103,7 @@ static void collect(void *ctx, struct client *c)
     }
     if (b->nrcpt == b->rcpt_cap) {
         size_t ncap = b->rcpt_cap == 0 ? 64u : b->rcpt_cap * 2u;
-        struct client **n = realloc(b->rcpt, ncap * sizeof *n);
+        struct client **n = mem_realloc(b->rcpt, ncap * sizeof *n);
         if (n == NULL) {
             b->rcpt_short = 1; /* the caller answers 74 (REQ-ERR-7) */
             return;
@@ -114,12 +130,20 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
                            const struct client *from, const uint8_t *topic, size_t tlen,
                            const uint8_t *payload, size_t plen)
 {
-    if (b->rcpt_short) {
+    static struct budget_note short_note;
+    if (b->rcpt_short && mem_limit() != 0u) {
+        budget_warn(b, &short_note,
+                    "no room to collect the receivers of a frame from %s: only %zu of them "
+                    "get it; the sender's result is 74",
+                    client_label(from), b->nrcpt);
+    } else if (b->rcpt_short) {
         log_error("out of memory collecting the receivers of a frame from %s: only %zu of "
                   "them get it; the sender's result is 74",
                   client_label(from), b->nrcpt);
     }
+    static struct budget_note build_note, queue_note;
     struct outbuf *f = NULL;
+    size_t reached = 0, missed = 0;
     for (size_t i = 0; i < b->nrcpt; i++) {
         struct client *r = b->rcpt[i];
         if (r->dead || r->kind == KIND_INTERNAL) {
@@ -128,17 +152,34 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
         if (kind == BUSRT_KIND_PUBLISH && registry_matches(&r->excls, topic, tlen)) {
             continue;
         }
-        if (f == NULL && (f = router_build(kind, realtime, from, topic, tlen, payload,
+        if (f == NULL && (f = router_build(b, kind, realtime, from, topic, tlen, payload,
                                            plen)) == NULL) {
-            log_error("out of memory building a frame from %s: no receiver gets it; the "
-                      "sender's result is 74",
-                      client_label(from));
+            if (mem_limit() != 0u) {
+                budget_warn(b, &build_note,
+                            "no room for a frame of %zu bytes from %s: no receiver gets it; "
+                            "the sender's result is 74",
+                            plen + tlen + from->name_len, client_label(from));
+            } else {
+                log_error("out of memory building a frame from %s: no receiver gets it; "
+                          "the sender's result is 74",
+                          client_label(from));
+            }
             return BUSRT_RC_OTHER;
         }
-        (void)router_deliver(b, r, f);
+        if (router_deliver(b, r, f) == CLIENT_Q_NOMEM) {
+            missed++;
+        } else {
+            reached++;
+        }
     }
     outbuf_unref(f);
-    return b->rcpt_short ? BUSRT_RC_OTHER : BUSRT_RC_OK;
+    if (missed > 0u) {
+        budget_warn(b, &queue_note,
+                    "no room to queue a frame from %s for %zu of its receivers (%zu got it); "
+                    "the sender's result is 74",
+                    client_label(from), missed, reached);
+    }
+    return b->rcpt_short || missed > 0u ? BUSRT_RC_OTHER : BUSRT_RC_OK;
 }
 
 /* r: the registered client named by the target, or NULL. */
@@ -148,35 +189,47 @@ static uint8_t route_message(struct broker *b, const struct client *from, struct
     if (r == NULL || r->dead) {
         return BUSRT_RC_NOT_REGISTERED;
     }
-    struct outbuf *f = router_build(BUSRT_KIND_MESSAGE, realtime, from, NULL, 0, p, plen);
-    if (f == NULL) {
-        log_error("out of memory building a message from %s to %s: not delivered; the "
-                  "sender's result is 74",
-                  client_label(from), client_label(r));
+    static struct budget_note note;
+    struct outbuf *f = router_build(b, BUSRT_KIND_MESSAGE, realtime, from, NULL, 0, p, plen);
+    int rc = f != NULL ? router_deliver(b, r, f) : CLIENT_Q_NOMEM;
+    outbuf_unref(f);
+    if (rc == CLIENT_Q_NOMEM) {
+        if (mem_limit() != 0u) {
+            budget_warn(b, &note,
+                        "no room for a message of %zu bytes from %s to %s: not delivered; "
+                        "the sender's result is 74",
+                        plen, client_label(from), client_label(r));
+        } else {
+            log_error("out of memory building a message from %s to %s: not delivered; the "
+                      "sender's result is 74",
+                      client_label(from), client_label(r));
+        }
         return BUSRT_RC_OTHER; /* REQ-ERR-7 */
     }
-    int rc = router_deliver(b, r, f);
-    outbuf_unref(f);
     return rc == 0 ? BUSRT_RC_OK : BUSRT_RC_NOT_DELIVERED;
 }
 
 static uint8_t route_broadcast(struct broker *b, const struct client *from, const uint8_t *m,
                                size_t mlen, const uint8_t *p, size_t plen, int realtime)
 {
-    collect_start(b);
-    if (name_index_match(&b->bnames, m, mlen, collect, b) != 0) {
-        b->rcpt_short = 1;
-    }
+    int rc;
+    do { /* the walk needs a stack: make room when it cannot have one */
+        collect_start(b);
+        rc = name_index_match(&b->bnames, m, mlen, collect, b);
+    } while (rc != 0 && budget_reclaim(b));
+    b->rcpt_short |= rc != 0;
     return deliver_all(b, BUSRT_KIND_BROADCAST, realtime, from, NULL, 0, p, plen);
 }
 
 static uint8_t route_publish(struct broker *b, const struct client *from, const uint8_t *t,
                              size_t tlen, const uint8_t *p, size_t plen, int realtime)
 {
-    collect_start(b);
-    if (topic_index_match(&b->topics, t, tlen, collect, b) != 0) {
-        b->rcpt_short = 1;
-    }
+    int rc;
+    do {
+        collect_start(b);
+        rc = topic_index_match(&b->topics, t, tlen, collect, b);
+    } while (rc != 0 && budget_reclaim(b));
+    b->rcpt_short |= rc != 0;
     return deliver_all(b, BUSRT_KIND_PUBLISH, realtime, from, t, tlen, p, plen);
 }
 
@@ -226,6 +279,13 @@ static uint8_t apply_list(struct broker *b, struct client *c, uint8_t op,
         if (op == BUSRT_OP_SUBSCRIBE && denied(c, ACL_SUBSCRIBE, p, it.len)) {
             code = BUSRT_RC_ACCESS;
             continue;
+        }
+        if (op == BUSRT_OP_SUBSCRIBE || op == BUSRT_OP_EXCLUDE) {
+            /* room for the copy, its map slot and index nodes (budget.h) */
+            (void)budget_admit(b, 4u * mem_charge(it.len + 1u) + 1024u, 0);
+            if (c->dead) {
+                return code; /* c itself was dropped to make room */
+            }
         }
         switch (op) {
         case BUSRT_OP_SUBSCRIBE: rc = sub_add(b, c, p, it.len); break;
@@ -295,7 +355,7 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
         if (r != NULL && r->kind == KIND_INTERNAL) {
             /* ACK first: the reply is the internal client's own later frame */
             if (needs_ack) {
-                ack(b, c, BUSRT_RC_OK);
+                router_ack(b, c, BUSRT_RC_OK);
             }
             if (!c->dead) {
                 coreapi_handle(b, c, p, fb.payload.len);
@@ -345,7 +405,7 @@ void router_dispatch(struct broker *b, struct client *c, const uint8_t *body, si
         break;
     }
     if (needs_ack && !c->dead) {
-        ack(b, c, code);
+        router_ack(b, c, code);
     }
 }
 

@@ -1,4 +1,5 @@
 #include "timer.h"
+#include "mem.h"
 
 #include <stdlib.h>
 
@@ -8,7 +9,7 @@ int timers_reserve(struct timers *h)
         return 0;
     }
     size_t nc = h->cap == 0u ? 64u : h->cap * 2u;
-    struct timer **nv = realloc(h->v, nc * sizeof *nv);
+    struct timer **nv = mem_realloc(h->v, nc * sizeof *nv);
     if (nv == NULL) {
         return -1;
     }
@@ -109,7 +110,7 @@ struct timer *timers_first(const struct timers *h)
 
 void timers_free(struct timers *h)
 {
-    free(h->v);
+    mem_free(h->v);
     h->v = NULL;
     h->n = h->cap = 0;
 }

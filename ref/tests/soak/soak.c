@@ -47,14 +47,22 @@ static struct {
     const char *label;
     const char *keep_log;
     int verbose;
-} O = {60.0, 200, 4.0, 80.0, 1, 1024, -1.0, -1.0, "soak", NULL, 0};
+    const char *alloc_count; /* the interposer's count file (make soak-alloc) */
+    long alloc_max;          /* most allocator calls allowed; -1: report only */
+    int hostile;             /* flooders and announcers on top (make soak-memory) */
+    double flood_rate;       /* frames per second per flooder */
+    long memory_limit;       /* the broker's --memory-limit, for the memory check */
+} O = {60.0, 200, 4.0, 80.0, 1, 1024, -1.0, -1.0, "soak", NULL, 0, NULL, -1, 0, 10.0, 0};
 
-#define PAYLOAD_LIMIT 65536u /* the broker's --payload-size-limit */
+#define PAYLOAD_LIMIT 65536u /* the broker's --payload-size-limit (--hostile: 16 MiB) */
+#define HOSTILE_PAYLOAD_LIMIT (16u << 20)
+#define ANN_NAME_LEN 30000u /* bytes of an announcer's name */
 #define BUSY_PAYLOAD 1024u
 #define HDR_LEN 28u /* our payload header, see put_payload */
 #define MAX_INBUF (8u * 1024u * 1024u)
 
 static int g_valgrind; /* broker under valgrind: scale waits */
+static uint32_t g_payload_limit = PAYLOAD_LIMIT;
 
 /* ---- time, randomness ---------------------------------------------------- */
 
@@ -119,9 +127,9 @@ static void viol(const char *fmt, ...)
 
 /* ---- population --------------------------------------------------------------- */
 
-enum role { R_W, R_CHURN, R_SEC, R_SLOW, R_MAL };
+enum role { R_W, R_CHURN, R_SEC, R_SLOW, R_MAL, R_HOST };
 
-static int NW, NCH, NSL, NMA, NBUSY, G;
+static int NW, NCH, NSL, NMA, NBUSY, G, NHF, NHA;
 
 /* Stream kinds: the third byte of every payload we send. */
 enum kind {
@@ -151,6 +159,7 @@ static char (*chname)[32];
 static char (*secname)[32];
 static char (*slname)[32];
 static char (*maname)[32];
+static char **hname; /* --hostile: flooders, then announcers */
 
 static int w_group(int i)
 {
@@ -187,8 +196,10 @@ struct ackent {
 #define ACK_OK 1u
 #define ACK_NOTREG 2u
 #define ACK_NOTDELIV 4u
+#define ACK_OTHER 8u /* 74 */
 #define WHAT_SETUP 100u
 #define WHAT_PROBE 101u
+#define WHAT_CHURN 102u /* a churner's subscribe-family frame */
 
 struct conn {
     int fd;
@@ -229,6 +240,9 @@ static struct {
     uint64_t acks[256];
     uint64_t ack_viol;
     uint64_t rpc_ok;
+    uint64_t rpc_method[4]; /* test, info, stats, client.list calls sent */
+    uint64_t announcements; /* .broker/info publications received */
+    uint64_t sub_churn;     /* churners' subscribe-family frames */
     uint64_t churn_cycles, churn_viol, churn_busy, churn_half_frames, churn_recv;
     uint64_t sec_opened, sec_closed;
     uint64_t slow_cycles, slow_drops, slow_closed_by_us;
@@ -238,6 +252,7 @@ static struct {
     uint64_t hs_refusals;
     uint64_t connect_retries;
     uint64_t w_lost_conn;
+    uint64_t flood_frames, flood_bytes, flood_74, host_cycles, host_closed, host_refused;
 } S;
 
 /* ---- payloads --------------------------------------------------------------- */
@@ -318,6 +333,7 @@ struct wst {
     int64_t t_busy;
     uint32_t rpc_next;
     uint32_t rpc_pending[8];
+    uint8_t rpc_test[8]; /* the call was "test": its reply is known byte for byte */
     int rpc_n;
     /* receiver side */
     uint32_t *last;  /* [NW * NK] highest in-order seq per sender and kind */
@@ -353,6 +369,7 @@ enum { SL_SUB, SL_SILENT };
 struct slst {
     int64_t silent_since;
     uint64_t registered, drops;
+    int closed_in_handshake; /* closed by us before the reply to its name came */
 };
 
 /* Malformed-frame classes. Classes below MAL_HS are sent after registration
@@ -570,10 +587,10 @@ static void send_ping(struct conn *c)
 
 static void send_name(struct conn *c, const uint8_t *name, size_t len)
 {
-    uint8_t buf[80];
+    uint8_t buf[2];
     (void)busrt_name_len_encode(len, buf, 2);
-    memcpy(buf + 2, name, len);
-    conn_write(c, buf, 2u + len);
+    conn_write(c, buf, 2u);
+    conn_write(c, name, len);
 }
 
 static uint8_t rnd_qos(void)
@@ -587,6 +604,9 @@ static uint8_t rnd_qos(void)
 
 static void on_registered(struct conn *c);
 static void on_refused(struct conn *c, int code);
+static void host_on_registered(struct conn *c);
+static void host_on_eof(struct conn *c);
+static void host_tick(struct conn *c, int64_t now);
 static void on_ack(struct conn *c, uint32_t id, uint8_t code);
 static void on_frame(struct conn *c, uint8_t kind, const uint8_t *body, size_t len);
 static void on_eof(struct conn *c, int partial);
@@ -612,6 +632,7 @@ static uint8_t ack_check(struct conn *c, uint32_t id, uint8_t code)
     uint8_t bit = code == BUSRT_RC_OK            ? ACK_OK
                   : code == BUSRT_RC_NOT_REGISTERED ? ACK_NOTREG
                   : code == BUSRT_RC_NOT_DELIVERED  ? ACK_NOTDELIV
+                  : code == BUSRT_RC_OTHER          ? ACK_OTHER
                                                     : 0u;
     if ((bit & e.allow) == 0u) {
         S.ack_viol++;
@@ -821,13 +842,14 @@ static void w_on_registered(struct conn *c)
     snprintf(t1, sizeof t1, "soak/pub/g%d/+", w->a);
     snprintf(t2, sizeof t2, "soak/pub/g%d/%d", w->a, w->x); /* matches t1 too */
     snprintf(t3, sizeof t3, "soak/pub/g%d/#", w->c);
-    const char *subs[6] = {t1, t2, t3, "soak/pf/+", NULL, NULL};
+    const char *subs[7] = {t1, t2, t3, "soak/pf/+", NULL, NULL, NULL};
     size_t n = 4;
     if (w->busy_reader) {
         subs[n++] = "soak/busy";
     }
     if (w->churn_watcher) {
         subs[n++] = "soak/churn/#";
+        subs[n++] = ".broker/info"; /* the reg/unreg announcements */
     }
     send_topics(c, BUSRT_OP_SUBSCRIBE, BUSRT_QOS_PROCESSED, subs, n, WHAT_SETUP);
     snprintf(t4, sizeof t4, "soak/pub/g%d/%d", w->c, w->y);
@@ -880,15 +902,23 @@ static void w_send_op(struct conn *c)
         send_frame(c, BUSRT_OP_PUBLISH_FOR, qos, topic, wname[w->pf], pl, len, ACK_OK, K_PFOR);
         S.sent[K_PFOR]++;
     } else {
-        /* RPC "test" to .broker: 01, call id, "test", NUL (no params). */
+        /* RPC call to .broker: 01, call id, method, NUL (no params). Mostly
+         * "test"; the other core methods too (client.list without a
+         * filter). */
+        static const char *const method[8] = {"test", "test", "test", "test",
+                                               "info", "stats", "stats", "client.list"};
+        uint32_t m = rnd_below(8);
+        size_t ml = strlen(method[m]) + 1u;
         uint32_t id = ++w->rpc_next;
-        uint8_t req[10];
+        uint8_t req[24];
         req[0] = BUSRT_RPC_REQUEST;
         busrt_put_le32(req + 1, id);
-        memcpy(req + 5, "test", 5);
-        send_frame(c, BUSRT_OP_MESSAGE, qos, ".broker", NULL, req, 10, ACK_OK, K_RPC);
+        memcpy(req + 5, method[m], ml);
+        send_frame(c, BUSRT_OP_MESSAGE, qos, ".broker", NULL, req, 5u + ml, ACK_OK, K_RPC);
+        w->rpc_test[w->rpc_n] = m < 4u;
         w->rpc_pending[w->rpc_n++] = id;
         S.sent[K_RPC]++;
+        S.rpc_method[m < 4u ? 0 : m == 4u ? 1 : m == 7u ? 3 : 2]++;
     }
 }
 
@@ -1049,16 +1079,23 @@ static void w_rx_broker(struct conn *c, uint8_t fkind, const uint8_t *pl, size_t
 {
     struct wst *w = W(c);
     static const uint8_t ok[5] = {0x81, 0xA2, 0x6F, 0x6B, 0xC3};
-    if (fkind == BUSRT_KIND_MESSAGE && plen == 10 && pl[0] == BUSRT_RPC_REPLY &&
-        memcmp(pl + 5, ok, 5) == 0) {
+    if (fkind == BUSRT_KIND_MESSAGE && plen >= 6 && pl[0] == BUSRT_RPC_REPLY) {
         uint32_t id = busrt_get_le32(pl + 1);
         for (int i = 0; i < w->rpc_n; i++) {
-            if (w->rpc_pending[i] == id) {
-                w->rpc_pending[i] = w->rpc_pending[--w->rpc_n];
+            if (w->rpc_pending[i] == id &&
+                (!w->rpc_test[i] || (plen == 10 && memcmp(pl + 5, ok, 5) == 0))) {
+                w->rpc_n--;
+                w->rpc_pending[i] = w->rpc_pending[w->rpc_n];
+                w->rpc_test[i] = w->rpc_test[w->rpc_n];
                 S.rpc_ok++;
                 return;
             }
         }
+    }
+    if (fkind == BUSRT_KIND_PUBLISH && strcmp(topic, ".broker/info") == 0 &&
+        w->churn_watcher) {
+        S.announcements++;
+        return;
     }
     if (fkind == BUSRT_KIND_PUBLISH && strcmp(topic, ".broker/warn") == 0 && g_stopping) {
         return; /* the shutdown announcement */
@@ -1239,7 +1276,7 @@ static void ch_send_op(struct conn *c)
     uint8_t pl[256];
     size_t len = small_len();
     uint8_t qos = rnd_qos();
-    uint32_t r = rnd_below(10);
+    uint32_t r = rnd_below(12);
     if (r < 4) {
         char topic[32];
         snprintf(topic, sizeof topic, "soak/churn/%d", c->idx);
@@ -1253,6 +1290,17 @@ static void ch_send_op(struct conn *c)
                     ++ch->global, t);
         send_frame(c, BUSRT_OP_MESSAGE, qos, wname[t], NULL, pl, len, ACK_OK, K_CMSG);
         S.sent[K_CMSG]++;
+    } else if (r >= 10) {
+        /* subscribe / unsubscribe (exclude / unexclude) churn on patterns
+         * nobody publishes to */
+        char t[48];
+        snprintf(t, sizeof t, "soak/void/%c%d/%u", r == 10 ? 's' : 'x', c->idx, rnd_below(4));
+        const char *tl[1] = {t};
+        int add = (int)rnd_below(2);
+        uint8_t op = r == 10 ? (add ? BUSRT_OP_SUBSCRIBE : BUSRT_OP_UNSUBSCRIBE)
+                             : (add ? BUSRT_OP_EXCLUDE : BUSRT_OP_UNEXCLUDE);
+        send_topics(c, op, qos, tl, 1, WHAT_CHURN);
+        S.sub_churn++;
     } else {
         put_payload(pl, len, R_CHURN, K_CBCAST, (uint32_t)c->idx, ch->gen, ++ch->bcast_seq,
                     ++ch->global, 0);
@@ -1427,7 +1475,7 @@ static void mal_send_bad(struct conn *c)
         break;
     }
     case 3: { /* length over the limit, no body */
-        struct busrt_client_header h = {id, BUSRT_OP_PUBLISH, 1u, PAYLOAD_LIMIT + 1u};
+        struct busrt_client_header h = {id, BUSRT_OP_PUBLISH, 1u, g_payload_limit + 1u};
         (void)busrt_client_header_encode(&h, b, 9);
         conn_write(c, b, 9);
         break;
@@ -1549,11 +1597,15 @@ static void on_registered(struct conn *c)
     case R_SLOW: {
         struct slst *s = c->rs;
         s->registered++;
-        const char *subs[1] = {"soak/busy"};
-        send_topics(c, BUSRT_OP_SUBSCRIBE, BUSRT_QOS_PROCESSED, subs, 1, WHAT_SETUP);
+        const char *subs[3] = {"soak/busy", "soak/flood", ".broker/info"};
+        send_topics(c, BUSRT_OP_SUBSCRIBE, BUSRT_QOS_PROCESSED, subs, O.hostile ? 3u : 1u,
+                    WHAT_SETUP);
         c->phase = SL_SUB;
         break;
     }
+    case R_HOST:
+        host_on_registered(c);
+        break;
     case R_MAL: {
         struct mast *m = c->rs;
         if (m->cls >= MAL_HS) {
@@ -1574,8 +1626,106 @@ static void on_registered(struct conn *c)
     }
 }
 
+
+/* ---- hostile clients (--hostile) ---------------------------------------------------- */
+
+struct hst {
+    int announcer;
+};
+
+#define FLOOD_MAX (8u << 20)
+static uint8_t *g_flood; /* filler of flood publications; nobody checks it */
+
+static void host_on_registered(struct conn *c)
+{
+    struct hst *h = c->rs;
+    int64_t now = now_us();
+    if (h->announcer) {
+        /* a long pattern too: index nodes and a subscription copy */
+        static char pat[4096];
+        int k = snprintf(pat, sizeof pat, "soak/void/a%d/", c->idx);
+        memset(pat + k, 'y', sizeof pat - 1u - (size_t)k);
+        pat[sizeof pat - 1u] = '\0';
+        (void)send_frame(c, BUSRT_OP_SUBSCRIBE, BUSRT_QOS_PROCESSED, NULL, NULL,
+                         (const uint8_t *)pat, strlen(pat), ACK_OK | ACK_OTHER, WHAT_CHURN);
+        c->t_deadline = now + rnd_ms(200, 800);
+    } else {
+        c->t_next = now;
+    }
+}
+
+static void flood_one(struct conn *c)
+{
+    size_t len = rnd_below(10) == 0 ? (2u << 20) + rnd_below(6u << 20)
+                                    : (32u << 10) + rnd_below(224u << 10);
+    static const char topic[] = "soak/flood";
+    uint8_t hdr[9];
+    struct busrt_client_header h = {++c->next_op, BUSRT_OP_PUBLISH, (uint8_t)rnd_below(2),
+                                    (uint32_t)(sizeof topic + len)};
+    (void)busrt_client_header_encode(&h, hdr, sizeof hdr);
+    if ((h.qos & 1u) != 0u) {
+        ack_push(c, h.op_id, ACK_OK | ACK_OTHER, WHAT_CHURN);
+    }
+    conn_write(c, hdr, sizeof hdr);
+    conn_write(c, topic, sizeof topic);
+    conn_write(c, g_flood, len);
+    S.flood_frames++;
+    S.flood_bytes += len;
+}
+
+static void host_tick(struct conn *c, int64_t now)
+{
+    struct hst *h = c->rs;
+    if (c->st == CS_IDLE) {
+        if (g_running && now >= c->t_next) {
+            if (conn_open(c) != 0) {
+                c->t_next = now + 50000;
+                return;
+            }
+            S.host_cycles++;
+        }
+        return;
+    }
+    if (!g_running) {
+        conn_close(c); /* the hostile ones leave at the end of the load */
+        return;
+    }
+    if (c->st != CS_REG) {
+        return;
+    }
+    if (h->announcer) {
+        if (now >= c->t_deadline) {
+            conn_close(c); /* the unreg announcement; back soon */
+            c->t_next = now + rnd_ms(100, 300);
+            return;
+        }
+    } else if (now >= c->t_next && c->out_len < (1u << 20)) {
+        flood_one(c);
+        c->t_next += (int64_t)(1e6 / O.flood_rate);
+        if (now - c->t_next > 1000000) {
+            c->t_next = now;
+        }
+    }
+    if (c->fd >= 0 && now - c->last_tx >= 1000000) {
+        send_ping(c);
+    }
+}
+
+static void host_on_eof(struct conn *c)
+{
+    if (c->st != CS_REFUSED) {
+        S.host_closed++;
+    }
+    conn_close(c);
+    c->t_next = now_us() + 500000;
+}
+
 static void on_refused(struct conn *c, int code)
 {
+    if (c->role == R_HOST) {
+        S.host_refused++; /* e.g. 76 while the previous connection closes; EOF follows */
+        return;
+    }
     if (c->role == R_MAL) {
         struct mast *m = c->rs;
         int want = m->cls == 8   ? (int)BUSRT_RC_NOT_SUPPORTED
@@ -1687,9 +1837,17 @@ static void on_frame(struct conn *c, uint8_t kind, const uint8_t *body, size_t l
         viol("%s: delivered frame kind 0x%02x from '%.*s'", c->name, kind,
              (int)sp.sender.len, sender);
         break;
+    case R_HOST:
+        break; /* nothing is checked */
     default: /* slow consumer: publications on soak/busy may follow its subscribe ACK
               * in the same read; nothing else may come */
-        if (kind != BUSRT_KIND_PUBLISH || c->phase != SL_SILENT || strcmp(tbuf, "soak/busy") != 0) {
+        if (kind == BUSRT_KIND_MESSAGE) {
+            break; /* a message to the slow consumer (K_TOSLOW) */
+        }
+        if (kind != BUSRT_KIND_PUBLISH || c->phase != SL_SILENT ||
+            (strcmp(tbuf, "soak/busy") != 0 &&
+             !(O.hostile && (strcmp(tbuf, "soak/flood") == 0 ||
+                             strcmp(tbuf, ".broker/info") == 0)))) {
             viol("%s: delivered frame kind 0x%02x topic '%s'", c->name, kind, tbuf);
         }
         break;
@@ -1700,6 +1858,9 @@ static void on_eof(struct conn *c, int partial)
 {
     int64_t now = now_us();
     switch (c->role) {
+    case R_HOST:
+        host_on_eof(c);
+        break;
     case R_W:
         S.w_lost_conn++;
         viol("%s: the broker closed a well-behaved client's connection", c->name);
@@ -1813,6 +1974,7 @@ static void tick_all(int64_t now)
         case R_SEC: sec_tick(c, now); break;
         case R_SLOW: slow_tick(c, now); break;
         case R_MAL: mal_tick(c, now); break;
+        case R_HOST: host_tick(c, now); break;
         }
     }
 }
@@ -1884,12 +2046,12 @@ static void check_broker_alive(void)
 
 /* ---- log analysis ---------------------------------------------------------------- */
 
-enum reason { RS_PEER, RS_READERR, RS_QFULL, RS_WTIMEOUT, RS_HDR, RS_BODY, RS_UTF8, RS_BIG,
-              RS_PRIMARY, RS_OTHER, RS_N };
+enum reason { RS_PEER, RS_READERR, RS_QFULL, RS_WTIMEOUT, RS_QMEM, RS_HDR, RS_BODY, RS_UTF8,
+              RS_BIG, RS_PRIMARY, RS_OTHER, RS_N };
 static const char *const reason_text[RS_N] = {
     "peer closed the connection", "read error", "output queue full", "write timeout",
-    "invalid frame header", "malformed frame body", "invalid UTF-8", "frame too large",
-    "its primary disconnected", "(other)"};
+    "output queue over its memory share", "invalid frame header", "malformed frame body",
+    "invalid UTF-8", "frame too large", "its primary disconnected", "(other)"};
 
 struct namelog {
     uint32_t regs;
@@ -1902,6 +2064,8 @@ static struct {
     struct namelog *w, *ch, *sec, *sl, *ma;
     uint64_t reasons[RS_N];
     uint64_t hs_refused, busy_refused, errors, qfull_warn, wblock_warn, other_reasons;
+    long long mem_hw;      /* the broker's memory high-water at shutdown, -1: not logged */
+    uint64_t mem_warnings; /* "memory limit" WARN lines */
     char first_error[256];
     char first_other[256];
 } L;
@@ -1947,6 +2111,7 @@ static void parse_log(const char *path)
     L.sec = calloc((size_t)NCH + 1u, sizeof *L.sec);
     L.sl = calloc((size_t)NSL + 1u, sizeof *L.sl);
     L.ma = calloc((size_t)NMA + 1u, sizeof *L.ma);
+    L.mem_hw = -1;
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         return;
@@ -1970,6 +2135,14 @@ static void parse_log(const char *path)
                 snprintf(L.first_error, sizeof L.first_error, "%s", text);
             }
             continue;
+        }
+        const char *hw = strstr(text, " bytes held at shutdown, high-water ");
+        if (strncmp(text, "memory: ", 8) == 0 && hw != NULL) {
+            L.mem_hw = atoll(hw + 36);
+            continue;
+        }
+        if (strstr(text, "memory limit") != NULL) {
+            L.mem_warnings++;
         }
         if (strncmp(text, "connection ", 11) == 0 && strstr(text, " refused: ") != NULL) {
             L.hs_refused++;
@@ -2053,7 +2226,18 @@ static void usage(void)
     fprintf(stderr,
             "usage: soak [--duration S] [--clients N] [--rate R] [--busy-rate R] [--seed N]\n"
             "            [--queue-size Q] [--warmup S] [--drain S] [--label TEXT]\n"
-            "            [--keep-log FILE] [--verbose]\n"
+            "            [--keep-log FILE] [--alloc-count FILE [--alloc-max N]] [--verbose]\n"
+            "            [--hostile N [--flood-rate R]] [--memory-limit BYTES]\n"
+            "--hostile N: N flooders (publications of 32 KiB to 8 MiB on soak/flood, which\n"
+            "the slow consumers subscribe to, --flood-rate per second each) and N/2\n"
+            "announcers (30000-byte names that register and leave, .broker/info) on top;\n"
+            "the broker's --payload-size-limit becomes 16 MiB. --memory-limit: the\n"
+            "broker's budget (pass it in BUSRTD_ARGS): its memory high-water, from its\n"
+            "log, must stay within it.\n"
+            "--alloc-count: the broker runs with alloccount.so preloaded and writing FILE;\n"
+            "SIGUSR2 is sent to it once it accepts connections and again before it is\n"
+            "stopped, and its allocator calls in between are reported (and checked\n"
+            "against --alloc-max).\n"
             "The broker: BUSRTD (default build/obj/busrtd), BUSRTD_WRAPPER (e.g. valgrind);\n"
             "BUSRT_TEST_UNDER_VALGRIND=1 stretches the waits when the broker is slow.\n");
     exit(2);
@@ -2092,6 +2276,16 @@ static void parse_opts(int argc, char **argv)
             O.label = v;
         } else if (strcmp(a, "--keep-log") == 0) {
             O.keep_log = v;
+        } else if (strcmp(a, "--hostile") == 0) {
+            O.hostile = atoi(v);
+        } else if (strcmp(a, "--flood-rate") == 0) {
+            O.flood_rate = atof(v);
+        } else if (strcmp(a, "--memory-limit") == 0) {
+            O.memory_limit = atol(v);
+        } else if (strcmp(a, "--alloc-count") == 0) {
+            O.alloc_count = v;
+        } else if (strcmp(a, "--alloc-max") == 0) {
+            O.alloc_max = atol(v);
         } else {
             usage();
         }
@@ -2131,7 +2325,11 @@ static void build_population(void)
     NW = n - NSL - NMA - NCH;
     G = NW / 10 > 3 ? NW / 10 : 3;
     NBUSY = NW / 40 > 1 ? NW / 40 : 1;
-    nconns = (size_t)(NW + 2 * NCH + NSL + NMA);
+    if (O.hostile > 0) {
+        NHF = O.hostile;
+        NHA = O.hostile / 2 > 1 ? O.hostile / 2 : 1;
+    }
+    nconns = (size_t)(NW + 2 * NCH + NSL + NMA + NHF + NHA);
     conns = xcalloc(nconns, sizeof *conns);
     g_pfd = xcalloc(nconns, sizeof *g_pfd);
     wname = xcalloc((size_t)NW, sizeof *wname);
@@ -2201,6 +2399,28 @@ static void build_population(void)
         c->rs = xcalloc(1, sizeof(struct mast));
         c->t_next = (int64_t)rnd_below(1000000);
     }
+    if (NHF + NHA > 0) {
+        g_flood = xcalloc(FLOOD_MAX, 1);
+        memset(g_flood, 'f', FLOOD_MAX);
+        hname = xcalloc((size_t)(NHF + NHA), sizeof *hname);
+    }
+    for (int i = 0; i < NHF + NHA; i++, k++) {
+        struct conn *c = &conns[k];
+        struct hst *h = xcalloc(1, sizeof *h);
+        h->announcer = i >= NHF;
+        hname[i] = xcalloc(ANN_NAME_LEN + 1u, 1);
+        if (h->announcer) { /* soak.a.<i>.xxxx...: announcements of 30000 bytes */
+            int n0 = snprintf(hname[i], ANN_NAME_LEN + 1u, "soak.a.%d.", i - NHF);
+            memset(hname[i] + n0, 'x', ANN_NAME_LEN - (size_t)n0);
+        } else {
+            snprintf(hname[i], 32, "soak.f.%d", i);
+        }
+        c->role = R_HOST;
+        c->idx = i;
+        c->name = hname[i];
+        c->rs = h;
+        c->t_next = (int64_t)rnd_below(2000000);
+    }
     for (size_t i = 0; i < nconns; i++) {
         conns[i].fd = -1;
     }
@@ -2219,6 +2439,9 @@ static void on_alarm(int sig)
 int main(int argc, char **argv)
 {
     parse_opts(argc, argv);
+    if (O.hostile > 0) {
+        g_payload_limit = HOSTILE_PAYLOAD_LIMIT;
+    }
     signal(SIGPIPE, SIG_IGN);
     g_valgrind = wc_under_valgrind();
     signal(SIGALRM, on_alarm);
@@ -2230,9 +2453,9 @@ int main(int argc, char **argv)
     char qs[32], mc[32], pl[32];
     snprintf(qs, sizeof qs, "%d", O.queue_size);
     snprintf(mc, sizeof mc, "%zu", nconns + 64u);
-    snprintf(pl, sizeof pl, "%u", PAYLOAD_LIMIT);
+    snprintf(pl, sizeof pl, "%u", g_payload_limit);
     const char *extra[] = {"--queue-size", qs, "--max-clients", mc, "--payload-size-limit",
-                           pl, "--max-handshakes", "512", NULL};
+                           pl, "--max-handshakes", mc, NULL};
     printf("soak %s: %d clients (%d well-behaved in %d groups, %d busy publishers; %d churners; "
            "%d slow consumers; %d malformed senders), %.0f s, rate %.1f/s per client, busy "
            "%.0f/s x %d, --queue-size %d, seed %lu%s\n",
@@ -2245,6 +2468,10 @@ int main(int argc, char **argv)
         return 1;
     }
     pid_t bpid = broker_pid();
+    if (O.alloc_count != NULL) {
+        (void)unlink(O.alloc_count);
+        kill(bpid, SIGUSR2); /* the interposer starts counting */
+    }
 
     /* Phase 0: every well-behaved client registers and subscribes (QoS 1,
      * ACK awaited) before anyone sends. */
@@ -2360,6 +2587,8 @@ int main(int argc, char **argv)
             } else {
                 if (c->st == CS_REG) {
                     S.slow_closed_by_us++;
+                } else if (c->st == CS_HS_NAME) { /* the broker may have registered it */
+                    ((struct slst *)c->rs)->closed_in_handshake = 1;
                 }
                 conn_close(c);
             }
@@ -2430,7 +2659,33 @@ int main(int argc, char **argv)
         }
         wc_sleep_ms(20);
     }
+    long hwm_kb = -1; /* the broker's peak RSS (VmHWM) */
+    {
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/%ld/status", (long)bpid);
+        if (wc_read_file(path, buf, sizeof buf) > 0) {
+            const char *h = strstr(buf, "VmHWM:");
+            hwm_kb = h != NULL ? atol(h + 6) : -1;
+        }
+    }
+    if (O.alloc_count != NULL) {
+        kill(bpid, SIGUSR2); /* the interposer stops counting and writes the file */
+        wc_sleep_ms(100);
+    }
     int bstatus = wc_broker_stop(&g_b);
+    char allocs[512] = "";
+    long long alloc_total = -1;
+    if (O.alloc_count != NULL) {
+        FILE *af = fopen(O.alloc_count, "r");
+        if (af != NULL) {
+            if (fgets(allocs, sizeof allocs, af) != NULL) {
+                allocs[strcspn(allocs, "\n")] = '\0';
+                const char *t = strstr(allocs, "total=");
+                alloc_total = t != NULL ? atoll(t + 6) : -1;
+            }
+            fclose(af);
+        }
+    }
     parse_log(g_b.err_log);
     if (O.keep_log != NULL) {
         static char copy[1u << 16];
@@ -2493,7 +2748,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < NSL; i++) {
         struct namelog *s = &L.sl[i];
         struct slst *st = conns[(size_t)(NW + 2 * NCH + i)].rs;
-        uint32_t d = s->reasons[RS_QFULL] + s->reasons[RS_WTIMEOUT];
+        uint32_t d = s->reasons[RS_QFULL] + s->reasons[RS_WTIMEOUT] + s->reasons[RS_QMEM];
         uint32_t p = s->reasons[RS_PEER] + s->reasons[RS_READERR];
         uint32_t other = 0;
         for (int r = 0; r < RS_N; r++) {
@@ -2501,8 +2756,8 @@ int main(int argc, char **argv)
         }
         other -= d + p;
         sl_log_drops += d;
-        if (other != 0 || d < st->drops || d > st->drops + 1u || d + p != st->registered ||
-            s->regs != st->registered) {
+        uint64_t reg = st->registered + (st->closed_in_handshake && s->regs > st->registered);
+        if (other != 0 || d < st->drops || d > st->drops + 1u || d + p != reg || s->regs != reg) {
             sl_bad++;
             if (sl_bad_text[0] == '\0') {
                 snprintf(sl_bad_text, sizeof sl_bad_text,
@@ -2581,7 +2836,8 @@ int main(int argc, char **argv)
     printf("soak: %s: duration %.1f s (+%.1f s drain), clients %d (+%d secondaries), "
            "messages sent %llu, delivered to well-behaved receivers %llu of %llu expected, "
            "lost %llu, duplicated %llu, out of order %llu, misrouted %llu, corrupt %llu; "
-           "drops: slow consumers %llu (output queue full %llu, write timeout %llu), "
+           "drops: slow consumers %llu (output queue full %llu, write timeout %llu, "
+           "over memory share %llu), "
            "malformed closed %llu, handshake refusals %llu, churner disconnects %llu, "
            "secondaries closed with primary %llu, well-behaved %llu (%llu closed by "
            "themselves at the end); broker RSS start %ld kB end %ld kB (setup %ld, "
@@ -2592,7 +2848,8 @@ int main(int argc, char **argv)
            (unsigned long long)S.lost, (unsigned long long)S.dup, (unsigned long long)S.order,
            (unsigned long long)S.misrouted, (unsigned long long)S.corrupt,
            (unsigned long long)sl_log_drops, (unsigned long long)L.reasons[RS_QFULL],
-           (unsigned long long)L.reasons[RS_WTIMEOUT], (unsigned long long)ma_logged,
+           (unsigned long long)L.reasons[RS_WTIMEOUT], (unsigned long long)L.reasons[RS_QMEM],
+           (unsigned long long)ma_logged,
            (unsigned long long)L.hs_refused,
            (unsigned long long)ch_closed, (unsigned long long)L.reasons[RS_PRIMARY],
            (unsigned long long)w_drops, (unsigned long long)w_closed, rss_start,
@@ -2602,6 +2859,11 @@ int main(int argc, char **argv)
     for (int k = 1; k < K_NKINDS; k++) {
         printf(" %s %llu;", kind_name[k], (unsigned long long)S.sent[k]);
     }
+    printf(" RPC calls test/info/stats/client.list %llu/%llu/%llu/%llu; .broker/info "
+           "announcements received %llu; subscribe-family churn frames %llu;",
+           (unsigned long long)S.rpc_method[0], (unsigned long long)S.rpc_method[1],
+           (unsigned long long)S.rpc_method[2], (unsigned long long)S.rpc_method[3],
+           (unsigned long long)S.announcements, (unsigned long long)S.sub_churn);
     printf(" QoS 0/1/2/3: %llu/%llu/%llu/%llu; ACKs 01 %llu, 71 %llu, 77 %llu; RPC replies "
            "%llu\n",
            (unsigned long long)S.sent_qos[0], (unsigned long long)S.sent_qos[1],
@@ -2609,6 +2871,18 @@ int main(int argc, char **argv)
            (unsigned long long)S.acks[BUSRT_RC_OK],
            (unsigned long long)S.acks[BUSRT_RC_NOT_REGISTERED],
            (unsigned long long)S.acks[BUSRT_RC_NOT_DELIVERED], (unsigned long long)S.rpc_ok);
+    printf("soak: broker memory high-water %lld bytes (--memory-limit %ld; 0: none), peak RSS "
+           "(VmHWM) %ld kB, \"memory limit\" warnings %llu\n",
+           L.mem_hw, O.memory_limit, hwm_kb, (unsigned long long)L.mem_warnings);
+    if (NHF + NHA > 0) {
+        printf("soak: hostile: %d flooders sent %llu frames (%.1f MB; ACK 74 %llu), %d "
+               "announcers (%u-byte names); %llu connections, %llu closed by the broker, "
+               "%llu refused\n",
+               NHF, (unsigned long long)S.flood_frames, (double)S.flood_bytes / 1e6,
+               (unsigned long long)S.acks[BUSRT_RC_OTHER], NHA, ANN_NAME_LEN,
+               (unsigned long long)S.host_cycles, (unsigned long long)S.host_closed,
+               (unsigned long long)S.host_refused);
+    }
     printf("soak: churners: %llu connections, %llu half frames before close, %llu busy "
            "retries, %llu frames received; slow consumers: %llu connections, %llu drops "
            "seen (mean %.1f s after going silent), %llu closed by us; malformed: %llu cycles "
@@ -2690,6 +2964,22 @@ int main(int argc, char **argv)
           fd_start, fd_end, conns_start, conns_end, fd_quiet, fd_base);
     check(bstatus == 0, "broker-exit", "broker exit status %d%s", bstatus,
           g_valgrind ? " (valgrind --error-exitcode=99)" : "");
+    if (O.memory_limit > 0) {
+        check(L.mem_hw > 0 && L.mem_hw <= O.memory_limit, "memory",
+              "broker memory high-water %lld bytes, --memory-limit %ld; peak RSS %ld kB",
+              L.mem_hw, O.memory_limit, hwm_kb);
+    }
+    if (O.alloc_count != NULL) {
+        printf("soak: allocator calls in the broker process between ready and shutdown: %s\n",
+               allocs[0] != '\0' ? allocs : "(no count file)");
+        char bound[64] = "reported, not checked";
+        if (O.alloc_max >= 0) {
+            snprintf(bound, sizeof bound, "at most %ld allowed", O.alloc_max);
+        }
+        check(alloc_total >= 0 && (O.alloc_max < 0 || alloc_total <= O.alloc_max),
+              "allocations", "%lld allocator calls counted%s (%s)", alloc_total,
+              alloc_total < 0 ? " (no count)" : "", bound);
+    }
     check(g_nviol == 0, "violations", "%lu violations in total%s", g_nviol,
           g_nviol > 40u ? " (first 40 printed)" : "");
 
