@@ -59,67 +59,23 @@ static void usage(FILE *f)
             "  -V, --version        show the version and exit\n");
 }
 
-static int num(const char *opt, const char *v, double lo, double hi, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double x = v != NULL ? strtod(v, &end) : 0;
-    if (v == NULL || end == v || *end != 0 || errno != 0 || x < lo || x > hi) {
-        fprintf(stderr, "busrt-clientfuzz: bad value for %s: %s (from %g to %g)\n", opt,
-                v != NULL ? v : "(none)", lo, hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 static int num_opt(struct cf_opts *o, const char *a, const char *v)
 {
-    enum { U64, LONG, INT, DBL };
-    const struct {
-        const char *name;
-        double lo, hi;
-        int type;
-        void *dst;
-    } t[] = {
-        {"--seed", 0, 1.8e19, U64, &o->seed},
-        {"--streams", 0, 1e15, LONG, &o->streams},
-        {"--stream", 0, 1e15, LONG, &o->first},
-        {"--seconds", 0, 1e9, DBL, &o->seconds},
-        {"--start-ms", 10, 600000, INT, &o->start_ms},
-        {"--wait-ms", 10, 600000, INT, &o->wait_ms},
-        {"--exit-ms", 10, 600000, INT, &o->exit_ms},
-        {"--settle-ms", 0, 1000, INT, &o->settle_ms},
-        {"--spin-pct", 1, 100, INT, &o->spin_pct},
-        {"--max-rss-mb", 1, 1e7, LONG, &o->max_rss_mb},
-        {"--max-cases", 0, 1e6, INT, &o->max_cases},
-        {"--progress", 1, 1e15, LONG, &o->progress},
+    const struct nf_numopt t[] = {
+        {"--seed", 0, 1.8e19, NF_U64, &o->seed},
+        {"--streams", 0, 1e15, NF_LONG, &o->streams},
+        {"--stream", 0, 1e15, NF_LONG, &o->first},
+        {"--seconds", 0, 1e9, NF_DBL, &o->seconds},
+        {"--start-ms", 10, 600000, NF_INT, &o->start_ms},
+        {"--wait-ms", 10, 600000, NF_INT, &o->wait_ms},
+        {"--exit-ms", 10, 600000, NF_INT, &o->exit_ms},
+        {"--settle-ms", 0, 1000, NF_INT, &o->settle_ms},
+        {"--spin-pct", 1, 100, NF_INT, &o->spin_pct},
+        {"--max-rss-mb", 1, 1e7, NF_LONG, &o->max_rss_mb},
+        {"--max-cases", 0, 1e6, NF_INT, &o->max_cases},
+        {"--progress", 1, 1e15, NF_LONG, &o->progress},
     };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        double x = 0;
-        if (strcmp(a, t[i].name) != 0) {
-            continue;
-        }
-        if (num(a, v, t[i].lo, t[i].hi, &x) != 0) {
-            return -1;
-        }
-        switch (t[i].type) {
-        case U64:
-            *(uint64_t *)t[i].dst = (uint64_t)x;
-            break;
-        case LONG:
-            *(long *)t[i].dst = (long)x;
-            break;
-        case INT:
-            *(int *)t[i].dst = (int)x;
-            break;
-        default:
-            *(double *)t[i].dst = x;
-            break;
-        }
-        return 0;
-    }
-    return 1;
+    return nf_numopt_parse("busrt-clientfuzz", t, sizeof t / sizeof t[0], a, v);
 }
 
 /* Findings of one kind over the run. */

@@ -70,71 +70,25 @@ static void usage(FILE *f)
             "  -V, --version        show the version and exit\n");
 }
 
-static int num(const char *opt, const char *v, double lo, double hi, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double x = v != NULL ? strtod(v, &end) : 0;
-    if (v == NULL || end == v || *end != 0 || errno != 0 || x < lo || x > hi) {
-        fprintf(stderr, "busrt-netfuzz: bad value for %s\n", opt);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 /* Parses a numeric option a (value v) into o. Returns 0, -1 on a bad
  * value (reported), 1 when a is not a numeric option. */
 static int num_opt(struct nf_opts *o, const char *a, const char *v)
 {
-    enum { U64, LONG, INT, U32, DBL };
-    const struct {
-        const char *name;
-        double lo, hi;
-        int type;
-        void *dst;
-    } t[] = {
-        {"--seed", 0, 1.8e19, U64, &o->seed},
-        {"--seconds", 0, 1e9, DBL, &o->seconds},
-        {"--sessions", 0, 1e15, LONG, &o->sessions},
-        {"--session", 0, 1e15, LONG, &o->first_session},
-        {"--progress", 1, 1e15, LONG, &o->progress},
-        {"--wait-ms", 10, 600000, INT, &o->wait_ms},
-        {"--body-limit", 1024, 4294901759.0, U32, &o->body_limit},
-        {"--assume-body", 1024, 4294901759.0, U32, &o->assume_body},
-        {"--max-actions", 1, 100000, INT, &o->max_actions},
-        {"--session-ms", 10, 3600000, INT, &o->session_ms},
-        {"--max-violations", 0, 1e9, INT, &o->max_violations},
-        {"--minimize-seconds", 1, 1e6, DBL, &o->minimize_seconds},
+    const struct nf_numopt t[] = {
+        {"--seed", 0, 1.8e19, NF_U64, &o->seed},
+        {"--seconds", 0, 1e9, NF_DBL, &o->seconds},
+        {"--sessions", 0, 1e15, NF_LONG, &o->sessions},
+        {"--session", 0, 1e15, NF_LONG, &o->first_session},
+        {"--progress", 1, 1e15, NF_LONG, &o->progress},
+        {"--wait-ms", 10, 600000, NF_INT, &o->wait_ms},
+        {"--body-limit", 1024, 4294901759.0, NF_U32, &o->body_limit},
+        {"--assume-body", 1024, 4294901759.0, NF_U32, &o->assume_body},
+        {"--max-actions", 1, 100000, NF_INT, &o->max_actions},
+        {"--session-ms", 10, 3600000, NF_INT, &o->session_ms},
+        {"--max-violations", 0, 1e9, NF_INT, &o->max_violations},
+        {"--minimize-seconds", 1, 1e6, NF_DBL, &o->minimize_seconds},
     };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        double x = 0;
-        if (strcmp(a, t[i].name) != 0) {
-            continue;
-        }
-        if (num(a, v, t[i].lo, t[i].hi, &x) != 0) {
-            return -1;
-        }
-        switch (t[i].type) {
-        case U64:
-            *(uint64_t *)t[i].dst = (uint64_t)x;
-            break;
-        case LONG:
-            *(long *)t[i].dst = (long)x;
-            break;
-        case INT:
-            *(int *)t[i].dst = (int)x;
-            break;
-        case U32:
-            *(uint32_t *)t[i].dst = (uint32_t)x;
-            break;
-        default:
-            *(double *)t[i].dst = x;
-            break;
-        }
-        return 0;
-    }
-    return 1;
+    return nf_numopt_parse("busrt-netfuzz", t, sizeof t / sizeof t[0], a, v);
 }
 
 static uint8_t *read_file(const char *path, size_t *n)

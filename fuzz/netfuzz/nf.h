@@ -48,6 +48,20 @@ int nf_buf_read_file(struct nf_buf *b, const char *path);
 void *nf_xmalloc(size_t n);
 void *nf_xrealloc(void *p, size_t n);
 
+/* A numeric command-line option: its name, range, C type and destination. */
+enum nf_num_type { NF_U64, NF_U32, NF_LONG, NF_INT, NF_DBL };
+struct nf_numopt {
+    const char *name;
+    double lo, hi;
+    enum nf_num_type type;
+    void *dst;
+};
+/* Parses option a with value v when t (n entries) names it. Returns 0, -1
+ * when the value is missing or out of range (reported on stderr, prefixed
+ * with prog), or 1 when a is not in t. */
+int nf_numopt_parse(const char *prog, const struct nf_numopt *t, size_t n, const char *a,
+                    const char *v);
+
 int64_t nf_now_ms(void);
 void nf_sleep_ms(int ms);
 /* Appends "hh hh ..." (lower case, no spaces when compact). */

@@ -240,3 +240,40 @@ int nf_chance(struct nf_src *s, unsigned pct)
 {
     return nf_pick(s, 100u) < pct;
 }
+
+int nf_numopt_parse(const char *prog, const struct nf_numopt *t, size_t n, const char *a,
+                    const char *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(a, t[i].name) != 0) {
+            continue;
+        }
+        char *end = NULL;
+        errno = 0;
+        double x = v != NULL ? strtod(v, &end) : 0;
+        if (v == NULL || end == v || *end != 0 || errno != 0 || x < t[i].lo || x > t[i].hi) {
+            fprintf(stderr, "%s: bad value for %s: %s (from %g to %g)\n", prog, a,
+                    v != NULL ? v : "(none)", t[i].lo, t[i].hi);
+            return -1;
+        }
+        switch (t[i].type) {
+        case NF_U64:
+            *(uint64_t *)t[i].dst = (uint64_t)x;
+            break;
+        case NF_U32:
+            *(uint32_t *)t[i].dst = (uint32_t)x;
+            break;
+        case NF_LONG:
+            *(long *)t[i].dst = (long)x;
+            break;
+        case NF_INT:
+            *(int *)t[i].dst = (int)x;
+            break;
+        default:
+            *(double *)t[i].dst = x;
+            break;
+        }
+        return 0;
+    }
+    return 1;
+}
