@@ -153,6 +153,18 @@ def c_functions(text):
     return funcs
 
 
+def function_below(lines, funcs, i):
+    """The function whose definition follows line i (1-based) with no blank
+    line between: a citation in the comment above a function is the
+    function's."""
+    for j in range(i, min(len(lines), i + 15)):
+        if not lines[j].strip():
+            return None
+        if j < len(funcs) and funcs[j]:
+            return funcs[j]
+    return None
+
+
 def citations(root, kind, patterns, ev):
     files = sorted({p for g in patterns
                     for p in glob.glob(os.path.join(root, g))})
@@ -170,6 +182,8 @@ def citations(root, kind, patterns, ev):
         for i, line in enumerate(lines, 1):
             for m in sc.ID_RE.finditer(line):
                 f = funcs[i - 1] if i - 1 < len(funcs) else None
+                if f is None:
+                    f = function_below(lines, funcs, i)
                 where = "%s:%s" % (rel, f) if f else "%s:%d" % (rel, i)
                 lst = ev.setdefault(m.group(0), {}).setdefault(kind, [])
                 if kind == "fuzz":
