@@ -44,7 +44,7 @@ UNIT_LDFLAGS_test_cli_output := -lm
 UNIT_LDFLAGS_test_router_oom := -Wl,--wrap=malloc -Wl,--wrap=realloc $(BROKER_LIBS)
 TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 
-.PHONY: all test unit deps run clean vectors-check spec-check
+.PHONY: all test unit deps run clean vectors-check spec-check trace trace-update
 .SECONDARY:
 .SECONDEXPANSION:
 .DEFAULT_GOAL := all
@@ -93,9 +93,19 @@ spec-check:
 	python3 scripts/spec-check.py
 	python3 scripts/spec-check.py --selftest
 
+# Traceability: the evidence of every requirement (cases, vectors, tests,
+# fuzz and proof files citing it) into $(B)/trace/trace.md and trace.json;
+# fails when a MUST or MUST NOT has none and no exemption, on a stale
+# exemption, or when the committed spec/trace.md differs (make trace-update).
+trace:
+	python3 scripts/trace.py --out $(B)/trace --check spec/trace.md
+
+trace-update:
+	python3 scripts/trace.py --out $(B)/trace --update spec/trace.md
+
 # Suites run by `make test`, in order. Each fragment below appends its own
 # targets to TEST_SUITES and its programs to ALL_EXTRA.
-TEST_SUITES := vectors-check spec-check unit
+TEST_SUITES := vectors-check spec-check trace unit
 ALL_EXTRA :=
 -include ref/tests/integration/integration.mk
 -include proofs/proofs.mk

@@ -521,6 +521,39 @@ def party_problems(req, party):
     return sorted(set(msgs))
 
 
+def appendix_b_lines(spec):
+    """(line number, text) of every line of Appendix B, its heading first;
+    nothing when there is no Appendix B."""
+    start = spec.find_line(r"^## Appendix B\b")
+    if not start:
+        return
+    for i in range(start - 1, len(spec.lines)):
+        line = spec.lines[i]
+        if line.startswith("## ") and i + 1 != start:
+            break
+        yield i + 1, line
+
+
+def index_cells(line):
+    """The cells of an Appendix B row (Id, Section, Level, Party, Summary;
+    fewer when the row is short), or None for a line that is not a row."""
+    if not line.startswith("| REQ-"):
+        return None
+    return [c.strip() for c in line.strip().strip("|").split("|", 4)]
+
+
+def index_rows(spec):
+    """{id: (line, section, level, party, summary)} of Appendix B, the first
+    row of each id with its five cells (for other tools, such as
+    scripts/trace.py; check_index reports what is wrong with the table)."""
+    rows = {}
+    for ln, line in appendix_b_lines(spec):
+        cells = index_cells(line)
+        if cells and len(cells) == 5 and cells[0] not in rows:
+            rows[cells[0]] = (ln,) + tuple(cells[1:])
+    return rows
+
+
 def check_index(spec, areas, problems):
     rel = spec.rel
     start = spec.find_line(r"^## Appendix B\b")
@@ -531,11 +564,9 @@ def check_index(spec, areas, problems):
     row_order = []
     count_line = 0
     header_seen = False
-    for i in range(start, len(spec.lines)):
-        line = spec.lines[i]
-        ln = i + 1
-        if line.startswith("## ") and ln != start:
-            break
+    for ln, line in appendix_b_lines(spec):
+        if ln == start:
+            continue
         m = re.search(r"\bAll (\d+) requirements\b", line)
         if m:
             count_line = ln
@@ -549,9 +580,9 @@ def check_index(spec, areas, problems):
                 problems.add(rel, ln, "index",
                              "table header must be %r" % INDEX_HEADER)
             continue
-        if not line.startswith("| REQ-"):
+        cells = index_cells(line)
+        if cells is None:
             continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|", 4)]
         if len(cells) < 5:
             problems.add(rel, ln, "index",
                          "row needs 5 cells: Id, Section, Level, Party, "

@@ -429,8 +429,9 @@ static void test_bad_names(void **state)
     th_broker_stop(&small);
 }
 
-/* Malformed addresses are refused before connecting; a host that does not
- * resolve is named with the resolver's reason. */
+/* Malformed addresses are refused before connecting (a port outside 1..65535:
+ * REQ-ADDR-5); a host that does not resolve is named with the resolver's
+ * reason. */
 static void test_bad_addresses(void **state)
 {
     (void)state;

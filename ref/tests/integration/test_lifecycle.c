@@ -434,7 +434,8 @@ static void t_daemonize_relative_paths(void **state)
     g_daemon = 0;
 }
 
-/* -B HOST:0: the kernel picks the port, and the log names the one bound. */
+/* -B HOST:0: the kernel picks the port, and the log names the one bound
+ * (REQ-ADDR-5: port 0 is allowed when a broker binds). */
 static void t_tcp_port_zero(void **state)
 {
     (void)state;
@@ -510,7 +511,7 @@ static void t_bad_options(void **state)
 }
 
 /* -B HOST:PORT takes a decimal port from 0 to 65535 and nothing else: one
- * line naming the address, exit status 2, nothing started. */
+ * line naming the address, exit status 2, nothing started (REQ-ADDR-5). */
 static void t_bad_tcp_ports(void **state)
 {
     (void)state;
