@@ -11,8 +11,10 @@
 #   make proofs-fresh    the same from an empty proof cache (as CI does)
 #   make proofs-update   re-record proofs/goals.txt from a fully proved run
 #   make eva             Eva on proofs/eva_driver.c; fails on any alarm
-#   make misra           cppcheck MISRA C:2012; fails on any finding that
-#                        is not a documented deviation
+#   make misra           cppcheck MISRA C:2012: ref/src/core strictly
+#                        (proofs/misra-suppressions.txt), the rest of
+#                        ref/src against the per-rule counts of
+#                        proofs/misra-deviations.md
 # Tools (Debian 12): frama-c-base, why3, cvc4, z3, cppcheck; `make deps`
 # installs them.
 

@@ -175,8 +175,8 @@ static void on_ready(struct broker *b, const struct ev_ready *r)
     }
 }
 
-void broker_run(struct broker *b, const sigset_t *waitmask, volatile sig_atomic_t *stop,
-                volatile sig_atomic_t *reload)
+void broker_run(struct broker *b, const sigset_t *waitmask,
+                const volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
 #ifdef BUSRTD_TEST_HOOKS
     sigset_t hooked = hooks_init(waitmask);

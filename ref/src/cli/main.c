@@ -991,14 +991,14 @@ static int cmd_benchmark(const struct cli_opts *o, int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long *dst;
-        unsigned long lo = 1, hi = 1000000000ul;
+        unsigned long lo = 1, hi = 1000000000UL;
         if (strcmp(a, "-w") == 0 || strcmp(a, "--workers") == 0) {
             dst = &workers;
             hi = 256;
         } else if (strcmp(a, "--payload-size") == 0) {
             dst = &psize;
             lo = 0;
-            hi = 64ul * 1024ul * 1024ul;
+            hi = 64UL * 1024UL * 1024UL;
         } else if (strcmp(a, "-i") == 0 || strcmp(a, "--iters") == 0) {
             dst = &iters;
         } else {
@@ -1146,7 +1146,7 @@ int main(int argc, char **argv)
             break;
         case G_BUF_SIZE:
         case G_QUEUE_SIZE:
-            if (parse_ulong(v, 1, 1ul << 30, &n) != 0) {
+            if (parse_ulong(v, 1, 1UL << 30, &n) != 0) {
                 return usage_error(g == G_BUF_SIZE ? "bad --buf-size value '%s' (expected "
                                                      "1..1073741824 bytes)"
                                                    : "bad --queue-size value '%s' (expected "
