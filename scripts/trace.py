@@ -19,11 +19,11 @@ unit, integration, client, soak, faults
              C sources of ref/tests/, ref/tests/integration/,
              ref/tests/client/, ref/tests/soak/ and ref/tests/faults/ that
              cite the id: file:function where the citation is inside a
-             function, else file:line
+             function, else the file
 fuzz         sources of fuzz/ (harnesses, netfuzz's and clientfuzz's models
              and generators) that cite the id
 proof        files of proofs/ (WP, Eva) and ACSL-annotated sources of
-             ref/src/core/ that cite the id: file:function or file:line
+             ref/src/core/ that cite the id: file:function, or the file
 
 The exit status is 1, with "file:line: [check] what" messages, when
 
@@ -184,7 +184,9 @@ def citations(root, kind, patterns, ev):
                 f = funcs[i - 1] if i - 1 < len(funcs) else None
                 if f is None:
                     f = function_below(lines, funcs, i)
-                where = "%s:%s" % (rel, f) if f else "%s:%d" % (rel, i)
+                # a function name, or the file alone: line numbers would make
+                # the committed trace stale at every edit above a citation
+                where = "%s:%s" % (rel, f) if f else rel
                 lst = ev.setdefault(m.group(0), {}).setdefault(kind, [])
                 if kind == "fuzz":
                     where = rel
@@ -324,7 +326,7 @@ def markdown(reqs, counts):
            "For every requirement, the evidence that covers it: conformance "
            "cases (`conformance/cases/`), test vectors (`spec/vectors/`, "
            "count per file), tests citing the id (unit `ref/tests/`, "
-           "integration, client, soak, faults: file:function, or file:line "
+           "integration, client, soak, faults: file:function, or the file "
            "outside a function), fuzz sources citing it (`fuzz/`), and "
            "proof files citing it (`proofs/`, `ref/src/core/`). The WP "
            "proofs of `ref/src/core` are stated per function, not per "
