@@ -775,21 +775,12 @@ static void idle_window(struct run *R, int ms, const char *when)
 
 /* ---- The client process ----------------------------------------------------------- */
 
+/* "exec " and cmd with every "{addr}" replaced by addr. */
 static char *expand(const char *cmd, const char *addr)
 {
     struct nf_buf b = {0};
     nf_buf_adds(&b, "exec ");
-    const char *p = cmd;
-    for (;;) {
-        const char *q = strstr(p, "{addr}");
-        if (q == NULL) {
-            nf_buf_adds(&b, p);
-            break;
-        }
-        nf_buf_add(&b, p, (size_t)(q - p));
-        nf_buf_adds(&b, addr);
-        p = q + 6;
-    }
+    nf_expand_addr(&b, cmd, addr);
     return (char *)b.p;
 }
 

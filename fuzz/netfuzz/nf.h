@@ -62,6 +62,10 @@ struct nf_numopt {
 int nf_numopt_parse(const char *prog, const struct nf_numopt *t, size_t n, const char *a,
                     const char *v);
 
+/* Appends cmd with every "{addr}" replaced by addr (a command line given
+ * with --spawn or --cmd). */
+void nf_expand_addr(struct nf_buf *b, const char *cmd, const char *addr);
+
 int64_t nf_now_ms(void);
 void nf_sleep_ms(int ms);
 /* Appends "hh hh ..." (lower case, no spaces when compact). */

@@ -144,17 +144,7 @@ int nf_connect(const char *addr, int timeout_ms)
 static char *expand(const char *cmd, const char *addr)
 {
     struct nf_buf b = {0};
-    const char *p = cmd;
-    for (;;) {
-        const char *q = strstr(p, "{addr}");
-        if (q == NULL) {
-            nf_buf_adds(&b, p);
-            break;
-        }
-        nf_buf_add(&b, p, (size_t)(q - p));
-        nf_buf_adds(&b, addr);
-        p = q + 6;
-    }
+    nf_expand_addr(&b, cmd, addr);
     return (char *)b.p;
 }
 

@@ -277,3 +277,18 @@ int nf_numopt_parse(const char *prog, const struct nf_numopt *t, size_t n, const
     }
     return 1;
 }
+
+void nf_expand_addr(struct nf_buf *b, const char *cmd, const char *addr)
+{
+    const char *p = cmd;
+    for (;;) {
+        const char *q = strstr(p, "{addr}");
+        if (q == NULL) {
+            nf_buf_adds(b, p);
+            return;
+        }
+        nf_buf_add(b, p, (size_t)(q - p));
+        nf_buf_adds(b, addr);
+        p = q + 6;
+    }
+}
