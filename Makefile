@@ -24,9 +24,12 @@ FLAGS_san := -O1 -g $(SAN)
 CORE_SRC   := ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
               ref/src/core/rpcproto.c ref/src/core/mpack.c ref/src/common/errstr.c
 CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
-BROKER_SRC := $(wildcard ref/src/broker/*.c)
+# The broker: libbusrtd (every module but main.c; lib.c is the public API
+# of busrt/busrtd.h) and busrtd, main.c linked with it.
+BROKER_SRC := $(filter-out ref/src/broker/lib.c,$(wildcard ref/src/broker/*.c))
+LIBBUSRTD_SRC := $(filter-out ref/src/broker/main.c,$(wildcard ref/src/broker/*.c))
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
-BROKER_LIBS := -lmsgpackc -ljansson
+BROKER_LIBS := -lmsgpackc -ljansson -pthread
 UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom test_cli_output \
               test_mem
 # Broker modules a unit test links besides the core library.
@@ -49,7 +52,8 @@ TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 .SECONDEXPANSION:
 .DEFAULT_GOAL := all
 
-all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a $(B)/$(v)/busrtd) $(B)/busrtd \
+all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a $(B)/$(v)/libbusrtd.a $(B)/$(v)/busrtd) \
+     $(B)/busrtd \
      $(foreach v,$(VARIANTS),$(foreach t,$(UNIT_TESTS),$(B)/$(v)/tests/$(t)))
 
 deps:
@@ -65,7 +69,11 @@ $(B)/$(1)/libbusrtcore.a: $(CORE_SRC:%.c=$(B)/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(B)/$(1)/busrtd: $(BROKER_SRC:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libbusrtcore.a
+$(B)/$(1)/libbusrtd.a: $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(B)/$(1)/busrtd: $(B)/$(1)/ref/src/broker/main.o $(B)/$(1)/libbusrtd.a $(B)/$(1)/libbusrtcore.a
 	$$(CC) $(FLAGS_$(1)) $$^ $(BROKER_LIBS) -o $$@
 
 $(foreach t,$(UNIT_TESTS),$(B)/$(1)/tests/$(t)): $(B)/$(1)/tests/%: $(B)/$(1)/ref/tests/%.o \

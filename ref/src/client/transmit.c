@@ -3,6 +3,8 @@
 #define _DEFAULT_SOURCE
 #include "client_int.h"
 
+#include "busrt/transport.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -29,11 +31,22 @@ static int write_iov(busrt_client *c, struct iovec *iov, int n)
         if (c->err != 0) {
             return c->err;
         }
-        struct msghdr m;
-        memset(&m, 0, sizeof m);
-        m.msg_iov = iov;
-        m.msg_iovlen = (size_t)(n > BC_IOV_CHUNK ? BC_IOV_CHUNK : n);
-        ssize_t r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        int chunk = n > BC_IOV_CHUNK ? BC_IOV_CHUNK : n;
+        ssize_t r;
+        if (c->tp != NULL) {
+            long t = c->tp->writev(c->tp_ctx, iov, chunk);
+            if (t < 0) {
+                bc_fail(c, (int)t);
+                return c->err;
+            }
+            r = (ssize_t)t;
+        } else {
+            struct msghdr m;
+            memset(&m, 0, sizeof m);
+            m.msg_iov = iov;
+            m.msg_iovlen = (size_t)chunk;
+            r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        }
         if (r >= 0) {
             size_t left = (size_t)r;
             written += left;
