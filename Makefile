@@ -25,7 +25,9 @@ CORE_SRC   := ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
               ref/src/core/rpcproto.c ref/src/core/mpack.c ref/src/common/errstr.c
 CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
 # The broker: libbusrtd (every module but main.c; lib.c is the public API
-# of busrt/busrtd.h) and busrtd, main.c linked with it.
+# of busrt/busrtd.h) and busrtd (the same modules but lib.c, with main.c:
+# what only a process does, signals, -D, the pid file, the descriptor
+# limit, service manager notifications).
 BROKER_SRC := $(filter-out ref/src/broker/lib.c,$(wildcard ref/src/broker/*.c))
 LIBBUSRTD_SRC := $(filter-out ref/src/broker/main.c,$(wildcard ref/src/broker/*.c))
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
@@ -69,11 +71,15 @@ $(B)/$(1)/libbusrtcore.a: $(CORE_SRC:%.c=$(B)/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(B)/$(1)/libbusrtd.a: $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o)
+# One object whose only global symbols are the public API (mk/libbusrtd.syms):
+# the broker's modules do not clash with an application's names.
+$(B)/$(1)/libbusrtd.a: $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o) mk/libbusrtd.syms
 	@rm -f $$@
-	ar rcs $$@ $$^
+	ld -r -o $(B)/$(1)/libbusrtd.o $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o)
+	objcopy --keep-global-symbols=mk/libbusrtd.syms $(B)/$(1)/libbusrtd.o
+	ar rcs $$@ $(B)/$(1)/libbusrtd.o
 
-$(B)/$(1)/busrtd: $(B)/$(1)/ref/src/broker/main.o $(B)/$(1)/libbusrtd.a $(B)/$(1)/libbusrtcore.a
+$(B)/$(1)/busrtd: $(BROKER_SRC:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libbusrtcore.a
 	$$(CC) $(FLAGS_$(1)) $$^ $(BROKER_LIBS) -o $$@
 
 $(foreach t,$(UNIT_TESTS),$(B)/$(1)/tests/$(t)): $(B)/$(1)/tests/%: $(B)/$(1)/ref/tests/%.o \
