@@ -25,7 +25,7 @@ CLIENT_SRC  := $(addprefix $(CL_SRC_DIR)/,error.c ack.c receive.c transmit.c con
 CLIENT_HDR  := $(CL_SRC_DIR)/client_int.h $(CL_SRC_DIR)/cursor_int.h ref/include/busrt/client.h \
                ref/include/busrt/rpc.h ref/include/busrt/cursor.h
 CLI_SRC     := $(CLI_SRC_DIR)/main.c $(CLI_SRC_DIR)/params.c $(CLI_SRC_DIR)/output.c \
-               $(CLI_SRC_DIR)/check.c \
+               $(CLI_SRC_DIR)/check.c $(CLI_SRC_DIR)/rpc.c \
                $(CLI_SRC_DIR)/bench.c
 CLI_HDR     := $(CLI_SRC_DIR)/cli.h
 CLI_LIBS    := -lmsgpackc -ljansson -lm -pthread
