@@ -259,6 +259,8 @@ static unsigned drain_next(busrt_cursor *cur)
 
 /* ---- Tests ---------------------------------------------------------------------------- */
 
+/* REQ-RPC-11: N gives one item per reply, an empty reply at the end; the
+ * exhausted cursor is dropped (REQ-RPC-13). */
 static void test_next_zero_one_many(void **state)
 {
     (void)state;
@@ -313,6 +315,7 @@ static unsigned drain_bulk(busrt_cursor *cur, uint32_t n, unsigned total)
     return calls;
 }
 
+/* REQ-RPC-12: NB gives arrays of at most n items, a shorter one last. */
 static void test_next_bulk(void **state)
 {
     (void)state;
@@ -404,6 +407,7 @@ static void expect_error(busrt_client *c, const char *srv, const char *method, c
     assert_true(r.len > 0);
 }
 
+/* REQ-RPC-13: -32001 for an unknown or dropped cursor; bad params. */
 static void test_errors(void **state)
 {
     (void)state;
@@ -507,6 +511,7 @@ static void test_errors(void **state)
     busrt_client_close(c);
 }
 
+/* REQ-RPC-13: a cursor not used for its time-to-live is dropped. */
 static void test_expiry(void **state)
 {
     (void)state;
@@ -616,7 +621,7 @@ static void test_max_open(void **state)
 /* The bytes: the id map the server returns, the params the iterator sends
  * (N as the deployed client packs Payload{u, n: None}, NB with n), and an
  * NB block, against hand-written hex. */
-static void test_wire_bytes(void **state)
+static void test_wire_bytes(void **state) /* REQ-RPC-11, REQ-RPC-12 */
 {
     (void)state;
     struct server sv;
