@@ -88,6 +88,8 @@ typedef struct busrt_client busrt_client;
                                      not UTF-8) */
 #define BUSRT_E_IDLE (-112)       /* nothing received for idle_timeout_ms: the
                                      connection is treated as lost */
+#define BUSRT_E_LIMIT (-113)      /* a configured limit is reached (e.g. the
+                                     maximum number of open RPC cursors) */
 
 /* A broker result code C (handshake refusal or ACK result other than 01). */
 #define BUSRT_E_RC_BASE (-1000)

@@ -21,16 +21,17 @@ CLI_SRC_DIR := ref/src/cli
 CT_DIR      := ref/tests/client
 
 CLIENT_SRC  := $(addprefix $(CL_SRC_DIR)/,error.c ack.c receive.c transmit.c connect.c \
-                 send_api.c net.c rpc.c)
-CLIENT_HDR  := $(CL_SRC_DIR)/client_int.h ref/include/busrt/client.h ref/include/busrt/rpc.h
+                 send_api.c net.c rpc.c cursor.c cursor_iter.c cursor_mp.c)
+CLIENT_HDR  := $(CL_SRC_DIR)/client_int.h $(CL_SRC_DIR)/cursor_int.h ref/include/busrt/client.h \
+               ref/include/busrt/rpc.h ref/include/busrt/cursor.h
 CLI_SRC     := $(CLI_SRC_DIR)/main.c $(CLI_SRC_DIR)/params.c $(CLI_SRC_DIR)/output.c \
-               $(CLI_SRC_DIR)/check.c \
+               $(CLI_SRC_DIR)/check.c $(CLI_SRC_DIR)/rpc.c \
                $(CLI_SRC_DIR)/bench.c
 CLI_HDR     := $(CLI_SRC_DIR)/cli.h
 CLI_LIBS    := -lmsgpackc -ljansson -lm -pthread
 LIBBUSRT_SO_VERSION := $(VERSION)
 
-CT_LIB_TESTS := test_client_lib test_client_rpc
+CT_LIB_TESTS := test_client_lib test_client_rpc test_client_cursor
 CT_HDR      := $(CT_DIR)/harness.h
 CT_LIBS     := -lcmocka -pthread
 CT_VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite

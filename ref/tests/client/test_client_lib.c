@@ -247,7 +247,7 @@ static void test_strerror(void **state)
     for (int rc = 0x71; rc <= 0x79; rc++) {
         codes[n++] = BUSRT_E_RC(rc);
     }
-    for (int e = BUSRT_E_IDLE; e <= BUSRT_E_SYS; e++) {
+    for (int e = BUSRT_E_LIMIT; e <= BUSRT_E_SYS; e++) {
         codes[n++] = e;
     }
     for (size_t i = 0; i < n; i++) {
