@@ -268,8 +268,6 @@ static long link_read(void *ctx, void *buf, size_t n)
             drain_fd(l->efd);
             l->armed = 1;
         }
-    } else if (b->draining && c->q.count == 0u && b->wake_fd >= 0) {
-        signal_fd(b->wake_fd); /* the loop waits for queues to empty */
     }
     inproc_leave(l->hub);
     return r;

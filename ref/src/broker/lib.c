@@ -265,10 +265,11 @@ int busrtd_run(busrtd *d)
         log_info("shutting down");
         broker_drain(b);
     }
+    /* In-process clients may still read what was queued for them; then
+     * they see the end. */
     for (struct client *c = b->clients; c != NULL; c = c->next) {
         if (c->link != NULL) {
-            c->linger = 0;
-            client_kill(b, c, "the broker stopped");
+            client_close(b, c, "the broker stopped");
         }
     }
     atomic_store(&d->state, LIB_STOPPED);
