@@ -210,6 +210,9 @@ int main(int argc, char **argv)
     (void)pthread_join(th, NULL);
     busrt_cursor_table_free(s.cursors);
     busrt_client_close(s.c);
+    sa.sa_handler = SIG_DFL; /* the handler must not see a destroyed broker */
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
     busrtd_destroy(g_broker);
     printf("stopped\n");
     return ok ? 0 : 1;

@@ -50,8 +50,10 @@ typedef struct busrtd busrtd;
 
 /* Creates a broker from busrtd's command-line options (argv[0] is a name
  * for log lines; see busrtd(8)). -B listeners are optional (in-process
- * clients only) and are opened by busrtd_start(); -D is refused. The
- * strings are copied. A bad option prints one line on standard error and
+ * clients only) and are opened by busrtd_start(); -D and -P are refused
+ * (the process is the application's). The realtime options apply to the
+ * thread that runs the loop. The broker does not notify a service
+ * manager (the application does). The strings are copied. A bad option prints one line on standard error and
  * gives BUSRT_E_INVAL (also --help and --version, which print their
  * text). */
 int busrtd_create(busrtd **out, int argc, const char *const *argv);

@@ -376,6 +376,11 @@ int config_parse_for(struct config *cfg, int argc, char **argv, int embedded)
         fprintf(stderr, "busrtd: -D: an embedded broker cannot detach its process\n");
         return -1;
     }
+    if (embedded && cfg->pidfile != NULL) {
+        fprintf(stderr, "busrtd: -P %s: the process's pid file is the application's to write, "
+                        "not an embedded broker's\n", cfg->pidfile);
+        return -1;
+    }
     if (cfg->preallocate && cfg->memory_limit == 0u) {
         fprintf(stderr, "busrtd: --preallocate needs --memory-limit (the size to reserve)\n");
         return -1;

@@ -53,8 +53,8 @@ struct config {
  * was printed; exit 2). */
 int config_parse(struct config *cfg, int argc, char **argv);
 /* config_parse for busrtd (embedded 0: a -B is required) or for an
- * embedded broker (lib.c; embedded 1: no listener is needed, -D is
- * refused). */
+ * embedded broker (lib.c; embedded 1: no listener is needed, -D and -P
+ * are refused). */
 int config_parse_for(struct config *cfg, int argc, char **argv, int embedded);
 
 void config_usage(void);

@@ -101,15 +101,11 @@ static int init_broker(busrtd *d, struct config *cfg)
                   strerror(errno));
         return BUSRT_E_SYS;
     }
-    const char *pidfile = cfg->pidfile;
-    cfg->pidfile = NULL; /* removed at destroy only once written */
     if (broker_init(&d->b, cfg) != 0) {
         broker_teardown(&d->b);
         return BUSRT_E_SYS;
     }
-    d->b.cfg.pidfile = pidfile;
     if (cfg->acl_file != NULL && broker_load_acl(&d->b, 1) != 0) {
-        d->b.cfg.pidfile = NULL;
         broker_teardown(&d->b);
         return BUSRT_E_INVAL;
     }
@@ -120,7 +116,6 @@ static int init_broker(busrtd *d, struct config *cfg)
             (void)close(d->b.wake_fd);
             d->b.wake_fd = -1;
         }
-        d->b.cfg.pidfile = NULL;
         broker_teardown(&d->b);
         return BUSRT_E_SYS;
     }
@@ -163,7 +158,6 @@ int busrtd_create(busrtd **out, int argc, const char *const *argv)
     log_setup(cfg.verbose, cfg.log_syslog);
     rc = init_broker(d, &cfg);
     if (rc == 0 && (d->hub = inproc_hub_new(&d->b, d->mem, &d->log)) == NULL) {
-        d->b.cfg.pidfile = NULL;
         broker_teardown(&d->b);
         rc = BUSRT_E_NOMEM;
     }
@@ -256,6 +250,7 @@ int busrtd_run(busrtd *d)
         return BUSRT_E_INVAL; /* running elsewhere, or stopped */
     }
     struct broker *b = enter(d);
+    b->foreign = 0; /* this is the loop's thread */
     int rc = 0;
     if (rt_apply(&b->cfg) != 0) { /* realtime options: this thread */
         rc = BUSRT_E_SYS;
