@@ -134,9 +134,12 @@ ALL_EXTRA :=
 
 all: $(ALL_EXTRA)
 
+# Each suite's time is printed after it and summed up at the end.
 test: deps
-	@set -e; for s in $(TEST_SUITES); do echo "==== make $$s"; $(MAKE) --no-print-directory $$s; done
-	@echo "make test: all suites passed"
+	@set -e; t0=$$(date +%s); times=; for s in $(TEST_SUITES); do echo "==== make $$s"; \
+	  t=$$(date +%s); $(MAKE) --no-print-directory $$s; \
+	  times="$$times $$s=$$(( $$(date +%s) - t ))s"; echo "==== $$s: $$(( $$(date +%s) - t )) s"; \
+	done; echo "make test: all suites passed in $$(( $$(date +%s) - t0 )) s:$$times"
 
 run: $(B)/busrtd
 	exec $(B)/busrtd -B $(RUN_ADDR)
