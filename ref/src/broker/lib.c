@@ -83,7 +83,7 @@ static int copy_args(busrtd *d, int argc, const char *const *argv)
 
 /* --max-clients: what the descriptor limit allows, unless given. The
  * process's limits are the application's: they are read, not raised. */
-static void size_clients(struct config *cfg)
+static void limit_clients(struct config *cfg)
 {
     struct rlimit rl;
     size_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (size_t)rl.rlim_cur : 1024u;
@@ -148,7 +148,7 @@ int busrtd_create(busrtd **out, int argc, const char *const *argv)
         free(d);
         return BUSRT_E_INVAL;
     }
-    size_clients(&cfg);
+    limit_clients(&cfg);
     d->log.verbose = cfg.verbose;
     d->log.syslog = cfg.log_syslog;
     (void)strncpy(d->log.ident, argv[0] != NULL && argv[0][0] != '\0' ? argv[0] : "busrtd",
