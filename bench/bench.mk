@@ -161,7 +161,11 @@ bench-memory: $(B)/busrt-bench $(BENCH_BROKER)
 # An embedded broker: in-process clients beside its UNIX socket and the floor
 # (busrt-bench --inproc); BENCH_INPROC_ARGS adds options (--quick, --rounds).
 BENCH_INPROC_ARGS ?=
+# Run twice: clients that sleep at once when they wait (the default), and
+# clients that look for up to 50 us first (spin_us; inproc-spin.*).
 bench-inproc: $(B)/busrt-bench
 	@mkdir -p $(BENCH_OUT)
 	$(BENCH_BIN) --inproc --csv $(BENCH_OUT)/inproc.csv $(BENCH_INPROC_ARGS) \
 	  2> $(BENCH_OUT)/inproc-broker.log | tee $(BENCH_OUT)/inproc.txt
+	$(BENCH_BIN) --inproc --spin 50 --csv $(BENCH_OUT)/inproc-spin.csv $(BENCH_INPROC_ARGS) \
+	  2> $(BENCH_OUT)/inproc-spin-broker.log | tee $(BENCH_OUT)/inproc-spin.txt

@@ -43,6 +43,7 @@ struct ip_opts {
     size_t window;
     int runs;        /* throughput runs per path */
     const char *io;  /* --io of the embedded broker */
+    int spin_us;     /* busrt_client_config.spin_us of the broker clients */
     const char *csv;
 };
 
@@ -225,7 +226,7 @@ static double ip_tput_run(struct pair *pr, size_t count, size_t window, const ui
     return (double)count * 1e9 / (double)dt;
 }
 
-static int open_pair(struct pair *pr, enum path p, busrtd *d, const char *sock)
+static int open_pair(struct pair *pr, enum path p, busrtd *d, const char *sock, int spin_us)
 {
     memset(pr, 0, sizeof *pr);
     pr->p = p;
@@ -247,6 +248,7 @@ static int open_pair(struct pair *pr, enum path p, busrtd *d, const char *sock)
     busrt_client **cs[2] = {&pr->a.c, &pr->b.c};
     for (int k = 0; k < 2; k++) {
         busrt_client_config_init(&cfg, names[k]);
+        cfg.spin_us = spin_us;
         int r = p == P_UNIX ? busrt_client_connect(cs[k], sock, &cfg)
                             : busrtd_connect(d, cs[k], &cfg);
         if (r != 0) {
@@ -279,10 +281,12 @@ static void usage(void)
 {
     printf("usage: busrt-bench --inproc [--quick] [--rounds N] [--repeats N] [--payload BYTES]\n"
            "                           [--count N] [--window N] [--runs N] [--io BACKEND]\n"
-           "                           [--csv FILE]\n"
+           "                           [--spin USEC] [--csv FILE]\n"
            "An embedded broker (libbusrtd) in this process: round trips (QoS 2 and 3) and\n"
            "QoS 0 throughput of two in-process clients, of two clients on the broker's UNIX\n"
-           "socket, and of a bare socketpair (the floor), interleaved in one run.\n");
+           "socket, and of a bare socketpair (the floor), interleaved in one run. --spin:\n"
+           "the broker clients of both paths look for bytes for up to USEC before they\n"
+           "sleep (busrt_client_config.spin_us; default 0).\n");
 }
 
 static int parse(struct ip_opts *o, int argc, char **argv)
@@ -297,7 +301,8 @@ static int parse(struct ip_opts *o, int argc, char **argv)
         unsigned long long n = 0;
         int num = strcmp(a, "--rounds") == 0 || strcmp(a, "--repeats") == 0 ||
                   strcmp(a, "--payload") == 0 || strcmp(a, "--count") == 0 ||
-                  strcmp(a, "--window") == 0 || strcmp(a, "--runs") == 0;
+                  strcmp(a, "--window") == 0 || strcmp(a, "--runs") == 0 ||
+                  strcmp(a, "--spin") == 0;
         if (strcmp(a, "--quick") == 0) {
             o->quick = 1;
             continue;
@@ -331,6 +336,8 @@ static int parse(struct ip_opts *o, int argc, char **argv)
             o->window = (size_t)n;
         } else if (strcmp(a, "--runs") == 0) {
             o->runs = n > 100 ? 100 : (int)n;
+        } else if (strcmp(a, "--spin") == 0) {
+            o->spin_us = n > 10000 ? 10000 : (int)n;
         } else if (strcmp(a, "--io") == 0) {
             o->io = v;
         } else if (strcmp(a, "--csv") == 0) {
@@ -389,13 +396,14 @@ int bench_inproc(int argc, char **argv)
     int failed = 0;
     struct pair pr[P_COUNT];
     for (int p = 0; p < P_COUNT; p++) {
-        if (open_pair(&pr[p], (enum path)p, d, sock) != 0) {
+        if (open_pair(&pr[p], (enum path)p, d, sock, o.spin_us) != 0) {
             failed++;
         }
     }
     printf("busrt-bench --inproc %s: payload %zu B, %zu rounds x %d repeats per path and QoS, "
-           "throughput %zu messages x %d runs (window %zu), broker --io %s\n",
-           BENCH_VERSION, o.payload, o.rounds, o.repeats, o.count, o.runs, o.window, o.io);
+           "throughput %zu messages x %d runs (window %zu), broker --io %s, client spin %d us\n",
+           BENCH_VERSION, o.payload, o.rounds, o.repeats, o.count, o.runs, o.window, o.io,
+           o.spin_us);
     for (int q = 0; q < 2 && failed == 0; q++) {
         for (int r = 0; r < o.repeats && failed == 0; r++) {
             for (int p = 0; p < P_COUNT; p++) {

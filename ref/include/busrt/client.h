@@ -141,6 +141,12 @@ struct busrt_client_config {
                                deliveries are kept in memory until
                                busrt_recv() takes them, up to max_body +
                                BUSRT_CLIENT_MAX_UNREAD bytes */
+    int spin_us;            /* > 0: a call that has to wait for the broker
+                               first keeps looking for bytes for up to this
+                               many microseconds (at most 10000) before it
+                               sleeps: lower latency for a busy exchange, at
+                               the cost of that CPU time on every wait;
+                               0 = sleep at once (default) */
 };
 
 /* Fills *cfg with the defaults above and cfg->name = name. Never fails. */

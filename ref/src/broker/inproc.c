@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -42,18 +43,29 @@ struct inproc_hub {
     struct broker *b; /* NULL once the broker is gone */
     struct mem_ctx *mem;
     struct log_cfg *log;
-    size_t refs; /* the broker and each link; under lock */
+    atomic_size_t refs; /* the broker and each link */
     /* What the thread holding the lock had selected before. */
     struct mem_ctx *saved_mem;
     struct log_cfg *saved_log;
+    /* Links to signal once the lock is given back (so that the woken
+     * reader does not find it still taken); each holds a reference. */
+    struct inproc_link *sig;
 };
 
 struct inproc_link {
     struct inproc_hub *hub;
     struct client *c; /* NULL once the broker freed the connection */
     int efd;
-    int armed;  /* the reader found nothing and may wait: signal it */
-    int refs;   /* the client and the broker; under the hub's lock */
+    /* The client's thread reads both without the lock (link_read):
+     * armed: it found nothing and may wait, so signal it (set by the
+     * reader, cleared by the writer that signals); avail: output may be
+     * waiting, or the connection ended (set by writers under the lock,
+     * cleared by the reader under the lock once its queue is empty). */
+    atomic_int armed;
+    atomic_int avail;
+    atomic_int refs; /* the client, the broker, and a pending signal */
+    int on_sig;      /* on hub.sig (under the lock) */
+    struct inproc_link *next_sig;
 };
 
 struct inproc_hub *inproc_hub_new(struct broker *b, struct mem_ctx *mem, struct log_cfg *log)
@@ -62,25 +74,62 @@ struct inproc_hub *inproc_hub_new(struct broker *b, struct mem_ctx *mem, struct 
     if (h == NULL) {
         return NULL;
     }
-    if (pthread_mutex_init(&h->lock, NULL) != 0) {
+    /* Adaptive: a thread finding the lock taken spins a little before it
+     * sleeps, as critical sections here are short (one frame). */
+    pthread_mutexattr_t attr;
+    int ok = pthread_mutexattr_init(&attr) == 0;
+    if (ok && (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP) != 0 ||
+               pthread_mutex_init(&h->lock, &attr) != 0)) {
+        ok = 0;
+    }
+    if (!ok) {
         free(h);
         return NULL;
     }
+    (void)pthread_mutexattr_destroy(&attr);
     h->b = b;
     h->mem = mem;
     h->log = log;
-    h->refs = 1;
+    atomic_init(&h->refs, 1u);
     return h;
 }
 
-/* Drops a reference; the caller holds the lock, which is given back. */
-static void hub_unref_unlock(struct inproc_hub *h)
+/* Drops a reference, without the lock: the last one (no broker, no
+ * link) is nobody's to take it. */
+static void hub_unref(struct inproc_hub *h)
 {
-    int last = --h->refs == 0u;
-    (void)pthread_mutex_unlock(&h->lock);
-    if (last) {
+    if (atomic_fetch_sub(&h->refs, 1u) == 1u) {
         (void)pthread_mutex_destroy(&h->lock);
         free(h);
+    }
+}
+
+static void link_unref(struct inproc_link *l)
+{
+    if (atomic_fetch_sub(&l->refs, 1) == 1) {
+        struct inproc_hub *h = l->hub;
+        (void)close(l->efd);
+        free(l);
+        hub_unref(h);
+    }
+}
+
+static void signal_fd(int fd);
+
+/* Gives the lock back, then signals the links queued for it. */
+static void unlock_and_signal(struct inproc_hub *h)
+{
+    struct inproc_link *l = h->sig;
+    h->sig = NULL;
+    for (struct inproc_link *k = l; k != NULL; k = k->next_sig) {
+        k->on_sig = 0;
+    }
+    (void)pthread_mutex_unlock(&h->lock);
+    while (l != NULL) {
+        struct inproc_link *next = l->next_sig; /* read before it may go */
+        signal_fd(l->efd);
+        link_unref(l);
+        l = next;
     }
 }
 
@@ -89,7 +138,19 @@ void inproc_hub_close(struct inproc_hub *h)
     (void)mem_use(h->saved_mem);
     (void)log_use(h->saved_log);
     h->b = NULL;
-    hub_unref_unlock(h);
+    unlock_and_signal(h);
+    hub_unref(h);
+}
+
+/* Under the lock: l is signalled when the lock is given back. */
+static void queue_signal(struct inproc_hub *h, struct inproc_link *l)
+{
+    if (!l->on_sig) {
+        l->on_sig = 1;
+        (void)atomic_fetch_add(&l->refs, 1);
+        l->next_sig = h->sig;
+        h->sig = l;
+    }
 }
 
 static void signal_fd(int fd)
@@ -145,12 +206,12 @@ static void leave_broker(struct inproc_hub *h)
 void inproc_leave(struct inproc_hub *h)
 {
     leave_broker(h);
-    (void)pthread_mutex_unlock(&h->lock);
+    unlock_and_signal(h);
 }
 
 void inproc_loop_release(struct inproc_hub *h)
 {
-    (void)pthread_mutex_unlock(&h->lock);
+    unlock_and_signal(h);
 }
 
 void inproc_loop_acquire(struct inproc_hub *h)
@@ -163,15 +224,8 @@ void inproc_loop_acquire(struct inproc_hub *h)
  * is left. */
 static void link_unref_leave(struct inproc_link *l)
 {
-    struct inproc_hub *h = l->hub;
-    leave_broker(h);
-    if (--l->refs > 0) {
-        (void)pthread_mutex_unlock(&h->lock);
-        return;
-    }
-    (void)close(l->efd);
-    free(l);
-    hub_unref_unlock(h);
+    inproc_leave(l->hub);
+    link_unref(l);
 }
 
 struct inproc_link *inproc_connect(struct inproc_hub *h, int *fd, int *err)
@@ -181,6 +235,9 @@ struct inproc_link *inproc_connect(struct inproc_hub *h, int *fd, int *err)
         *err = BUSRT_E_NOMEM;
         return NULL;
     }
+    atomic_init(&l->armed, 0);
+    atomic_init(&l->avail, 0);
+    atomic_init(&l->refs, 2); /* the client and the broker */
     l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->efd < 0) {
         free(l);
@@ -221,9 +278,9 @@ struct inproc_link *inproc_connect(struct inproc_hub *h, int *fd, int *err)
     c->link = l;
     l->c = c;
     l->hub = h;
-    l->refs = 2;
-    h->refs++;
+    (void)atomic_fetch_add(&h->refs, 1u);
     (void)client_start(b, c); /* queues the greeting, or drops c */
+    client_flush_list(b);      /* the greeting is readable at once */
     *fd = l->efd;
     inproc_leave(h);
     return l;
@@ -253,6 +310,21 @@ static long link_writev(void *ctx, const struct iovec *iov, int iovcnt)
 static long link_read(void *ctx, void *buf, size_t n)
 {
     struct inproc_link *l = ctx;
+    /* Nothing queued since the reader emptied its queue: no lock. It arms
+     * the link first (after clearing the descriptor), then looks again: a
+     * writer sets avail before it tests armed, so one of the two sees the
+     * other and the reader is either signalled or sees the output. A
+     * reader that looks again and again (busrt_client_config.spin_us)
+     * thus never holds up the writers. */
+    if (atomic_load(&l->avail) == 0) {
+        if (atomic_load(&l->armed) == 0) {
+            drain_fd(l->efd);
+            atomic_store(&l->armed, 1);
+        }
+        if (atomic_load(&l->avail) == 0) {
+            return 0;
+        }
+    }
     struct broker *b = inproc_enter(l->hub);
     if (b == NULL) {
         inproc_leave(l->hub);
@@ -264,10 +336,13 @@ static long link_read(void *ctx, void *buf, size_t n)
     if (got == 0u) {
         if (c == NULL || (c->dead && (!c->linger || c->q.count == 0u))) {
             r = BUSRT_E_CLOSED;
-        } else {
+        } else { /* woken for output already taken */
             drain_fd(l->efd);
-            l->armed = 1;
+            atomic_store(&l->avail, 0);
+            atomic_store(&l->armed, 1);
         }
+    } else if (c->q.count == 0u && !c->dead) {
+        atomic_store(&l->avail, 0); /* the next read arms without the lock */
     }
     inproc_leave(l->hub);
     return r;
@@ -288,22 +363,17 @@ const struct busrt_transport inproc_transport = {link_writev, link_read, link_cl
 
 void inproc_wake(struct inproc_link *l)
 {
-    if (l->armed) {
-        l->armed = 0;
-        signal_fd(l->efd);
+    atomic_store(&l->avail, 1);
+    if (atomic_exchange(&l->armed, 0) != 0) {
+        queue_signal(l->hub, l);
     }
 }
 
 void inproc_detach(struct inproc_link *l)
 {
     l->c = NULL;
-    l->armed = 0;
-    signal_fd(l->efd); /* a waiting reader sees the end */
-    /* The broker's reference; the lock is held by whoever frees clients. */
-    if (--l->refs == 0) {
-        struct inproc_hub *h = l->hub;
-        (void)close(l->efd);
-        free(l);
-        h->refs--; /* never the last: the broker still holds one */
-    }
+    atomic_store(&l->avail, 1);
+    atomic_store(&l->armed, 0);
+    queue_signal(l->hub, l); /* a waiting reader sees the end */
+    link_unref(l); /* the broker's reference; never the last (the signal's) */
 }

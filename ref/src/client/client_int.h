@@ -29,6 +29,7 @@ struct busrt_client {
     int io_timeout_ms;
     int ping_ms;
     int idle_ms;
+    int64_t spin_ns; /* busrt_client_config.spin_us */
     uint32_t max_body;
     size_t buf_size;
 

@@ -209,6 +209,8 @@ static int finish(busrt_client **out, const struct bc_io *io, const struct busrt
     c->ping_ms = cfg->ping_interval_ms > 0 ? cfg->ping_interval_ms
                                            : BUSRT_CLIENT_DEFAULT_PING_MS;
     c->idle_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 0;
+    c->spin_ns = cfg->spin_us <= 0 ? 0
+                                   : (int64_t)(cfg->spin_us > 10000 ? 10000 : cfg->spin_us) * 1000;
     c->max_body = cfg->max_body > 0 ? cfg->max_body : BUSRT_CLIENT_DEFAULT_MAX_BODY;
     c->last_send_ms = bc_now_ms();
     c->last_recv_ms = c->last_send_ms;

@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "busrt/frame.h"
@@ -246,6 +248,27 @@ int busrt_poll_timeout_ms(const busrt_client *c)
     return t > INT_MAX ? INT_MAX : (int)t;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}
+
+/* Reads again and again for up to spin_ns, yielding the CPU between
+ * attempts (the peer that is to answer may be waiting for this CPU).
+ * Returns what bc_fill returned last: > 0 bytes, 0 when none came, or a
+ * loss. */
+static int spin(busrt_client *c)
+{
+    int64_t end = mono_ns() + c->spin_ns;
+    int r;
+    while ((r = bc_fill(c)) == 0 && mono_ns() < end) {
+        (void)sched_yield();
+    }
+    return r;
+}
+
 int bc_pump(busrt_client *c, int64_t deadline)
 {
     for (;;) {
@@ -273,6 +296,12 @@ int bc_pump(busrt_client *c, int64_t deadline)
          * wait for the socket a little instead of spinning. */
         if (wake <= now) {
             wake = now + 1;
+        }
+        if (c->spin_ns > 0) { /* spin_us: look again before sleeping */
+            r = spin(c);
+            if (r != 0) {
+                return r > 0 ? 0 : r;
+            }
         }
         r = bc_net_wait(c->fd, POLLIN, wake);
         if (r < 0) {
