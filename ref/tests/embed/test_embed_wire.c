@@ -345,6 +345,57 @@ static void t_keepalive_nop(void **state)
     wb_stop(&w);
 }
 
+/* In-process only (a socket stalls only once the kernel's buffer is full):
+ * a client that pings but takes nothing from its queue for T is dropped,
+ * and a message to it is then answered 71. */
+static void t_unread_queue_dropped(void **state)
+{
+    (void)state;
+    struct wbroker w;
+    char t[32];
+    const int T = 400;
+    assert_int_equal(wb_start(&w, eu_secs(t, sizeof t, T)), 0);
+    struct wconn r, s;
+    reg(&w, 1, &r, "wr.unread");
+    reg(&w, 1, &s, "wr.sender");
+    static const uint8_t m[9 + 12] = {0x01, 0, 0, 0, 0x52, 12, 0, 0, 0, 'w', 'r', '.', 'u',
+                                      'n',  'r', 'e', 'a', 'd', 0, 'x', 'y'};
+    assert_int_equal(wc_write(&s, m, sizeof m), 0);
+    expect_bytes(&s, "\xFE\x01\x00\x00\x00\x01", 6);
+    static const uint8_t nop[9] = {0};
+    int64_t end = th_now_ms() + 4 * th_ms(T);
+    int gone = 0;
+    while (!gone && th_now_ms() < end) {
+        th_sleep_ms(th_ms(T) / 4);
+        gone = wc_write(&r, nop, sizeof nop) != 0; /* dropped: the link is closed */
+        /* The sender pings too (it reads its NOPs), so that only r stalls. */
+        uint8_t b[64];
+        (void)wc_write(&s, nop, sizeof nop);
+        (void)wc_read_some(&s, b, sizeof b, 0);
+    }
+    assert_true(gone);
+    static const uint8_t m2[9 + 12] = {0x02, 0, 0, 0, 0x52, 12, 0, 0, 0, 'w', 'r', '.', 'u',
+                                       'n',  'r', 'e', 'a', 'd', 0, 'x', 'y'};
+    uint8_t b[6];
+    assert_int_equal(wc_write(&s, m2, sizeof m2), 0);
+    /* Skip NOPs (six zero bytes) before the ACK. */
+    for (;;) {
+        size_t have = 0;
+        while (have < sizeof b) {
+            long n = wc_read_some(&s, b + have, sizeof b - have, th_ms(3000));
+            assert_true(n > 0);
+            have += (size_t)n;
+        }
+        if (b[0] != 0u) {
+            break;
+        }
+    }
+    assert_memory_equal(b, "\xFE\x02\x00\x00\x00\x71", 6);
+    wc_close(&r);
+    wc_close(&s);
+    wb_stop(&w);
+}
+
 int main(void)
 {
     th_init();
@@ -352,6 +403,7 @@ int main(void)
         cmocka_unit_test(t_bad_greeting),    cmocka_unit_test(t_name_refused),
         cmocka_unit_test(t_unknown_op),      cmocka_unit_test(t_body_over_limit),
         cmocka_unit_test(t_delivery_and_ack), cmocka_unit_test(t_keepalive_nop),
+        cmocka_unit_test(t_unread_queue_dropped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
