@@ -139,6 +139,35 @@ static void t_destroy_with_clients(void **state)
     busrt_client_close(b);
 }
 
+/* As a socket client at SIGTERM: the shutdown on .broker/warn, then the
+ * end; the client may still be closed after busrtd_destroy. */
+static void t_stop_announces(void **state)
+{
+    (void)state;
+    busrtd *d = eu_broker(NULL);
+    assert_non_null(d);
+    busrt_client *c;
+    assert_int_equal(eu_connect(d, "stop.c", &c), 0);
+    uint32_t op;
+    assert_int_equal(busrt_subscribe(c, "x", BUSRT_QOS_PROCESSED, &op), 0);
+    assert_int_equal(busrt_wait_ack(c, op, th_ms(3000)), 0);
+    busrtd_stop(d);
+    struct busrt_frame f;
+    assert_int_equal(busrt_recv(c, &f, th_ms(3000)), 0);
+    assert_int_equal(f.kind, BUSRT_KIND_PUBLISH);
+    assert_string_equal(f.sender, ".broker");
+    assert_string_equal(f.topic, ".broker/warn");
+    assert_int_equal(busrt_recv(c, &f, th_ms(3000)), BUSRT_E_CLOSED);
+    assert_int_equal(busrt_send(c, "stop.c", "x", 1, BUSRT_QOS_NO, NULL), BUSRT_E_CLOSED);
+    assert_int_equal(busrtd_join(d), 0);
+    /* Stopping: no new in-process clients. */
+    busrt_client *late = NULL;
+    assert_int_equal(eu_connect(d, "stop.late", &late), BUSRT_E_CLOSED);
+    assert_null(late);
+    busrtd_destroy(d);
+    busrt_client_close(c);
+}
+
 /* ---- Two brokers in one process --------------------------------------------- */
 
 static void t_two_brokers(void **state)
@@ -421,6 +450,7 @@ int main(void)
         cmocka_unit_test(t_run_in_caller),
         cmocka_unit_test(t_misuse),
         cmocka_unit_test(t_destroy_with_clients),
+        cmocka_unit_test(t_stop_announces),
         cmocka_unit_test(t_two_brokers),
         cmocka_unit_test(t_handshake),
         cmocka_unit_test(t_silent_dropped),
