@@ -214,7 +214,8 @@ static void t_two_brokers(void **state)
     assert_true(t1.memory_used >= s1.memory_used + 16u * sizeof big);
     assert_true(t1.memory_high_water >= t1.memory_used);
     assert_true(t2.memory_used < s2.memory_used + 16u * 1024u);
-    assert_int_equal(t1.r_frames - s1.r_frames, 17);
+    /* 17 frames, and a ping if the client found one due (slow runs). */
+    assert_true(t1.r_frames - s1.r_frames >= 17u && t1.r_frames - s1.r_frames <= 18u);
     assert_int_equal(t2.r_frames, s2.r_frames);
 
     busrt_client_close(x1);
