@@ -124,6 +124,7 @@ ALL_EXTRA :=
 -include ref/tests/integration/integration.mk
 -include proofs/proofs.mk
 -include ref/src/client/client.mk
+-include ref/tests/embed/embed.mk
 -include contrib/examples/examples.mk
 -include fuzz/fuzz.mk
 -include ref/tests/soak/soak.mk

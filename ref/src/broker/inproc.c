@@ -228,6 +228,27 @@ static void link_unref_leave(struct inproc_link *l)
     link_unref(l);
 }
 
+/* Clients killed but not yet freed still count in nconns and nhandshakes
+ * until the loop's next turn (broker_reap). A socket connection is only
+ * accepted after that, so an in-process one must not count them either:
+ * a client refused at its handshake must not make the next one BUSY. */
+static void live_counts(const struct broker *b, size_t *conns, size_t *handshakes)
+{
+    *conns = b->nconns;
+    *handshakes = b->nhandshakes;
+    for (const struct client *c = b->dead; c != NULL; c = c->next_dead) {
+        /* Internal ones are not counted; lingering ones are not freed yet. */
+        if ((c->kind != KIND_INTERNAL) && ((c->linger == 0) || (c->q.count == 0u))) {
+            if (*conns > 0u) {
+                *conns -= 1u;
+            }
+            if ((c->in_handshake != 0) && (*handshakes > 0u)) {
+                *handshakes -= 1u;
+            }
+        }
+    }
+}
+
 struct inproc_link *inproc_connect(struct inproc_hub *h, int *fd, int *err)
 {
     struct inproc_link *l = calloc(1, sizeof *l);
@@ -246,13 +267,18 @@ struct inproc_link *inproc_connect(struct inproc_hub *h, int *fd, int *err)
     }
     struct broker *b = inproc_enter(h);
     const char *why = NULL;
+    size_t conns = 0;
+    size_t handshakes = 0;
+    if (b != NULL) {
+        live_counts(b, &conns, &handshakes);
+    }
     if (b == NULL || b->draining) {
         why = "the broker is stopping";
         *err = BUSRT_E_CLOSED;
-    } else if (b->nconns >= b->cfg.max_clients) {
+    } else if (conns >= b->cfg.max_clients) {
         why = "--max-clients reached";
         *err = BUSRT_E_BUSY;
-    } else if (b->nhandshakes >= b->cfg.max_handshakes) {
+    } else if (handshakes >= b->cfg.max_handshakes) {
         why = "--max-handshakes reached";
         *err = BUSRT_E_BUSY;
     }
