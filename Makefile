@@ -51,6 +51,7 @@ TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 
 .PHONY: all test unit deps run clean vectors-check spec-check trace trace-update
 .SECONDARY:
+.DELETE_ON_ERROR:
 .SECONDEXPANSION:
 .DEFAULT_GOAL := all
 
@@ -78,6 +79,11 @@ $(B)/$(1)/libbusrtd.a: $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o) mk/libbusrtd.syms
 	ld -r -o $(B)/$(1)/libbusrtd.o $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o)
 	objcopy --keep-global-symbols=mk/libbusrtd.syms $(B)/$(1)/libbusrtd.o
 	ar rcs $$@ $(B)/$(1)/libbusrtd.o
+
+# Every module with its names (but lib.c and main.c), for white-box tests.
+$(B)/$(1)/libbusrtd-internal.a: $(patsubst %.c,$(B)/$(1)/%.o,$(filter-out ref/src/broker/main.c,$(BROKER_SRC)))
+	@rm -f $$@
+	ar rcs $$@ $$^
 
 $(B)/$(1)/busrtd: $(BROKER_SRC:%.c=$(B)/$(1)/%.o) $(B)/$(1)/libbusrtcore.a
 	$$(CC) $(FLAGS_$(1)) $$^ $(BROKER_LIBS) -o $$@

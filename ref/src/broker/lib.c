@@ -189,7 +189,7 @@ int busrtd_listen(busrtd *d, const char *addr)
     struct broker *b = enter(d);
     int rc = 0;
     if (atomic_load(&d->state) != LIB_CREATED) {
-        log_error("listener %s: a listener is added before the broker starts", addr);
+        log_error("listener %s: listeners must be added before the broker starts; not added", addr);
         rc = BUSRT_E_INVAL;
     } else if (b->cfg.nbinds >= CONFIG_MAX_BINDS || d->nadded >= CONFIG_MAX_BINDS) {
         log_error("listener %s: at most %d listeners", addr, CONFIG_MAX_BINDS);

@@ -18,10 +18,13 @@ TEST_SUITES += embed-tests
 
 $(foreach v,obj san,$(patsubst %.c,$(B)/$(v)/%.o,$(wildcard $(EMB_DIR)/*.c))): $(EMB_HDR)
 
+# test_embed_wire compiles lib.c into itself and links the modules by name
+# (libbusrtd-internal.a); the others use the library as applications do.
+EMB_BROKER_test_embed_wire := libbusrtd-internal.a
 define embed_test_rules
 $(B)/$(1)/tests/$(2): $(B)/$(1)/$(EMB_DIR)/$(2).o $(B)/$(1)/$(EMB_DIR)/embed_util.o \
     $(B)/$(1)/ref/tests/client/harness.o \
-    $(B)/$(1)/libbusrtd.a $(B)/$(1)/libbusrt.a $(B)/$(1)/libbusrtcore.a
+    $(B)/$(1)/$(or $(EMB_BROKER_$(2)),libbusrtd.a) $(B)/$(1)/libbusrt.a $(B)/$(1)/libbusrtcore.a
 	@mkdir -p $$(@D)
 	$$(CC) $(FLAGS_$(1)) $$^ $(EMB_LIBS) -o $$@
 endef
