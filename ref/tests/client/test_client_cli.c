@@ -203,6 +203,10 @@ static void test_broker_commands(void **state)
     has(OUT, "acl_reloads");
     has(OUT, "acl_reload_failures");
     has(OUT, "acl_last_error");
+    /* The peer has been silent for four runs of the tool, which under
+     * valgrind on a loaded machine can reach the broker's 1.25 x T: it
+     * answers the keep-alive now (REQ-KA-4), as a live client would. */
+    assert_true(busrt_poll(lib) >= 0);
     static const char *const l[] = {G.sock, "-n", "cli.lister", "broker", "client.list", NULL};
     assert_int_equal(run(l), 0);
     has(OUT, "name");
