@@ -336,7 +336,7 @@ static int serve_bulk(busrt_cursor_table *t, struct cursor_slot *s, uint32_t n,
         }
     }
     uint8_t hdr[ARRAY_HDR_MAX];
-    size_t hl = cm_put_array(k, hdr);
+    size_t hl = bc_cm_put_array(k, hdr);
     uint8_t *start = t->out + (ARRAY_HDR_MAX - hl);
     memcpy(start, hdr, hl);
     res->data = start;
@@ -360,7 +360,7 @@ int busrt_cursor_serve(busrt_cursor_table *t, const struct busrt_rpc_event *ev,
     }
     int bulk = ev->method_len == 2u;
     struct cm_map m;
-    if (cm_scan(ev->data, ev->data_len, &m) != 0 || m.u == NULL || m.u_len != 18u ||
+    if (bc_cm_scan(ev->data, ev->data_len, &m) != 0 || m.u == NULL || m.u_len != 18u ||
         m.u[0] != 0xC4u || m.u[1] != BUSRT_CURSOR_ID_LEN) {
         return fail(res, BUSRT_RPC_E_INVALID_PARAMS, MSG_PARAMS);
     }

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What cm_scan found in a map. */
+/* What bc_cm_scan found in a map. */
 struct cm_map {
     uint32_t nkeys;   /* keys in the map */
     const uint8_t *u; /* the whole object of key "u", or NULL */
@@ -20,17 +20,17 @@ struct cm_map {
 
 /* 0 when p[0..len) is exactly one MessagePack map whose keys are all
  * strings, each of "u" and "n" at most once; *m filled. -1 otherwise. */
-int cm_scan(const uint8_t *p, size_t len, struct cm_map *m);
+int bc_cm_scan(const uint8_t *p, size_t len, struct cm_map *m);
 
 /* 0 with *count when p[0..len) is exactly one MessagePack array; else -1. */
-int cm_array_count(const uint8_t *p, size_t len, uint32_t *count);
+int bc_cm_array_count(const uint8_t *p, size_t len, uint32_t *count);
 
 /* Writes the array header for count items to out (at most 5 bytes) and
  * returns its length. */
-size_t cm_put_array(uint32_t count, uint8_t *out);
+size_t bc_cm_put_array(uint32_t count, uint8_t *out);
 
 /* Writes v as the shortest MessagePack unsigned integer (at most 9 bytes,
  * the form rmp-serde writes) and returns its length. */
-size_t cm_put_uint(uint64_t v, uint8_t *out);
+size_t bc_cm_put_uint(uint64_t v, uint8_t *out);
 
 #endif

@@ -27,7 +27,7 @@ struct busrt_cursor {
 int busrt_cursor_is_id_map(const void *data, size_t len)
 {
     struct cm_map m;
-    return cm_scan(data, len, &m) == 0 && m.nkeys == 1u && m.u != NULL;
+    return bc_cm_scan(data, len, &m) == 0 && m.nkeys == 1u && m.u != NULL;
 }
 
 int busrt_cursor_open(busrt_client *c, const char *target, const void *data, size_t len,
@@ -38,7 +38,7 @@ int busrt_cursor_open(busrt_client *c, const char *target, const void *data, siz
         return BUSRT_E_INVAL;
     }
     *out = NULL;
-    if (c == NULL || target == NULL || qos > 3u || cm_scan(data, len, &m) != 0 ||
+    if (c == NULL || target == NULL || qos > 3u || bc_cm_scan(data, len, &m) != 0 ||
         m.nkeys != 1u || m.u == NULL) {
         return BUSRT_E_INVAL;
     }
@@ -116,13 +116,13 @@ int busrt_cursor_next_bulk(busrt_cursor *cur, uint32_t n, struct busrt_rpc_reply
     uint8_t *p = cur->params + 3u + cur->id_len;
     p[0] = 0xA1u;
     p[1] = (uint8_t)'n';
-    size_t nl = cm_put_uint(n, p + 2);
+    size_t nl = bc_cm_put_uint(n, p + 2);
     int r = busrt_rpc_call(cur->c, cur->target, "NB", cur->params, 5u + cur->id_len + nl,
                            cur->qos, cur->timeout_ms, block);
     if (r != 0) {
         return r;
     }
-    if (cm_array_count(block->data, block->len, count) != 0) {
+    if (bc_cm_array_count(block->data, block->len, count) != 0) {
         *count = 0;
         return BUSRT_E_PROTO;
     }

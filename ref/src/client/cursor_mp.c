@@ -78,7 +78,7 @@ static int uint_of(const uint8_t *obj, size_t olen, uint64_t *v)
     return -1;
 }
 
-int cm_scan(const uint8_t *p, size_t len, struct cm_map *m)
+int bc_cm_scan(const uint8_t *p, size_t len, struct cm_map *m)
 {
     size_t ol = 0;
     uint32_t count = 0;
@@ -120,7 +120,7 @@ int cm_scan(const uint8_t *p, size_t len, struct cm_map *m)
     return 0;
 }
 
-int cm_array_count(const uint8_t *p, size_t len, uint32_t *count)
+int bc_cm_array_count(const uint8_t *p, size_t len, uint32_t *count)
 {
     size_t ol = 0;
     size_t hl = 0;
@@ -140,7 +140,7 @@ static size_t put_be(uint8_t tag, uint64_t v, size_t n, uint8_t *out)
     return n + 1u;
 }
 
-size_t cm_put_array(uint32_t count, uint8_t *out)
+size_t bc_cm_put_array(uint32_t count, uint8_t *out)
 {
     if (count < 16u) {
         out[0] = (uint8_t)(0x90u + count);
@@ -152,7 +152,7 @@ size_t cm_put_array(uint32_t count, uint8_t *out)
     return put_be(0xDDu, count, 4u, out);
 }
 
-size_t cm_put_uint(uint64_t v, uint8_t *out)
+size_t bc_cm_put_uint(uint64_t v, uint8_t *out)
 {
     if (v < 128u) {
         out[0] = (uint8_t)v;
