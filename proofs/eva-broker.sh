@@ -23,6 +23,7 @@ full) BOUNDS="-DEVA_TURNS=3 -DEVA_READ_MAX=8 -DEVA_ACL=1 -DEVA_CLIENTS=2"; LIMIT
 esac
 BOUNDS=${EVA_BROKER_BOUNDS:-$BOUNDS}
 LIMIT=${EVA_BROKER_LIMIT:-$LIMIT}
+EVA_OPTS=${EVA_BROKER_OPTS:-}
 S=ref/src/broker
 # Everything on the frame path; not main.c, config.c, listener.c, rt.c,
 # clock.c, notify.c and the ev_*.c backends (modelled in eva_stubs.c).
@@ -36,8 +37,10 @@ start=$(date +%s)
 # shellcheck disable=SC2086
 timeout "$LIMIT" frama-c -c11 -machdep x86_64 \
     -cpp-extra-args="-Iproofs/eva_stubs -Iref/include -Iref/src/core -Iref/src/broker \
--D_POSIX_C_SOURCE=200809L -include proofs/eva_stubs/fc_compat.h $BOUNDS" \
-    $FILES \
+-D_POSIX_C_SOURCE=200809L -include proofs/eva_stubs/fc_compat.h \
+-include proofs/eva_stubs/eva_alloc.h $BOUNDS" \
+    -cpp-extra-args-per-file="$S/mem.c:-DEVA_MEM_SELF" \
+    $FILES $EVA_OPTS \
     -eva -eva-no-show-progress -eva-precision 3 -eva-split-return auto \
     -then -metrics -metrics-eva-cover > "$LOG" 2>&1
 rc=$?

@@ -132,6 +132,18 @@ char *strdup(const char *s)
     return d;
 }
 
+/* mem_strndup in the analysis (eva_stubs/eva_alloc.h). */
+char *strndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *d = malloc(len + 1u);
+    if (d != NULL) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
 /* Any message: only printed. */
 char *strerror(int errnum)
 {
