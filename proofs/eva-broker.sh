@@ -41,7 +41,7 @@ timeout "$LIMIT" frama-c -c11 -machdep x86_64 \
 -include proofs/eva_stubs/eva_alloc.h $BOUNDS" \
     -cpp-extra-args-per-file="$S/mem.c:-DEVA_MEM_SELF" \
     $FILES $EVA_OPTS \
-    -eva -eva-no-show-progress -eva-precision 3 -eva-split-return auto \
+    -eva -eva-no-show-progress -eva-precision 3 -eva-split-return auto -eva-mlevel 2 \
     -then -metrics -metrics-eva-cover > "$LOG" 2>&1
 rc=$?
 end=$(date +%s)
