@@ -42,6 +42,7 @@ timeout "$LIMIT" frama-c -c11 -machdep x86_64 \
     -cpp-extra-args-per-file="$S/mem.c:-DEVA_MEM_SELF" \
     $FILES $EVA_OPTS \
     -eva -eva-no-show-progress -eva-precision 3 -eva-split-return auto -eva-mlevel 2 \
+    -eva-unroll-recursive-calls 2 \
     -then -metrics -metrics-eva-cover > "$LOG" 2>&1
 rc=$?
 end=$(date +%s)

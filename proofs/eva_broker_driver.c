@@ -41,6 +41,14 @@
 #ifndef EVA_ACL
 #define EVA_ACL 1
 #endif
+/* EVA_FEED > 0: right after accepting it, the UNIX client sends a valid
+ * greeting and the name "a" (a fixed prefix), then 1..EVA_FEED bytes of
+ * any value (client_feed, as read() would deliver them), so that the
+ * analysis spends its budget on frames rather than on the handshake's
+ * refusals. 0: every byte comes from the socket model. */
+#ifndef EVA_FEED
+#define EVA_FEED 0
+#endif
 /* Socket clients: 1 (UNIX) or 2 (UNIX and TCP). */
 #ifndef EVA_CLIENTS
 #define EVA_CLIENTS 2
@@ -89,7 +97,18 @@ static void connect_client(struct broker *b, int fd, enum client_kind kind)
             return;
         }
     }
-    (void)client_start(b, c);
+    if (client_start(b, c) != 0 || EVA_FEED == 0 || kind != KIND_UNIX) {
+        return;
+    }
+    /* greeting 0xEB, version 1 (LE16), name length 1 (LE16), "a" */
+    static const uint8_t hello[] = {0xEBu, 1u, 0u, 1u, 0u, (uint8_t)'a'};
+    client_feed(b, c, hello, sizeof hello);
+    if (EVA_FEED > 0) {
+        uint8_t bytes[EVA_FEED + 1];
+        size_t n = Frama_C_size_t_interval(1u, (size_t)EVA_FEED);
+        Frama_C_make_unknown((char *)bytes, n);
+        client_feed(b, c, bytes, n);
+    }
 }
 
 /* One turn of broker_run (loop.c), with a bounded wait. */
