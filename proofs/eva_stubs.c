@@ -14,7 +14,8 @@
  *   - clock.c: a monotonic clock that advances by any amount between 0 and
  *     EVA_CLOCK_STEP_NS at each reading, and a wall clock of any value;
  *   - jansson (eva_stubs/jansson.h): the fixed access control file below;
- *   - notify.c without a service manager; strnlen. */
+ *   - notify.c without a service manager; strnlen; strndup (mem_strndup
+ *     in the analysis, see eva_stubs/eva_alloc.h). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
