@@ -27,7 +27,7 @@ B    ?= build
 WARN ?= -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wconversion \
         -Wstrict-prototypes -Wmissing-prototypes
 
-.PHONY: proofs proofs-fresh proofs-update proofs-clean proofs-check-c eva eva-broker \
+.PHONY: proofs proofs-fresh proofs-update proofs-clean proofs-check-c eva eva-core-full eva-broker \
         eva-full misra
 
 # Hook of the top Makefile: `make test` runs these suites.
@@ -54,6 +54,11 @@ proofs-clean:
 
 eva:
 	@sh proofs/eva.sh $(B)
+
+# The core's complete form: the bounds make eva used before 2026-12-03.
+eva-core-full:
+	@EVA_BOUNDS="-DEVA_INPUT_MAX=32u -DEVA_NAME_MAX=6u -DEVA_PAT_MAX=3u -DEVA_BODY_MAX=6u \
+	  -DEVA_MSG_MAX=10u" sh proofs/eva.sh $(B)
 
 eva-broker:
 	@sh proofs/eva-broker.sh ci $(B)
