@@ -24,9 +24,14 @@ FLAGS_san := -O1 -g $(SAN)
 CORE_SRC   := ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
               ref/src/core/rpcproto.c ref/src/core/mpack.c ref/src/common/errstr.c
 CORE_HDR   := $(wildcard ref/include/busrt/*.h) ref/src/core/le.h
-BROKER_SRC := $(wildcard ref/src/broker/*.c)
+# The broker: libbusrtd (every module but main.c; lib.c is the public API
+# of busrt/busrtd.h) and busrtd (the same modules but lib.c, with main.c:
+# what only a process does, signals, -D, the pid file, the descriptor
+# limit, service manager notifications).
+BROKER_SRC := $(filter-out ref/src/broker/lib.c,$(wildcard ref/src/broker/*.c))
+LIBBUSRTD_SRC := $(filter-out ref/src/broker/main.c,$(wildcard ref/src/broker/*.c))
 BROKER_HDR := $(wildcard ref/src/broker/*.h)
-BROKER_LIBS := -lmsgpackc -ljansson
+BROKER_LIBS := -lmsgpackc -ljansson -pthread
 UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom test_cli_output \
               test_mem
 # Broker modules a unit test links besides the core library.
@@ -46,10 +51,12 @@ TEST_LIBS  := -lcmocka -ljansson -lmsgpackc
 
 .PHONY: all test unit deps run clean vectors-check spec-check trace trace-update
 .SECONDARY:
+.DELETE_ON_ERROR:
 .SECONDEXPANSION:
 .DEFAULT_GOAL := all
 
-all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a $(B)/$(v)/busrtd) $(B)/busrtd \
+all: $(foreach v,$(VARIANTS),$(B)/$(v)/libbusrtcore.a $(B)/$(v)/libbusrtd.a $(B)/$(v)/busrtd) \
+     $(B)/busrtd \
      $(foreach v,$(VARIANTS),$(foreach t,$(UNIT_TESTS),$(B)/$(v)/tests/$(t)))
 
 deps:
@@ -62,6 +69,19 @@ $(B)/$(1)/%.o: %.c $(CORE_HDR) $(BROKER_HDR)
 	$$(CC) $(WARN) $(FLAGS_$(1)) $(CPPFLAGS_ALL) -c $$< -o $$@
 
 $(B)/$(1)/libbusrtcore.a: $(CORE_SRC:%.c=$(B)/$(1)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+# One object whose only global symbols are the public API (mk/libbusrtd.syms):
+# the broker's modules do not clash with an application's names.
+$(B)/$(1)/libbusrtd.a: $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o) mk/libbusrtd.syms
+	@rm -f $$@
+	ld -r -o $(B)/$(1)/libbusrtd.o $(LIBBUSRTD_SRC:%.c=$(B)/$(1)/%.o)
+	objcopy --keep-global-symbols=mk/libbusrtd.syms $(B)/$(1)/libbusrtd.o
+	ar rcs $$@ $(B)/$(1)/libbusrtd.o
+
+# Every module with its names (but lib.c and main.c), for white-box tests.
+$(B)/$(1)/libbusrtd-internal.a: $(patsubst %.c,$(B)/$(1)/%.o,$(filter-out ref/src/broker/main.c,$(BROKER_SRC)))
 	@rm -f $$@
 	ar rcs $$@ $$^
 
@@ -110,6 +130,7 @@ ALL_EXTRA :=
 -include ref/tests/integration/integration.mk
 -include proofs/proofs.mk
 -include ref/src/client/client.mk
+-include ref/tests/embed/embed.mk
 -include contrib/examples/examples.mk
 -include fuzz/fuzz.mk
 -include ref/tests/soak/soak.mk
@@ -120,9 +141,12 @@ ALL_EXTRA :=
 
 all: $(ALL_EXTRA)
 
+# Each suite's time is printed after it and summed up at the end.
 test: deps
-	@set -e; for s in $(TEST_SUITES); do echo "==== make $$s"; $(MAKE) --no-print-directory $$s; done
-	@echo "make test: all suites passed"
+	@set -e; t0=$$(date +%s); times=; for s in $(TEST_SUITES); do echo "==== make $$s"; \
+	  t=$$(date +%s); $(MAKE) --no-print-directory $$s; \
+	  times="$$times $$s=$$(( $$(date +%s) - t ))s"; echo "==== $$s: $$(( $$(date +%s) - t )) s"; \
+	done; echo "make test: all suites passed in $$(( $$(date +%s) - t0 )) s:$$times"
 
 run: $(B)/busrtd
 	exec $(B)/busrtd -B $(RUN_ADDR)

@@ -14,6 +14,11 @@
 #                      load; outputs rt-*.* in $(B)/bench/. Where that is not
 #                      permitted, the report says so and has the default
 #                      broker only.
+#   make bench-inproc  an embedded broker (libbusrtd) in the bench process:
+#                      round trips and throughput of in-process clients
+#                      beside its UNIX socket and a socketpair floor, one
+#                      run (busrt-bench --inproc); outputs inproc.* in
+#                      $(B)/bench/ (bench-smoke runs it with --quick)
 #   make bench-memory  latency of the same broker without a budget, with
 #                      --memory-limit 64M and with --memory-limit 64M
 #                      --preallocate, side by side in one run; outputs
@@ -23,7 +28,7 @@
 BENCH_SRC    := bench/main.c bench/opts.c bench/run.c bench/procs.c bench/targets.c \
                 bench/rtt.c bench/latency.c bench/place.c bench/tput.c bench/scale.c \
                 bench/sysinfo.c bench/conn.c bench/ctl.c bench/peer.c bench/report.c \
-                bench/util.c bench/affinity.c
+                bench/util.c bench/affinity.c bench/inproc.c
 BENCH_OBJ    := $(BENCH_SRC:%.c=$(B)/obj/%.o)
 # the broker's RSS and descriptors (scale), shared with the soak test
 BENCH_PROC   := $(B)/obj/ref/src/common/procinfo.o
@@ -38,7 +43,7 @@ BENCH_BIN    := $(if $(filter /%,$(B)),,./)$(B)/busrt-bench
 ALL_EXTRA   += $(B)/busrt-bench
 TEST_SUITES += bench-smoke
 
-.PHONY: bench bench-smoke bench-io bench-rt bench-memory
+.PHONY: bench bench-smoke bench-io bench-rt bench-memory bench-inproc
 
 # The scale series holds up to 19000 other clients: spawned brokers get room
 # for them (busrtd's own default follows its descriptor limit).
@@ -56,8 +61,10 @@ endef
 $(BENCH_OBJ): bench/bench.h bench/run.h
 $(B)/obj/bench/scale.o $(BENCH_PROC): ref/src/common/procinfo.h
 
-$(B)/busrt-bench: $(BENCH_OBJ) $(BENCH_PROC) $(B)/obj/libbusrtcore.a
-	$(CC) $(FLAGS_obj) $^ -lm -o $@
+# --inproc embeds the broker: libbusrtd, and libbusrt for its clients.
+$(B)/busrt-bench: $(BENCH_OBJ) $(BENCH_PROC) $(B)/obj/libbusrtd.a $(B)/obj/libbusrt.a \
+                  $(B)/obj/libbusrtcore.a
+	$(CC) $(FLAGS_obj) $^ -lm $(BROKER_LIBS) -o $@
 
 bench: $(B)/busrt-bench $(BENCH_BROKER)
 	@mkdir -p $(BENCH_OUT)
@@ -97,6 +104,11 @@ bench-smoke: $(B)/busrt-bench $(BENCH_BROKER)
 	  print("bench-smoke --broker-rt: " + (rt["skipped"] if rt["skipped"] else \
 	    "; ".join("QoS %d p50 %.1f us (default broker %.1f us)" % (c["qos"], c["p50_us"], \
 	      c["p50_base_us"]) for c in rt["cells"])))' $(BENCH_OUT)/smoke-rt.json
+	$(BENCH_BIN) --inproc --quick --csv $(BENCH_OUT)/smoke-inproc.csv \
+	  2> $(BENCH_OUT)/smoke-inproc-broker.log > $(BENCH_OUT)/smoke-inproc.txt || \
+	  { cat $(BENCH_OUT)/smoke-inproc.txt; tail -20 $(BENCH_OUT)/smoke-inproc-broker.log; exit 1; }
+	@echo "bench-smoke --inproc: $$(grep -c . $(BENCH_OUT)/smoke-inproc.csv) CSV lines; \
+	  $$(tail -1 $(BENCH_OUT)/smoke-inproc.txt)"
 
 # One target per multiplexer of the same broker, measured interleaved with
 # the floor: latency (idle, placement probe, under load) and scale. A broker
@@ -145,3 +157,15 @@ bench-memory: $(B)/busrt-bench $(BENCH_BROKER)
 	cat $(BENCH_OUT)/memory-results.txt; \
 	echo "bench-memory: results in $(BENCH_OUT)/ (memory-results.txt, memory.csv, memory.json)"; \
 	exit $$rc
+
+# An embedded broker: in-process clients beside its UNIX socket and the floor
+# (busrt-bench --inproc); BENCH_INPROC_ARGS adds options (--quick, --rounds).
+BENCH_INPROC_ARGS ?=
+# Run twice: clients that sleep at once when they wait (the default), and
+# clients that look for up to 50 us first (spin_us; inproc-spin.*).
+bench-inproc: $(B)/busrt-bench
+	@mkdir -p $(BENCH_OUT)
+	$(BENCH_BIN) --inproc --csv $(BENCH_OUT)/inproc.csv $(BENCH_INPROC_ARGS) \
+	  2> $(BENCH_OUT)/inproc-broker.log | tee $(BENCH_OUT)/inproc.txt
+	$(BENCH_BIN) --inproc --spin 50 --csv $(BENCH_OUT)/inproc-spin.csv $(BENCH_INPROC_ARGS) \
+	  2> $(BENCH_OUT)/inproc-spin-broker.log | tee $(BENCH_OUT)/inproc-spin.txt

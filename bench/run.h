@@ -218,4 +218,10 @@ void machine_start(struct machine *m, struct machine_mark *k);
 /* Its load over the run, from the mark taken at the start. */
 void machine_end(struct machine *m, const struct machine_mark *k);
 
+/* ---- inproc.c: busrt-bench --inproc ------------------------------------------- */
+
+/* An embedded broker's in-process clients beside its UNIX socket and the
+ * floor (argv[0] is "--inproc"). Returns the exit status. */
+int bench_inproc(int argc, char **argv);
+
 #endif

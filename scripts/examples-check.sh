@@ -82,4 +82,27 @@ echo "examples-check: rpc_server answered echo, an unknown method, and stop"
 kill -TERM "$broker"
 wait "$broker" || fail "busrtd exited with status $?"
 pids=
+
+# The embedded broker: the in-process part, then its service from outside
+# through the CLI (a cursor followed item by item and in blocks), then stop.
+$CC $WFLAGS -Iref/include contrib/examples/embedded.c "$B/obj/libbusrtd.a" \
+    "$B/obj/libbusrt.a" -lmsgpackc -ljansson -pthread -o "$tmp/embedded"
+esock=$tmp/emb.sock
+timeout 20 "$tmp/embedded" "$esock" >"$tmp/embedded.out" 2>"$tmp/embedded.log" &
+emb=$!
+pids="$emb"
+wait_for "$tmp/embedded.out" "serving example.store"
+grep -q '^in-process: read 25 readings in 3 blocks$' "$tmp/embedded.out" ||
+    fail "embedded: the in-process client did not read the cursor"
+out=$("$CLI" -s "$esock" rpc call example.store list count=3 --follow | tr '\n' ' ') ||
+    fail "rpc call list --follow failed"
+[ "$out" = '"reading 1" "reading 2" "reading 3" ' ] || fail "list --follow printed '$out'"
+n=$("$CLI" -s "$esock" rpc call example.store list --bulk 10 | wc -l) ||
+    fail "rpc call list --bulk failed"
+[ "$n" = 25 ] || fail "list --bulk 10 printed $n items, not 25"
+"$CLI" -s "$esock" rpc call example.store stop >/dev/null || fail "rpc call stop failed"
+wait "$emb" || fail "embedded exited with status $?"
+pids=
+grep -q '^stopped$' "$tmp/embedded.out" || fail "embedded did not stop cleanly"
+echo "examples-check: embedded served its cursor in-process and over its socket, and stopped"
 echo "examples-check: passed"

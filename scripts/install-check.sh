@@ -1,6 +1,7 @@
 #!/bin/sh
 # Stages `make install` under a temporary DESTDIR, builds contrib/examples/
-# publish.c against the staged headers and libraries through pkg-config
+# publish.c (and the embedded-broker example) against the staged headers
+# and libraries through pkg-config
 # (shared and static), runs the staged busrtd, and the example against it.
 # The other examples are only built here (make examples-check runs them).
 # Usage: install-check.sh BUILD VERSION
@@ -23,6 +24,10 @@ cc -std=c11 -Wall -Wextra -Werror $cflags contrib/examples/publish.c \
 for e in subscribe rpc_server; do
     cc -std=c11 -Wall -Wextra -Werror $cflags "contrib/examples/$e.c" $libs -o "$stage/$e"
 done
+test "$(pkg-config --modversion busrtd)" = "$V"
+dlibs=$(pkg-config --libs busrtd)
+echo "install-check: pkg-config busrtd $V: $dlibs"
+cc -std=c11 -Wall -Wextra -Werror $cflags contrib/examples/embedded.c $dlibs -o "$stage/embedded"
 readelf -d "$stage/publish" | grep -q 'NEEDED.*libbusrt.so.0'
 readelf -d "$root/lib/libbusrt.so.$V" | grep -q 'SONAME.*libbusrt.so.0'
 out=$("$root/sbin/busrtd" --version)
@@ -36,6 +41,7 @@ while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 LD_LIBRARY_PATH="$root/lib" "$stage/publish" "$sock" plant/line1/status ok
 "$stage/publish-static" "$sock" plant/line1/status ok
 "$root/bin/busrt" "$sock" -s broker test
+LD_LIBRARY_PATH="$root/lib" timeout 20 "$stage/embedded" "$stage/emb.sock" --once
 kill -TERM "$pid"
 wait "$pid"
 pid=

@@ -32,4 +32,8 @@ for pair in busrtd:man/busrtd.8 busrt:man/busrt.1 busrt-conformance:man/busrt-co
     rm -f "$h" "$m" "$m.sect"
 done
 [ -f man/libbusrt.3 ] || { echo "man-check: man/libbusrt.3 missing" >&2; fail=1; }
+# Every function of the embedded broker's header is in its page.
+for f in $(grep -oE '\bbusrtd_[a-z_]+\(' ref/include/busrt/busrtd.h | tr -d '(' | sort -u); do
+    grep -q "$f" man/libbusrtd.3 || { echo "man-check: man/libbusrtd.3 does not document $f" >&2; fail=1; }
+done
 exit $fail

@@ -88,6 +88,8 @@ typedef struct busrt_client busrt_client;
                                      not UTF-8) */
 #define BUSRT_E_IDLE (-112)       /* nothing received for idle_timeout_ms: the
                                      connection is treated as lost */
+#define BUSRT_E_LIMIT (-113)      /* a configured limit is reached (e.g. the
+                                     maximum number of open RPC cursors) */
 
 /* A broker result code C (handshake refusal or ACK result other than 01). */
 #define BUSRT_E_RC_BASE (-1000)
@@ -139,6 +141,12 @@ struct busrt_client_config {
                                deliveries are kept in memory until
                                busrt_recv() takes them, up to max_body +
                                BUSRT_CLIENT_MAX_UNREAD bytes */
+    int spin_us;            /* > 0: a call that has to wait for the broker
+                               first keeps looking for bytes for up to this
+                               many microseconds (at most 10000) before it
+                               sleeps: lower latency for a busy exchange, at
+                               the cost of that CPU time on every wait;
+                               0 = sleep at once (default) */
 };
 
 /* Fills *cfg with the defaults above and cfg->name = name. Never fails. */

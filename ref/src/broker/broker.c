@@ -50,6 +50,8 @@ int broker_init(struct broker *b, const struct config *cfg)
     memset(b, 0, sizeof *b);
     b->cfg = *cfg;
     b->spare_fd = -1;
+    b->wake_fd = -1;
+    b->wake_at = INT64_MAX;
     b->notify.fd = -1;
     b->events_tail = &b->events;
     b->flush_tail = &b->flush_list;
@@ -181,6 +183,7 @@ int broker_load_acl(struct broker *b, int initial)
 void broker_teardown(struct broker *b)
 {
     b->internal = NULL; /* no more announcements */
+    b->rewatch = NULL;  /* every client goes */
     while (b->clients != NULL) {
         registry_remove(b, b->clients);
         client_destroy(b, b->clients);

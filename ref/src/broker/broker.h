@@ -28,6 +28,7 @@
 
 #include "acl.h"
 #include "bmap.h"
+#include "budget.h"
 #include "busrt/frame.h"
 #include "config.h"
 #include "ev.h"
@@ -36,7 +37,13 @@
 #include "outq.h"
 #include "timer.h"
 
-enum client_kind { KIND_UNIX, KIND_TCP, KIND_INTERNAL };
+/* KIND_INPROC: a client of an embedded broker in the same process
+ * (inproc.c), with no descriptor; its frames are read from the client's
+ * thread and its queue is taken by that thread (busrt/busrtd.h). */
+enum client_kind { KIND_UNIX, KIND_TCP, KIND_INTERNAL, KIND_INPROC };
+
+struct inproc_link;
+struct inproc_hub;
 
 enum conn_state {
     ST_GREETING, /* waiting for the client's EB 01 00 */
@@ -54,7 +61,10 @@ enum conn_state {
 
 struct client {
     uint64_t id; /* unique per broker run; also the index key */
-    int fd;      /* -1 for internal clients */
+    int fd;      /* -1 for internal and in-process clients */
+    struct inproc_link *link; /* in-process clients only, else NULL */
+    struct client *next_rewatch; /* broker.rewatch list */
+    int rewatch;    /* on it: its descriptor's interest is to be updated */
     enum client_kind kind;
     enum conn_state st;
     int dead;       /* out of routing; closed at the start of the next turn */
@@ -120,6 +130,23 @@ struct listener {
 struct fifo;
 struct event;
 
+/* The memory-limit conditions logged at most once a second each
+ * (budget_warn, budget_oom), one rate-limiting note per kind. */
+enum broker_note {
+    NOTE_SKIP_BODY,    /* conn.c: a body discarded */
+    NOTE_RPC_REPLY,    /* coreapi.c: an RPC reply not built */
+    NOTE_BROKER_REPLY, /* coreapi.c: a .broker reply not built */
+    NOTE_EVENT_BUILD,  /* coreapi.c: an announcement not built */
+    NOTE_EVENT_QUEUE,  /* coreapi.c: an announcement not queued */
+    NOTE_ACCEPT,       /* listener.c: no room for a connection */
+    NOTE_ACCEPT_CLIENT,
+    NOTE_RCPT_SHORT,   /* router.c: receivers not all collected */
+    NOTE_FRAME_BUILD,
+    NOTE_FRAME_QUEUE,
+    NOTE_LIST_STORE,   /* router.c: a pattern not stored */
+    NOTE_COUNT
+};
+
 /* The most ready descriptors one turn handles; more wait for the next. */
 #define BROKER_READY_MAX 256
 
@@ -166,7 +193,23 @@ struct broker {
     uint64_t acl_reload_failures; /* the previous policy was kept */
     char acl_last_error[600];     /* why the last reload failed; "" when it
                                      succeeded or none was attempted */
+    struct budget_note notes[NOTE_COUNT];
+    int64_t fd_limit_logged; /* last "no descriptor left" line */
+
+    /* Embedded (lib.c): the lock that threads of in-process clients take
+     * to run broker code (inproc.c), the descriptor that wakes the loop,
+     * and what such a thread leaves for the loop; NULL/-1 in busrtd. */
+    struct inproc_hub *hub;
+    int wake_fd;
+    int foreign;   /* broker code runs on a thread other than the loop's */
+    int64_t wake_at; /* when the loop's current wait ends (INT64_MAX: no
+                        deadline), for deciding whether to wake it */
+    struct client *rewatch; /* interest changes the loop applies */
 };
+
+/* A client with a peer: a socket or in-process connection (it has
+ * deadlines and a queue that is written out), unlike ".broker". */
+#define CLIENT_HAS_PEER(c) ((c)->fd >= 0 || (c)->link != NULL)
 
 /* Set-up: the internal client ".broker" and the multiplexer; 0 or -1. */
 int broker_init(struct broker *b, const struct config *cfg);

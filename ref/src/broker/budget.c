@@ -49,7 +49,7 @@ int budget_reclaim(struct broker *b)
     int64_t since = b->now - b->cfg.timeout_ns / BUDGET_STALL_DIV;
     struct client *v = NULL;
     for (struct client *c = b->clients; c != NULL; c = c->next) {
-        if (!c->dead && c->fd >= 0 && c->write_stalled_since != 0 &&
+        if (!c->dead && CLIENT_HAS_PEER(c) && c->write_stalled_since != 0 &&
             c->write_stalled_since <= since && c->q.bytes > share &&
             (v == NULL || c->write_stalled_since < v->write_stalled_since)) {
             v = c;

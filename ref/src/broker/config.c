@@ -264,7 +264,7 @@ static int takes(const char *arg, const char *lng, const char *shrt, int *i, int
     return 1;
 }
 
-int config_parse(struct config *cfg, int argc, char **argv)
+int config_parse_for(struct config *cfg, int argc, char **argv, int embedded)
 {
     defaults(cfg);
     for (int i = 1; i < argc; i++) {
@@ -368,8 +368,17 @@ int config_parse(struct config *cfg, int argc, char **argv)
             return -1;
         }
     }
-    if (cfg->nbinds == 0) {
+    if (cfg->nbinds == 0 && !embedded) {
         fprintf(stderr, "busrtd: no listener given; use -B ADDR (see busrtd --help)\n");
+        return -1;
+    }
+    if (embedded && cfg->daemonize) {
+        fprintf(stderr, "busrtd: -D: an embedded broker cannot detach its process\n");
+        return -1;
+    }
+    if (embedded && cfg->pidfile != NULL) {
+        fprintf(stderr, "busrtd: -P %s: the process's pid file is the application's to write, "
+                        "not an embedded broker's\n", cfg->pidfile);
         return -1;
     }
     if (cfg->preallocate && cfg->memory_limit == 0u) {
@@ -391,7 +400,7 @@ static int absolute(struct config *cfg, const char *opt, const char *prefix, con
     if (rel[0] == '/') {
         return 0;
     }
-    static char cwd[4096];
+    char cwd[4096];
     if (getcwd(cwd, sizeof cwd) == NULL) {
         fprintf(stderr, "busrtd: %s %s: cannot resolve the relative path: the current "
                         "directory is unknown (%s); not starting\n",
@@ -434,4 +443,18 @@ void config_free(struct config *cfg)
         free(cfg->owned[i]);
     }
     cfg->nowned = 0;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv)
+{
+    return config_parse_for(cfg, argc, argv, 0);
+}
+
+size_t config_clients_fit(const struct config *cfg, size_t fds)
+{
+    if ((size_t)cfg->io->fd_limit < fds) {
+        fds = (size_t)cfg->io->fd_limit;
+    }
+    size_t fit = fds > CONFIG_FD_RESERVE ? fds - CONFIG_FD_RESERVE : 1u;
+    return fit > 1000000u ? 1000000u : fit;
 }

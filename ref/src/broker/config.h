@@ -52,6 +52,10 @@ struct config {
  * or --version was printed (exit 0), -1 on a bad option (a one-line error
  * was printed; exit 2). */
 int config_parse(struct config *cfg, int argc, char **argv);
+/* config_parse for busrtd (embedded 0: a -B is required) or for an
+ * embedded broker (lib.c; embedded 1: no listener is needed, -D and -P
+ * are refused). */
+int config_parse_for(struct config *cfg, int argc, char **argv, int embedded);
 
 void config_usage(void);
 
@@ -61,6 +65,12 @@ void config_usage(void);
  * directory to /, so that the files written, reloaded and removed later are
  * the ones the command line named. Returns 0, or -1 after printing why. */
 int config_resolve_paths(struct config *cfg);
+/* Descriptors kept for the process itself: standard streams, listeners,
+ * the FIFO, the multiplexer, the spare one, the pid file, syslog. */
+#define CONFIG_FD_RESERVE 32u
+/* The clients fds descriptors allow with the backend of cfg, at most
+ * 1,000,000 (the default of --max-clients). */
+size_t config_clients_fit(const struct config *cfg, size_t fds);
 /* Frees what config_resolve_paths allocated. */
 void config_free(struct config *cfg);
 

@@ -12,6 +12,7 @@
 
 #include "bmap.h"
 #include "budget.h"
+#include "inproc.h"
 #include "busrt/codes.h"
 #include "busrt/frame.h"
 #include "ev.h"
@@ -73,7 +74,7 @@ static int fd_table_fits(struct broker *b, int fd)
 /* Moves c's timer to at when that is earlier than its current time. */
 static void arm(struct broker *b, struct client *c, int64_t at)
 {
-    if (c->fd >= 0) {
+    if (CLIENT_HAS_PEER(c)) {
         timers_lower(&b->timers, &c->timer, at);
     }
 }
@@ -81,6 +82,14 @@ static void arm(struct broker *b, struct client *c, int64_t at)
 void client_watch(struct broker *b, struct client *c)
 {
     if (c->fd < 0) {
+        return;
+    }
+    if (b->foreign) { /* the loop's multiplexer is not ours to change */
+        if (!c->rewatch) {
+            c->rewatch = 1;
+            c->next_rewatch = b->rewatch;
+            b->rewatch = c;
+        }
         return;
     }
     unsigned want = c->dead || b->draining ? 0u : (unsigned)EV_READ;
@@ -110,13 +119,15 @@ struct client *client_new(struct broker *b, int fd, enum client_kind kind)
     outq_init(&c->q, b->cfg.queue_size);
     bmap_init(&c->subs);
     bmap_init(&c->excls);
-    if (fd >= 0) {
-        if (!fd_table_fits(b, fd) || timers_reserve(&b->timers) != 0 ||
-            ev_set(&b->ev, fd, EV_READ) != 0) {
+    if (kind != KIND_INTERNAL) {
+        if (timers_reserve(&b->timers) != 0 ||
+            (fd >= 0 && (!fd_table_fits(b, fd) || ev_set(&b->ev, fd, EV_READ) != 0))) {
             mem_free(c);
             return NULL;
         }
-        b->byfd[fd] = c;
+        if (fd >= 0) {
+            b->byfd[fd] = c;
+        }
         b->nconns++;
         b->nhandshakes++;
         c->in_handshake = 1;
@@ -147,6 +158,9 @@ void client_kill(struct broker *b, struct client *c, const char *why)
         arm(b, c, c->linger_until);
     }
     client_watch(b, c);
+    if (c->link != NULL) {
+        inproc_wake(c->link); /* its reader learns of the close */
+    }
     if (c->registered) {
         log_info("client %s disconnected: %s", client_label(c), why);
     } else {
@@ -162,7 +176,7 @@ void client_kill(struct broker *b, struct client *c, const char *why)
 
 void client_close(struct broker *b, struct client *c, const char *why)
 {
-    if (!c->dead && c->fd >= 0) {
+    if (!c->dead && CLIENT_HAS_PEER(c)) {
         c->linger = 1; /* the reply or frames already queued still go out */
     }
     client_kill(b, c, why);
@@ -188,8 +202,14 @@ void client_destroy(struct broker *b, struct client *c)
     if (c->fd >= 0) {
         (void)ev_set(&b->ev, c->fd, 0u);
         b->byfd[c->fd] = NULL;
-        timers_remove(&b->timers, &c->timer);
         (void)close(c->fd);
+    }
+    if (c->link != NULL) {
+        inproc_detach(c->link);
+        c->link = NULL;
+    }
+    if (c->kind != KIND_INTERNAL) {
+        timers_remove(&b->timers, &c->timer);
         b->nconns--;
     }
     if (c->in_handshake) {
@@ -209,7 +229,7 @@ void client_destroy(struct broker *b, struct client *c)
 /* Appends c to the loop's flush list (once until it is written). */
 static void mark_flush(struct broker *b, struct client *c)
 {
-    if (!c->want_flush && c->fd >= 0) {
+    if (!c->want_flush && CLIENT_HAS_PEER(c)) {
         c->want_flush = 1;
         c->next_flush = NULL;
         *b->flush_tail = c;
@@ -254,8 +274,43 @@ static int send_raw(struct broker *b, struct client *c, const uint8_t *p, size_t
     return rc;
 }
 
+void client_flush_list(struct broker *b)
+{
+    while (b->flush_list != NULL) {
+        struct client *c = b->flush_list;
+        b->flush_list = c->next_flush;
+        if (b->flush_list == NULL) {
+            b->flush_tail = &b->flush_list;
+        }
+        c->want_flush = 0;
+        if (!c->dead || c->linger) {
+            client_flush(b, c);
+        }
+    }
+}
+
+/* A write of n bytes of c's queue made progress. */
+static void wrote(struct broker *b, struct client *c, size_t n)
+{
+    size_t frames = outq_consume(&c->q, n);
+    c->w_frames += frames;
+    c->w_bytes += n;
+    b->w_frames += frames;
+    b->w_bytes += n;
+}
+
 void client_flush(struct broker *b, struct client *c)
 {
+    if (c->link != NULL) { /* nothing to write: its reader takes the queue */
+        if (c->q.count > 0 && (!c->dead || c->linger)) {
+            if (c->write_stalled_since == 0) {
+                c->write_stalled_since = b->now;
+                arm(b, c, b->now + b->cfg.timeout_ns);
+            }
+            inproc_wake(c->link);
+        }
+        return;
+    }
     struct iovec iov[64];
     while (c->q.count > 0 && (!c->dead || c->linger)) {
         int n = outq_iov(&c->q, iov, 64);
@@ -278,16 +333,36 @@ void client_flush(struct broker *b, struct client *c)
                                   : "write error");
             return;
         }
-        size_t frames = outq_consume(&c->q, (size_t)w);
-        c->w_frames += frames;
-        c->w_bytes += (size_t)w;
-        b->w_frames += frames;
-        b->w_bytes += (size_t)w;
+        wrote(b, c, (size_t)w);
         if (c->write_stalled_since != 0) {
             c->write_stalled_since = 0;
             client_watch(b, c);
         }
     }
+}
+
+size_t client_take(struct broker *b, struct client *c, uint8_t *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap && c->q.count > 0 && (!c->dead || c->linger)) {
+        struct iovec iov[16];
+        int k = outq_iov(&c->q, iov, 16);
+        size_t got = 0;
+        for (int i = 0; i < k && n + got < cap; i++) {
+            size_t m = iov[i].iov_len < cap - n - got ? iov[i].iov_len : cap - n - got;
+            memcpy(buf + n + got, iov[i].iov_base, m);
+            got += m;
+        }
+        wrote(b, c, got);
+        n += got;
+    }
+    if (n > 0) { /* progress: a stall, if any, starts again from now */
+        c->write_stalled_since = c->q.count > 0 ? b->now : 0;
+        if (c->q.count > 0) {
+            arm(b, c, b->now + b->cfg.timeout_ns);
+        }
+    }
+    return n;
 }
 
 /* The earliest deadline of c that is still to come. */
@@ -532,8 +607,8 @@ static void on_header(struct broker *b, struct client *c, const uint8_t *p)
  * end of it. */
 static void skip_start(struct broker *b, struct client *c, size_t need)
 {
-    static struct budget_note note;
-    budget_warn(b, &note,
+    struct budget_note *note = &b->notes[NOTE_SKIP_BODY];
+    budget_warn(b, note,
                 "client %s: frame body of %lu bytes (op 0x%02x) cannot be held (%zu of %zu "
                 "bytes in use); reading and discarding it, result 74",
                 client_label(c), (unsigned long)busrt_client_body_len(&c->hdr), c->hdr.op,

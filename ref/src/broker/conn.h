@@ -26,6 +26,13 @@ void client_destroy(struct broker *b, struct client *c);
 int client_on_readable(struct broker *b, struct client *c);
 /* Processes bytes as if read from c's socket (fuzzing, tests). */
 void client_feed(struct broker *b, struct client *c, const uint8_t *p, size_t n);
+/* Writes the queue of every client on the flush list, in its order (the
+ * clients that got frames since their last write: deliveries before the
+ * ACKs that follow them). */
+void client_flush_list(struct broker *b);
+/* Copies up to cap bytes of c's queue into buf (an in-process client's
+ * read) and counts them written. Returns the count. */
+size_t client_take(struct broker *b, struct client *c, uint8_t *buf, size_t cap);
 /* Writes c's queue until it is empty or the socket would block. */
 void client_flush(struct broker *b, struct client *c);
 /* Tells the multiplexer what c waits for: reading while alive, writing

@@ -61,10 +61,10 @@ static void pack_memory(msgpack_packer *pk)
 static void send_rpc(struct broker *b, struct client *to, const uint8_t *hdr, size_t hlen,
                      const void *data, size_t dlen)
 {
-    static struct budget_note note;
+    struct budget_note *note = &b->notes[NOTE_RPC_REPLY];
     uint8_t *payload = budget_alloc(b, hlen + dlen + 1u);
     if (payload == NULL) {
-        budget_oom(b, &note, "answering an RPC call from %s; no reply", client_label(to));
+        budget_oom(b, note, "answering an RPC call from %s; no reply", client_label(to));
         return;
     }
     memcpy(payload, hdr, hlen);
@@ -75,7 +75,7 @@ static void send_rpc(struct broker *b, struct client *to, const uint8_t *hdr, si
                                     hlen + dlen);
     mem_free(payload);
     if (f == NULL || router_deliver(b, to, f) == CLIENT_Q_NOMEM) {
-        budget_oom(b, &note, "answering an RPC call from %s; no reply", client_label(to));
+        budget_oom(b, note, "answering an RPC call from %s; no reply", client_label(to));
     }
     outbuf_unref(f);
 }
@@ -352,8 +352,8 @@ void coreapi_handle(struct broker *b, struct client *from, const uint8_t *payloa
     }
 #undef IS
     if (err == 0 && out.failed) {
-        static struct budget_note note;
-        budget_oom(b, &note, "building the .broker %.*s reply for %s; answering -32603",
+        struct budget_note *note = &b->notes[NOTE_BROKER_REPLY];
+        budget_oom(b, note, "building the .broker %.*s reply for %s; answering -32603",
                    (int)mlen, (const char *)m, client_label(from));
         err = BUSRT_RPC_E_INTERNAL;
         errmsg = "out of memory";
@@ -385,8 +385,8 @@ static void publish_event(struct broker *b, const char *topic, const char *s,
     pack_cstr(pk, "t");
     (void)msgpack_pack_uint64(pk, wall_ns());
     if (out.failed) {
-        static struct budget_note note;
-        budget_oom(b, &note, "building the %s announcement on %s; not published", s, topic);
+        struct budget_note *note = &b->notes[NOTE_EVENT_BUILD];
+        budget_oom(b, note, "building the %s announcement on %s; not published", s, topic);
     } else {
         router_publish_internal(b, (const uint8_t *)topic, strlen(topic),
                                 (const uint8_t *)out.sb.data, out.sb.size);
@@ -409,10 +409,10 @@ void coreapi_announce(struct broker *b, const struct client *c, int registered)
     if (b->internal == NULL || c == b->internal) {
         return;
     }
-    static struct budget_note note;
+    struct budget_note *note = &b->notes[NOTE_EVENT_QUEUE];
     struct event *e = mem_alloc(sizeof *e + c->name_len);
     if (e == NULL) {
-        budget_oom(b, &note, "queueing the %s announcement of %s; it is lost",
+        budget_oom(b, note, "queueing the %s announcement of %s; it is lost",
                    registered ? "reg" : "unreg", client_label(c));
         return;
     }

@@ -238,7 +238,6 @@ void listener_close(struct listener *l)
  * the level-triggered listener does not spin. Returns 1 when one was. */
 static int refuse_at_fd_limit(struct broker *b, struct listener *l)
 {
-    static int64_t last_log;
     if (b->spare_fd < 0) {
         return 0;
     }
@@ -248,8 +247,8 @@ static int refuse_at_fd_limit(struct broker *b, struct listener *l)
         (void)close(fd);
     }
     b->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (b->now - last_log >= 1000000000LL || last_log == 0) { /* at most one line a second */
-        last_log = b->now;
+    if (b->now - b->fd_limit_logged >= 1000000000LL || b->fd_limit_logged == 0) {
+        b->fd_limit_logged = b->now; /* at most one line a second */
         log_warn("listener %s: connection refused: no descriptor left (RLIMIT_NOFILE; %zu "
                  "clients connected)",
                  l->addr, b->nconns);
@@ -296,8 +295,8 @@ int listener_accept(struct broker *b, struct listener *l)
                      "descriptor %d (%zu clients connected)",
                      l->addr, b->ev.ops->name, fd, b->nconns);
         } else {
-            static struct budget_note note;
-            budget_oom(b, &note, "accepting on %s; connection closed", l->addr);
+            struct budget_note *note = &b->notes[NOTE_ACCEPT];
+            budget_oom(b, note, "accepting on %s; connection closed", l->addr);
         }
         (void)close(fd);
         return 1;
@@ -327,8 +326,8 @@ int listener_accept(struct broker *b, struct listener *l)
             c->port = ntohs(in6->sin6_port);
         }
         if ((c->source = mem_strdup(text)) == NULL) {
-            static struct budget_note note;
-            budget_oom(b, &note, "accepting on %s; connection closed", l->addr);
+            struct budget_note *note = &b->notes[NOTE_ACCEPT_CLIENT];
+            budget_oom(b, note, "accepting on %s; connection closed", l->addr);
             client_kill(b, c, "out of memory");
             return 1;
         }

@@ -5,7 +5,20 @@
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* verbose: 1 adds debug lines, 0 is the default, -1 silences every line
+/* Where and what a broker logs. busrtd uses the process's settings; an
+ * embedded broker (lib.c) has its own and selects them for the thread
+ * that runs its code. */
+struct log_cfg {
+    int verbose;   /* 1 adds debug lines, 0 the default, -1 none */
+    int syslog;    /* to syslog instead of standard error */
+    char ident[32]; /* the name on standard-error lines; "" is "busrtd" */
+};
+
+/* Selects cfg (NULL: the process's) for the calling thread; returns the
+ * settings selected before. */
+struct log_cfg *log_use(struct log_cfg *cfg);
+
+/* Sets the selected settings. verbose: 1 adds debug lines, 0 is the default, -1 silences every line
  * (in-process fuzzing). */
 void log_setup(int verbose, int use_syslog);
 void log_msg(enum log_level lvl, const char *fmt, ...)

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "clock.h"
@@ -41,6 +42,7 @@
 #include "coreapi.h"
 #include "ev.h"
 #include "fifo.h"
+#include "inproc.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
@@ -102,18 +104,14 @@ static void hooks_turn(void)
 }
 #endif
 
-static void flush_all(struct broker *b)
+/* Applies the interest changes a client's thread left (inproc.c). */
+static void apply_rewatch(struct broker *b)
 {
-    while (b->flush_list != NULL) {
-        struct client *c = b->flush_list;
-        b->flush_list = c->next_flush;
-        if (b->flush_list == NULL) {
-            b->flush_tail = &b->flush_list;
-        }
-        c->want_flush = 0;
-        if (!c->dead || c->linger) {
-            client_flush(b, c);
-        }
+    struct client *c;
+    while ((c = b->rewatch) != NULL) {
+        b->rewatch = c->next_rewatch;
+        c->rewatch = 0;
+        client_watch(b, c);
     }
 }
 
@@ -158,6 +156,12 @@ static void on_ready(struct broker *b, const struct ev_ready *r)
             return;
         }
     }
+    if (r->fd == b->wake_fd) {
+        uint64_t v;
+        while (read(b->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
+        }
+        return; /* the turn does what a client's thread left */
+    }
     if (b->fifo != NULL && r->fd == fifo_fd(b->fifo)) {
         fifo_on_readable(b, b->fifo);
         return;
@@ -175,8 +179,24 @@ static void on_ready(struct broker *b, const struct ev_ready *r)
     }
 }
 
-void broker_run(struct broker *b, const sigset_t *waitmask,
-                const volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
+/* The multiplexer's wait, with the lock given up when embedded. */
+static int wait_ready(struct broker *b, int64_t ns, const sigset_t *waitmask)
+{
+    if (b->hub == NULL) {
+        return ev_wait(&b->ev, ns, waitmask, b->ready, BROKER_READY_MAX);
+    }
+    b->wake_at = ns < 0 ? INT64_MAX : b->now + ns;
+    inproc_loop_release(b->hub);
+    int n = ev_wait(&b->ev, ns, waitmask, b->ready, BROKER_READY_MAX);
+    int e = errno;
+    inproc_loop_acquire(b->hub);
+    b->wake_at = INT64_MAX; /* a client's thread wakes nobody during a turn */
+    errno = e;
+    return n;
+}
+
+void broker_run(struct broker *b, const sigset_t *waitmask, const atomic_int *stop,
+                atomic_int *reload)
 {
 #ifdef BUSRTD_TEST_HOOKS
     sigset_t hooked = hooks_init(waitmask);
@@ -184,21 +204,21 @@ void broker_run(struct broker *b, const sigset_t *waitmask,
 #endif
     b->now = now_ns();
     expire(b);
-    while (!*stop) {
-        if (*reload) {
-            *reload = 0;
+    while (!atomic_load(stop)) {
+        if (atomic_exchange(reload, 0) != 0) {
             if (b->cfg.acl_file != NULL) {
                 (void)broker_load_acl(b, 0);
             } else {
                 log_info("SIGHUP: no --acl file to reload");
             }
         }
+        apply_rewatch(b);
         coreapi_flush_events(b);
-        flush_all(b);
+        client_flush_list(b);
         broker_reap(b);
         b->now = now_ns();
         notify_tick(&b->notify, b->now, b->nconns, b->cfg.nbinds);
-        int n = ev_wait(&b->ev, wait_ns(b), waitmask, b->ready, BROKER_READY_MAX);
+        int n = wait_ready(b, wait_ns(b), waitmask);
         b->now = now_ns();
         if (n < 0 && errno != EINTR) {
             log_error("waiting on the %s multiplexer: %s; retrying", b->ev.ops->name,
@@ -230,22 +250,25 @@ void broker_drain(struct broker *b)
     if (b->fifo != NULL) {
         (void)ev_set(&b->ev, fifo_fd(b->fifo), 0u);
     }
+    apply_rewatch(b);
     for (struct client *c = b->clients; c != NULL; c = c->next) {
         client_watch(b, c);
     }
     int64_t end = now_ns() + b->cfg.timeout_ns;
     for (;;) {
         coreapi_flush_events(b);
-        flush_all(b); /* what is left after this waits for EV_WRITE */
+        client_flush_list(b); /* what is left after this waits for EV_WRITE */
         size_t pending = 0;
         for (struct client *c = b->clients; c != NULL; c = c->next) {
-            pending += c->fd >= 0 && (!c->dead || c->linger) && c->q.count > 0;
+            /* An in-process client's queue stays readable after the loop ends
+         * (lib.c), as a socket's buffer holds what was written to it. */
+        pending += c->fd >= 0 && (!c->dead || c->linger) && c->q.count > 0;
         }
         b->now = now_ns();
         if (pending == 0 || b->now >= end) {
             return;
         }
-        int n = ev_wait(&b->ev, end - b->now, NULL, b->ready, BROKER_READY_MAX);
+        int n = wait_ready(b, end - b->now, NULL);
         if (n < 0 && errno != EINTR) {
             log_error("waiting on the %s multiplexer: %s; %zu queues not written out",
                       b->ev.ops->name, strerror(errno), pending);

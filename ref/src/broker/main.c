@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,16 @@
 #include "rt.h"
 #include "mem.h"
 
-static volatile sig_atomic_t g_stop;
-static volatile sig_atomic_t g_reload;
+/* Lock-free atomics: safe to set from a signal handler. */
+static atomic_int g_stop;
+static atomic_int g_reload;
 
 static void on_signal(int sig)
 {
     if (sig == SIGHUP) {
-        g_reload = 1;
+        atomic_store(&g_reload, 1);
     } else {
-        g_stop = 1;
+        atomic_store(&g_stop, 1);
     }
 }
 
@@ -87,10 +89,6 @@ static int daemonize(const struct config *cfg)
     return 0;
 }
 
-/* Descriptors kept for the process itself: standard streams, listeners,
- * the FIFO, the multiplexer, the spare one, the pid file, syslog. */
-#define FD_RESERVE 32u
-
 /* Raises the soft descriptor limit to the hard one, or beyond it to the
  * kernel's fs.nr_open where the process is permitted to; logs and returns
  * what it obtained. */
@@ -131,14 +129,7 @@ static size_t raise_nofile(void)
  * given is kept, with a warning, and the excess is refused at accept. */
 static void size_clients(struct config *cfg)
 {
-    size_t fds = raise_nofile();
-    if ((size_t)cfg->io->fd_limit < fds) {
-        fds = (size_t)cfg->io->fd_limit;
-    }
-    size_t fit = fds > FD_RESERVE ? fds - FD_RESERVE : 1u;
-    if (fit > 1000000u) {
-        fit = 1000000u;
-    }
+    size_t fit = config_clients_fit(cfg, raise_nofile());
     if (cfg->max_clients == 0u) {
         cfg->max_clients = fit;
     } else if (cfg->max_clients > fit) {

@@ -38,38 +38,13 @@ _Static_assert(alignof(max_align_t) <= MEM_HDR, "payloads stay aligned");
 
 /* ---- accounting -------------------------------------------------------- */
 
-static size_t g_limit, g_used, g_high;
-static unsigned long long g_refusals;
-
-static void charge(size_t n)
-{
-    g_used += n;
-    if (g_used > g_high) {
-        g_high = g_used;
-    }
-}
-
-/* 1 when n more bytes keep the count within the budget. */
-static int fits(size_t n)
-{
-    return g_limit == 0u || (n <= g_limit && g_used <= g_limit - n);
-}
-
-/* ---- arena: a binary buddy allocator -------------------------------------- */
-
-#define MIN_ORDER 5u /* 32 bytes: a header and two free-list links */
+/* The arena: a binary buddy allocator (below). */
 #define MAX_ORDERS 64u
-#define SIZE_BITS (sizeof(size_t) * 8u)
 #define MAX_ROOTS 64u
 
-struct fb {
-    struct mh h;
-    struct fb *next, *prev;
-};
+struct fb;
 
-_Static_assert(sizeof(struct fb) <= (1u << MIN_ORDER), "a free block fits the smallest");
-
-static struct {
+struct arena {
     uint8_t *base; /* NULL: the C library's allocator is used */
     size_t size;   /* bytes handed out, a multiple of 2^MIN_ORDER */
     struct fb *free[MAX_ORDERS];
@@ -78,7 +53,69 @@ static struct {
     size_t root_off[MAX_ROOTS];
     unsigned root_order[MAX_ROOTS];
     unsigned nroots;
-} A;
+};
+
+/* One broker's memory: its budget, counts and arena. */
+struct mem_ctx {
+    size_t limit, used, high;
+    unsigned long long refusals;
+    struct arena a;
+};
+
+/* busrtd's one broker (and the unit tests) use the process's context; an
+ * embedded broker selects its own for the thread that runs its code
+ * (mem_use), so that two brokers in one process share nothing. */
+static struct mem_ctx g_process;
+#if defined(__FRAMAC__)
+#define MEM_TLS /* the analyses see one thread */
+#else
+#define MEM_TLS _Thread_local
+#endif
+static MEM_TLS struct mem_ctx *M = &g_process;
+
+struct mem_ctx *mem_ctx_new(void)
+{
+    return calloc(1u, sizeof(struct mem_ctx));
+}
+
+void mem_ctx_free(struct mem_ctx *m)
+{
+    free(m);
+}
+
+struct mem_ctx *mem_use(struct mem_ctx *m)
+{
+    struct mem_ctx *old = M;
+    M = m != NULL ? m : &g_process;
+    return old;
+}
+
+static void charge(size_t n)
+{
+    M->used += n;
+    if (M->used > M->high) {
+        M->high = M->used;
+    }
+}
+
+/* 1 when n more bytes keep the count within the budget. */
+static int fits(size_t n)
+{
+    return M->limit == 0u || (n <= M->limit && M->used <= M->limit - n);
+}
+
+/* ---- arena: a binary buddy allocator -------------------------------------- */
+
+#define MIN_ORDER 5u /* 32 bytes: a header and two free-list links */
+#define SIZE_BITS (sizeof(size_t) * 8u)
+
+struct fb {
+    struct mh h;
+    struct fb *next, *prev;
+};
+
+_Static_assert(sizeof(struct fb) <= (1u << MIN_ORDER), "a free block fits the smallest");
+
 
 /* A free block's links are poisoned while it rests on its list, so that a
  * use after release of the block's first bytes is reported too. */
@@ -99,13 +136,13 @@ static void fl_push(struct fb *f, unsigned order)
     f->h.magic = MAGIC_FREE;
     f->h.order = order;
     f->prev = NULL;
-    f->next = A.free[order];
+    f->next = M->a.free[order];
     if (f->next != NULL) {
         links_open(f->next);
         f->next->prev = f;
         links_close(f->next);
     }
-    A.free[order] = f;
+    M->a.free[order] = f;
     links_close(f);
 }
 
@@ -118,7 +155,7 @@ static void fl_remove(struct fb *f)
         f->prev->next = f->next;
         links_close(f->prev);
     } else {
-        A.free[f->h.order] = f->next;
+        M->a.free[f->h.order] = f->next;
     }
     if (f->next != NULL) {
         links_open(f->next);
@@ -131,9 +168,9 @@ static void fl_remove(struct fb *f)
 /* The order of the root holding offset off. */
 static unsigned root_order_of(size_t off)
 {
-    for (unsigned i = 0; i < A.nroots; i++) {
-        if (off >= A.root_off[i] && off - A.root_off[i] < ((size_t)1 << A.root_order[i])) {
-            return A.root_order[i];
+    for (unsigned i = 0; i < M->a.nroots; i++) {
+        if (off >= M->a.root_off[i] && off - M->a.root_off[i] < ((size_t)1 << M->a.root_order[i])) {
+            return M->a.root_order[i];
         }
     }
     return 0u;
@@ -156,13 +193,13 @@ static void *arena_alloc(size_t n)
     }
     unsigned want = order_for(n + MEM_HDR);
     unsigned k = want;
-    while (k < MAX_ORDERS && A.free[k] == NULL) {
+    while (k < MAX_ORDERS && M->a.free[k] == NULL) {
         k++;
     }
     if (k >= MAX_ORDERS) {
         return NULL;
     }
-    struct fb *f = A.free[k];
+    struct fb *f = M->a.free[k];
     fl_remove(f);
     while (k > want) { /* split: the upper half goes back on a free list */
         k--;
@@ -181,13 +218,13 @@ static void *arena_alloc(size_t n)
 static void arena_free(struct mh *h)
 {
     unsigned order = h->order;
-    size_t off = (size_t)((uint8_t *)h - A.base);
+    size_t off = (size_t)((uint8_t *)h - M->a.base);
     unsigned top = root_order_of(off);
-    g_used -= (size_t)1 << order;
+    M->used -= (size_t)1 << order;
     h->magic = 0;
     while (order < top) {
         size_t bud = off ^ ((size_t)1 << order);
-        struct fb *bf = (struct fb *)(void *)(A.base + bud);
+        struct fb *bf = (struct fb *)(void *)(M->a.base + bud);
         if (bf->h.magic != MAGIC_FREE || bf->h.order != order) {
             break;
         }
@@ -195,7 +232,7 @@ static void arena_free(struct mh *h)
         off &= ~((size_t)1 << order);
         order++;
     }
-    struct fb *f = (struct fb *)(void *)(A.base + off);
+    struct fb *f = (struct fb *)(void *)(M->a.base + off);
     fl_push(f, order);
     POISON((uint8_t *)f + sizeof *f, ((size_t)1 << order) - sizeof *f);
 }
@@ -212,22 +249,22 @@ static int arena_init(size_t limit)
         return -1;
     }
     memset(p, 0, size); /* resident from the start */
-    memset(&A, 0, sizeof A);
-    A.base = p;
-    A.size = size;
+    memset(&M->a, 0, sizeof M->a);
+    M->a.base = p;
+    M->a.size = size;
     size_t off = 0;
     for (unsigned k = MAX_ORDERS; k-- > MIN_ORDER;) {
         if (k < SIZE_BITS && (size & ((size_t)1 << k)) != 0u) {
-            A.root_off[A.nroots] = off;
-            A.root_order[A.nroots] = k;
-            A.nroots++;
+            M->a.root_off[M->a.nroots] = off;
+            M->a.root_order[M->a.nroots] = k;
+            M->a.nroots++;
             off += (size_t)1 << k;
         }
     }
-    for (unsigned i = 0; i < A.nroots; i++) {
-        struct fb *f = (struct fb *)(void *)(A.base + A.root_off[i]);
-        fl_push(f, A.root_order[i]);
-        POISON((uint8_t *)f + sizeof *f, ((size_t)1 << A.root_order[i]) - sizeof *f);
+    for (unsigned i = 0; i < M->a.nroots; i++) {
+        struct fb *f = (struct fb *)(void *)(M->a.base + M->a.root_off[i]);
+        fl_push(f, M->a.root_order[i]);
+        POISON((uint8_t *)f + sizeof *f, ((size_t)1 << M->a.root_order[i]) - sizeof *f);
     }
     return 0;
 }
@@ -236,9 +273,9 @@ static int arena_init(size_t limit)
 
 int mem_init(size_t limit, int arena)
 {
-    g_limit = limit;
-    g_used = g_high = 0;
-    g_refusals = 0;
+    M->limit = limit;
+    M->used = M->high = 0;
+    M->refusals = 0;
     if (arena) {
         if (limit == 0u) {
             errno = EINVAL;
@@ -251,10 +288,10 @@ int mem_init(size_t limit, int arena)
 
 void mem_shutdown(void)
 {
-    if (A.base != NULL) {
-        UNPOISON(A.base, A.size);
-        (void)munmap(A.base, A.size);
-        memset(&A, 0, sizeof A);
+    if (M->a.base != NULL) {
+        UNPOISON(M->a.base, M->a.size);
+        (void)munmap(M->a.base, M->a.size);
+        memset(&M->a, 0, sizeof M->a);
     }
 }
 
@@ -271,13 +308,13 @@ void *mem_alloc(size_t n)
 {
     size_t c = mem_charge(n);
     if (c == SIZE_MAX || !fits(c)) {
-        g_refusals++;
+        M->refusals++;
         return NULL;
     }
-    if (A.base != NULL) {
+    if (M->a.base != NULL) {
         void *p = arena_alloc(n);
         if (p == NULL) {
-            g_refusals++; /* no free block large enough (fragmentation) */
+            M->refusals++; /* no free block large enough (fragmentation) */
         }
         return p;
     }
@@ -310,11 +347,11 @@ void mem_free(void *p)
         return;
     }
     struct mh *h = hdr(p);
-    if (A.base != NULL) {
+    if (M->a.base != NULL) {
         arena_free(h);
         return;
     }
-    g_used -= h->size;
+    M->used -= h->size;
     h->magic = 0;
     free(h);
 }
@@ -327,10 +364,10 @@ void *mem_realloc(void *p, size_t n)
     struct mh *h = hdr(p);
     size_t c = mem_charge(n);
     if (c == SIZE_MAX) {
-        g_refusals++;
+        M->refusals++;
         return NULL;
     }
-    if (A.base != NULL) {
+    if (M->a.base != NULL) {
         size_t cap = h->size - MEM_HDR;
         if (c <= h->size) { /* the block still holds n bytes */
             UNPOISON(p, n);
@@ -347,7 +384,7 @@ void *mem_realloc(void *p, size_t n)
         return q;
     }
     if (c > h->size && !fits(c - h->size)) {
-        g_refusals++;
+        M->refusals++;
         return NULL;
     }
     size_t old = h->size;
@@ -356,7 +393,7 @@ void *mem_realloc(void *p, size_t n)
         return NULL;
     }
     nh->size = c;
-    g_used -= old;
+    M->used -= old;
     charge(c);
     return (uint8_t *)nh + MEM_HDR;
 }
@@ -379,22 +416,22 @@ char *mem_strdup(const char *s)
 
 size_t mem_limit(void)
 {
-    return g_limit;
+    return M->limit;
 }
 
 size_t mem_used(void)
 {
-    return g_used;
+    return M->used;
 }
 
 size_t mem_high_water(void)
 {
-    return g_high;
+    return M->high;
 }
 
 unsigned long long mem_refusals(void)
 {
-    return g_refusals;
+    return M->refusals;
 }
 
 size_t mem_charge(size_t n)
@@ -402,7 +439,7 @@ size_t mem_charge(size_t n)
     if (n > SIZE_MAX / 2u - MEM_HDR) {
         return SIZE_MAX;
     }
-    if (A.base != NULL) {
+    if (M->a.base != NULL) {
         unsigned k = order_for(n + MEM_HDR);
         return k < MAX_ORDERS ? (size_t)1 << k : SIZE_MAX;
     }
@@ -411,5 +448,5 @@ size_t mem_charge(size_t n)
 
 int mem_is_arena(void)
 {
-    return A.base != NULL;
+    return M->a.base != NULL;
 }

@@ -16,12 +16,28 @@
  *     calls the C library's allocator.
  *
  * The functions behave as malloc, calloc, realloc and free do (a failed
- * realloc leaves the block as it was); mem_free(NULL) does nothing. Not
- * thread-safe: busrtd has one thread. */
+ * realloc leaves the block as it was); mem_free(NULL) does nothing.
+ *
+ * Contexts: the budget, its counts and the arena belong to a context, and
+ * every function works on the context the calling thread selected with
+ * mem_use (the process's own context until then). busrtd has one broker
+ * and uses the process's context; an embedded broker (lib.c) has its own
+ * and selects it whenever a thread enters its code. A context is used by
+ * one thread at a time (the broker's lock). */
 #ifndef BUSRTD_MEM_H
 #define BUSRTD_MEM_H
 
 #include <stddef.h>
+
+struct mem_ctx;
+
+/* A new context (no budget, no arena; from the C library), or NULL. */
+struct mem_ctx *mem_ctx_new(void);
+/* Frees a context (after mem_shutdown with it selected). */
+void mem_ctx_free(struct mem_ctx *m);
+/* Selects m (NULL: the process's context) for the calling thread; returns
+ * the context selected before. */
+struct mem_ctx *mem_use(struct mem_ctx *m);
 
 /* Bytes of bookkeeping in front of every block. */
 #define MEM_HDR 16u

@@ -130,9 +130,9 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
                            const struct client *from, const uint8_t *topic, size_t tlen,
                            const uint8_t *payload, size_t plen)
 {
-    static struct budget_note short_note;
+    struct budget_note *short_note = &b->notes[NOTE_RCPT_SHORT];
     if (b->rcpt_short && mem_limit() != 0u) {
-        budget_warn(b, &short_note,
+        budget_warn(b, short_note,
                     "no room to collect the receivers of a frame from %s: only %zu of them "
                     "get it; the sender's result is 74",
                     client_label(from), b->nrcpt);
@@ -141,7 +141,8 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
                   "them get it; the sender's result is 74",
                   client_label(from), b->nrcpt);
     }
-    static struct budget_note build_note, queue_note;
+    struct budget_note *build_note = &b->notes[NOTE_FRAME_BUILD];
+    struct budget_note *queue_note = &b->notes[NOTE_FRAME_QUEUE];
     struct outbuf *f = NULL;
     size_t reached = 0, missed = 0;
     for (size_t i = 0; i < b->nrcpt; i++) {
@@ -155,7 +156,7 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
         if (f == NULL && (f = router_build(b, kind, realtime, from, topic, tlen, payload,
                                            plen)) == NULL) {
             if (mem_limit() != 0u) {
-                budget_warn(b, &build_note,
+                budget_warn(b, build_note,
                             "no room for a frame of %zu bytes from %s: no receiver gets it; "
                             "the sender's result is 74",
                             plen + tlen + from->name_len, client_label(from));
@@ -174,7 +175,7 @@ static uint8_t deliver_all(struct broker *b, uint8_t kind, int realtime,
     }
     outbuf_unref(f);
     if (missed > 0u) {
-        budget_warn(b, &queue_note,
+        budget_warn(b, queue_note,
                     "no room to queue a frame from %s for %zu of its receivers (%zu got it); "
                     "the sender's result is 74",
                     client_label(from), missed, reached);
@@ -189,13 +190,13 @@ static uint8_t route_message(struct broker *b, const struct client *from, struct
     if (r == NULL || r->dead) {
         return BUSRT_RC_NOT_REGISTERED;
     }
-    static struct budget_note note;
+    struct budget_note *note = &b->notes[NOTE_LIST_STORE];
     struct outbuf *f = router_build(b, BUSRT_KIND_MESSAGE, realtime, from, NULL, 0, p, plen);
     int rc = f != NULL ? router_deliver(b, r, f) : CLIENT_Q_NOMEM;
     outbuf_unref(f);
     if (rc == CLIENT_Q_NOMEM) {
         if (mem_limit() != 0u) {
-            budget_warn(b, &note,
+            budget_warn(b, note,
                         "no room for a message of %zu bytes from %s to %s: not delivered; "
                         "the sender's result is 74",
                         plen, client_label(from), client_label(r));

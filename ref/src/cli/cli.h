@@ -9,6 +9,7 @@
 #include <msgpack.h>
 
 #include "busrt/client.h"
+#include "busrt/rpc.h"
 
 struct cli_opts {
     const char *addr;
@@ -95,11 +96,56 @@ int cli_benchmark(const struct cli_opts *o, unsigned workers, size_t payload_siz
 /* The largest frame body a benchmark run sends (names from name). */
 size_t cli_benchmark_max_body(const char *name, unsigned workers, size_t payload_size);
 
+/* ---- rpc.c ---- */
+/* The rpc command: listen, notify, call0, call (argv after "rpc"). */
+int cli_cmd_rpc(const struct cli_opts *o, int argc, char **argv);
+/* "busrt: RPC Error CODE: " and the error data to stderr; when the data is
+ * empty, the meaning of a code the spec defines. */
+void cli_print_rpc_error(const struct busrt_rpc_reply *rep);
+
 /* ---- main.c ---- */
+#define EXIT_ERR 1
+#define EXIT_USAGE 2
+
 /* Connects with the CLI options; prints an error and returns NULL on
  * failure. */
 busrt_client *cli_connect(const struct cli_opts *o, const char *name);
+/* The same with the name of the options. */
+busrt_client *cli_connect_main(const struct cli_opts *o);
 /* Prints "busrt: <what>: <error text>" to stderr. */
 void cli_error(const char *what, int err);
+/* Prints "busrt: " and fmt with arg, and the hint to --help; returns
+ * EXIT_USAGE. */
+int cli_usage_error(const char *fmt, const char *arg);
+/* 1 once SIGINT or SIGTERM arrived (after cli_install_signals). */
+int cli_stop_requested(void);
+void cli_install_signals(void);
+/* The payload argument, or stdin when arg is NULL; *owned is the buffer
+ * to free. 0, or -1 with a message. */
+int cli_get_payload(const char *arg, const uint8_t **p, size_t *n, uint8_t **owned);
+/* The "----" line after each printed frame. */
+void cli_sep(void);
+void cli_print_frame(const struct busrt_frame *f, int silent);
+/* Reports a failed send or ACK of operation what (target: the client a
+ * one-to-one message went to, else NULL). */
+void cli_op_error(const char *what, const char *target, int r);
+/* Waits for the ACK of op; 0, or EXIT_ERR with a message. */
+int cli_wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what,
+                const char *target);
+/* 0 when the text field of command cmd is well-formed UTF-8; else a
+ * message ending with next, and EXIT_USAGE. */
+int cli_check_field(const char *cmd, const char *field, const char *s, const char *next);
+/* 0 when a frame body (target, NUL, hdr bytes, n payload bytes) is within
+ * --payload-size-limit; else a message and EXIT_ERR. */
+int cli_check_body(const struct cli_opts *o, const char *cmd, const char *payload_word,
+                   const char *target, size_t hdr, size_t n);
+/* The same for the subscribe (exclude) frame of n patterns. */
+int cli_check_list_body(const struct cli_opts *o, const char *cmd, int exclude, char **pats,
+                        int n);
+/* Subscribes / excludes the topics with QoS 1 and waits for the ACK. */
+int cli_topics_sync(busrt_client *c, int exclude, char **topics, int n, int timeout_ms);
+/* Options -t/--topics TOPIC and (allow_exclude) --exclude TOPIC. */
+int cli_parse_topics(int argc, char **argv, char **subs, int *ns, char **excl, int *ne,
+                     int allow_exclude);
 
 #endif

@@ -22,15 +22,17 @@
 #include "busrt/rpc.h"
 #include "busrt/utf8.h"
 
-#define EXIT_ERR 1
-#define EXIT_USAGE 2
-
 static volatile sig_atomic_t g_stop = 0;
 
 static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+int cli_stop_requested(void)
+{
+    return g_stop != 0;
 }
 
 static void usage(FILE *out)
@@ -65,9 +67,13 @@ static void usage(FILE *out)
         "                                      empty result) and notifications\n"
         "  rpc notify TARGET [PAYLOAD]         RPC notification\n"
         "  rpc call0 TARGET METHOD [PARAMS]    RPC call without reply\n"
-        "  rpc call TARGET METHOD [PARAMS]     RPC call; prints the result\n"
+        "  rpc call TARGET METHOD [PARAMS] [--follow] [--bulk N]\n"
+        "                                      RPC call; prints the result\n"
         "      PARAMS: key=value words, sent as a MessagePack map (true/false,\n"
         "      integers, floats, else strings); '-' sends stdin as raw params\n"
+        "      --follow: when the result is a cursor ({\"u\": ID}), call N until it\n"
+        "      ends and print each item; --bulk N (1..10000): the same with NB,\n"
+        "      up to N items per call\n"
         "  benchmark [-w WORKERS] [--payload-size BYTES] [-i ITERS]\n"
         "                          7 stages: send.qos.no, send+recv.qos.no,\n"
         "                          send.qos.processed, send+recv.qos.processed,\n"
@@ -86,7 +92,7 @@ static void usage(FILE *out)
         out);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+int cli_usage_error(const char *fmt, const char *arg)
 {
     fputs("busrt: ", stderr);
     fprintf(stderr, fmt, arg != NULL ? arg : "");
@@ -180,7 +186,7 @@ busrt_client *cli_connect(const struct cli_opts *o, const char *name)
 }
 
 /* Connects as o->name, after saying so (unless silent). */
-static busrt_client *connect_main(const struct cli_opts *o)
+busrt_client *cli_connect_main(const struct cli_opts *o)
 {
     log_info("connecting to %s, using service name %s", o->addr, o->name);
     return cli_connect(o, o->name);
@@ -223,7 +229,7 @@ static uint8_t *read_stdin(size_t *len)
 }
 
 /* The payload argument, or stdin when absent. *owned is the buffer to free. */
-static int get_payload(const char *arg, const uint8_t **p, size_t *n, uint8_t **owned)
+int cli_get_payload(const char *arg, const uint8_t **p, size_t *n, uint8_t **owned)
 {
     *owned = NULL;
     if (arg != NULL) {
@@ -252,12 +258,12 @@ static const char *kind_name(uint8_t kind)
     }
 }
 
-static void sep(void)
+void cli_sep(void)
 {
     puts("----");
 }
 
-static void print_frame(const struct busrt_frame *f, int silent)
+void cli_print_frame(const struct busrt_frame *f, int silent)
 {
     printf("%s from %s (%.*s)\n", kind_name(f->kind), f->sender,
            (int)f->primary_sender_len, f->primary_sender);
@@ -265,7 +271,7 @@ static void print_frame(const struct busrt_frame *f, int silent)
         printf("topic: %s\n", f->topic);
     }
     cli_print_payload(stdout, f->payload, f->payload_len, silent);
-    sep();
+    cli_sep();
     fflush(stdout);
 }
 
@@ -276,7 +282,7 @@ static void print_frame(const struct busrt_frame *f, int silent)
  * the ACK codes about that client name it. The broker closes the
  * connection without a word for a frame that breaks its rules, so a
  * closed connection is explained by its likely causes. */
-static void op_error(const char *what, const char *target, int r)
+void cli_op_error(const char *what, const char *target, int r)
 {
     char tq[300];
     if (target != NULL) {
@@ -300,12 +306,12 @@ static void op_error(const char *what, const char *target, int r)
     }
 }
 
-static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what,
+int cli_wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *what,
                    const char *target)
 {
     int r = busrt_wait_ack(c, op, timeout_ms);
     if (r != 0) {
-        op_error(what, target, r);
+        cli_op_error(what, target, r);
         return EXIT_ERR;
     }
     return 0;
@@ -313,7 +319,7 @@ static int wait_op(busrt_client *c, uint32_t op, int timeout_ms, const char *wha
 
 /* 0 when s, a text field of the frames of command cmd, is well-formed
  * UTF-8 as the protocol requires; else a message and EXIT_USAGE. */
-static int check_text(const char *cmd, const char *field, const char *s, const char *next)
+int cli_check_field(const char *cmd, const char *field, const char *s, const char *next)
 {
     if (cli_check_text(s) == 0) {
         return 0;
@@ -329,7 +335,7 @@ static int check_text(const char *cmd, const char *field, const char *s, const c
 
 /* 0 when a frame body of target, NUL, hdr header bytes and n payload
  * bytes is within --payload-size-limit; else a message and EXIT_ERR. */
-static int check_body(const struct cli_opts *o, const char *cmd, const char *payload_word,
+int cli_check_body(const struct cli_opts *o, const char *cmd, const char *payload_word,
                       const char *target, size_t hdr, size_t n)
 {
     size_t body = strlen(target) + 1u + hdr + n;
@@ -345,7 +351,7 @@ static int check_body(const struct cli_opts *o, const char *cmd, const char *pay
 
 /* 0 when the subscribe (exclude) frame of the n patterns, joined by NULs,
  * is within --payload-size-limit; else a message and EXIT_ERR. */
-static int check_list_body(const struct cli_opts *o, const char *cmd, int exclude,
+int cli_check_list_body(const struct cli_opts *o, const char *cmd, int exclude,
                            char **pats, int n)
 {
     size_t body = 0;
@@ -363,7 +369,7 @@ static int check_list_body(const struct cli_opts *o, const char *cmd, int exclud
 }
 
 /* Subscribes / excludes the topics with QoS 1 and waits for the ACK. */
-static int topics_sync(busrt_client *c, int exclude, char **topics, int n, int timeout_ms)
+int cli_topics_sync(busrt_client *c, int exclude, char **topics, int n, int timeout_ms)
 {
     if (n == 0) {
         return 0;
@@ -374,13 +380,13 @@ static int topics_sync(busrt_client *c, int exclude, char **topics, int n, int t
                     : busrt_subscribe_many(c, (const char *const *)topics, (size_t)n,
                                            BUSRT_QOS_PROCESSED, &op);
     if (r != 0) {
-        op_error(exclude ? "exclude" : "subscribe", NULL, r);
+        cli_op_error(exclude ? "exclude" : "subscribe", NULL, r);
         return EXIT_ERR;
     }
-    return wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe", NULL);
+    return cli_wait_op(c, op, timeout_ms, exclude ? "exclude" : "subscribe", NULL);
 }
 
-static void install_signals(void)
+void cli_install_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -391,7 +397,7 @@ static void install_signals(void)
 }
 
 /* Options -t/--topics TOPIC and --exclude TOPIC of listen / rpc listen. */
-static int parse_topics(int argc, char **argv, char **subs, int *ns, char **excl, int *ne,
+int cli_parse_topics(int argc, char **argv, char **subs, int *ns, char **excl, int *ne,
                         int allow_exclude)
 {
     *ns = 0;
@@ -413,10 +419,10 @@ static int parse_topics(int argc, char **argv, char **subs, int *ns, char **excl
             v = a + 10;
             is_ex = 1;
         } else {
-            return usage_error("unexpected argument '%s'", a);
+            return cli_usage_error("unexpected argument '%s'", a);
         }
         if (v == NULL) {
-            return usage_error("option '%s' needs a value", a);
+            return cli_usage_error("option '%s' needs a value", a);
         }
         if (is_ex) {
             excl[(*ne)++] = (char *)(uintptr_t)v;
@@ -436,40 +442,40 @@ static int cmd_listen(const struct cli_opts *o, int argc, char **argv)
     if (subs == NULL || excl == NULL) {
         goto out;
     }
-    rc = parse_topics(argc, argv, subs, &ns, excl, &ne, 1);
+    rc = cli_parse_topics(argc, argv, subs, &ns, excl, &ne, 1);
     for (int k = 0; rc == 0 && k < ns; k++) {
-        rc = check_text("listen", "topic", subs[k], "not subscribing");
+        rc = cli_check_field("listen", "topic", subs[k], "not subscribing");
     }
     for (int k = 0; rc == 0 && k < ne; k++) {
-        rc = check_text("listen", "exclusion", excl[k], "not subscribing");
+        rc = cli_check_field("listen", "exclusion", excl[k], "not subscribing");
     }
     if (rc == 0) {
-        rc = check_list_body(o, "listen", 0, subs, ns);
+        rc = cli_check_list_body(o, "listen", 0, subs, ns);
     }
     if (rc == 0) {
-        rc = check_list_body(o, "listen", 1, excl, ne);
+        rc = cli_check_list_body(o, "listen", 1, excl, ne);
     }
     if (rc != 0) {
         goto out;
     }
     rc = EXIT_ERR;
-    c = connect_main(o);
+    c = cli_connect_main(o);
     if (c == NULL) {
         goto out;
     }
-    if (topics_sync(c, 1, excl, ne, o->timeout_ms) != 0 ||
-        topics_sync(c, 0, subs, ns, o->timeout_ms) != 0) {
+    if (cli_topics_sync(c, 1, excl, ne, o->timeout_ms) != 0 ||
+        cli_topics_sync(c, 0, subs, ns, o->timeout_ms) != 0) {
         goto out;
     }
-    install_signals();
-    sep();
+    cli_install_signals();
+    cli_sep();
     printf("Listening to messages for %s ...\n", o->name);
     fflush(stdout);
     while (!g_stop) {
         struct busrt_frame f;
         int r = busrt_recv(c, &f, 200);
         if (r == 0) {
-            print_frame(&f, o->silent);
+            cli_print_frame(&f, o->silent);
         } else if (r != BUSRT_E_TIMEOUT) {
             cli_error("connection lost", r);
             goto out;
@@ -486,7 +492,7 @@ out:
 static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, char **argv)
 {
     if (argc < 1 || argc > 2) {
-        return usage_error("%s", publish ? "publish needs TOPIC [PAYLOAD]"
+        return cli_usage_error("%s", publish ? "publish needs TOPIC [PAYLOAD]"
                                          : "send needs TARGET [PAYLOAD]");
     }
     const char *to = argv[0];
@@ -498,21 +504,21 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
         what = "broadcast";
         field = "mask";
     }
-    int rc = check_text(what, field, to, "not sending");
+    int rc = cli_check_field(what, field, to, "not sending");
     if (rc != 0) {
         return rc;
     }
     const uint8_t *p;
     size_t n;
     uint8_t *owned;
-    if (get_payload(argc > 1 ? argv[1] : NULL, &p, &n, &owned) != 0) {
+    if (cli_get_payload(argc > 1 ? argv[1] : NULL, &p, &n, &owned) != 0) {
         return EXIT_ERR;
     }
-    if (check_body(o, what, "payload", to, 0, n) != 0) {
+    if (cli_check_body(o, what, "payload", to, 0, n) != 0) {
         free(owned);
         return EXIT_ERR;
     }
-    busrt_client *c = connect_main(o);
+    busrt_client *c = cli_connect_main(o);
     if (c == NULL) {
         free(owned);
         return EXIT_ERR;
@@ -528,10 +534,10 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
     }
     const char *target = strcmp(what, "send") == 0 ? to : NULL;
     if (r != 0) {
-        op_error(what, target, r);
+        cli_op_error(what, target, r);
         rc = EXIT_ERR;
     } else {
-        rc = wait_op(c, op, o->timeout_ms, what, target);
+        rc = cli_wait_op(c, op, o->timeout_ms, what, target);
     }
     if (rc == 0) {
         puts("OK");
@@ -541,22 +547,6 @@ static int cmd_send_publish(const struct cli_opts *o, int publish, int argc, cha
     return rc;
 }
 
-/* "RPC Error CODE: " and the error data; when the data is empty, the
- * meaning of a code the spec defines. */
-static void print_rpc_error(const struct busrt_rpc_reply *rep)
-{
-    if (rep->len > 0) {
-        fprintf(stderr, "busrt: RPC Error %d: %.*s\n", rep->code, (int)rep->len,
-                (const char *)rep->data);
-        return;
-    }
-    char text[128];
-    if (cli_rpc_code_text(rep->code, text, sizeof text) != 0) {
-        snprintf(text, sizeof text, "(the error reply has no message)");
-    }
-    fprintf(stderr, "busrt: RPC Error %d: %s\n", rep->code, text);
-}
-
 /* Broker commands: RPC calls to .broker. */
 static int broker_call(busrt_client *c, const struct cli_opts *o, const char *method,
                        struct busrt_rpc_reply *rep)
@@ -564,7 +554,7 @@ static int broker_call(busrt_client *c, const struct cli_opts *o, const char *me
     int r = busrt_rpc_call(c, ".broker", method, NULL, 0, BUSRT_QOS_PROCESSED, o->timeout_ms,
                            rep);
     if (r == BUSRT_E_RPC) {
-        print_rpc_error(rep);
+        cli_print_rpc_error(rep);
         return EXIT_ERR;
     }
     if (r != 0) {
@@ -688,14 +678,14 @@ static void print_fields(const msgpack_object *root, const char *const *keys, si
 static int cmd_broker(const struct cli_opts *o, int argc, char **argv)
 {
     if (argc != 1) {
-        return usage_error("%s", "broker needs one of: test, info, stats, client.list");
+        return cli_usage_error("%s", "broker needs one of: test, info, stats, client.list");
     }
     const char *m = argv[0];
     if (strcmp(m, "test") != 0 && strcmp(m, "info") != 0 && strcmp(m, "stats") != 0 &&
         strcmp(m, "client.list") != 0) {
-        return usage_error("unknown broker command '%s'", m);
+        return cli_usage_error("unknown broker command '%s'", m);
     }
-    busrt_client *c = connect_main(o);
+    busrt_client *c = cli_connect_main(o);
     if (c == NULL) {
         return EXIT_ERR;
     }
@@ -724,246 +714,6 @@ static int cmd_broker(const struct cli_opts *o, int argc, char **argv)
         }
     }
     busrt_client_close(c);
-    return rc;
-}
-
-/* ---- rpc ---------------------------------------------------------------------------- */
-
-struct rpc_listen_ctx {
-    int silent;
-};
-
-static int rl_call(void *ctx, busrt_client *c, const struct busrt_rpc_event *ev,
-                   struct busrt_rpc_result *res)
-{
-    const struct rpc_listen_ctx *x = ctx;
-    (void)c;
-    (void)res;
-    if (busrt_utf8_valid((const uint8_t *)ev->method, ev->method_len)) {
-        printf("method: %s\n", ev->method);
-    } else {
-        printf("method: HEX: ");
-        for (size_t i = 0; i < ev->method_len; i++) {
-            printf("%02x", (unsigned)(uint8_t)ev->method[i]);
-        }
-        putchar('\n');
-    }
-    printf("from %s (%.*s)\n", ev->frame->sender, (int)ev->frame->primary_sender_len,
-           ev->frame->primary_sender);
-    cli_print_payload(stdout, ev->data, ev->data_len, x->silent);
-    sep();
-    fflush(stdout);
-    return 0; /* an empty result */
-}
-
-static int rl_notification(void *ctx, busrt_client *c, const struct busrt_rpc_event *ev,
-                           struct busrt_rpc_result *res)
-{
-    const struct rpc_listen_ctx *x = ctx;
-    (void)c;
-    (void)res;
-    printf("Notification from %s (%.*s)\n", ev->frame->sender,
-           (int)ev->frame->primary_sender_len, ev->frame->primary_sender);
-    cli_print_payload(stdout, ev->data, ev->data_len, x->silent);
-    sep();
-    fflush(stdout);
-    return 0;
-}
-
-static void rl_frame(void *ctx, busrt_client *c, const struct busrt_frame *f)
-{
-    const struct rpc_listen_ctx *x = ctx;
-    (void)c;
-    print_frame(f, x->silent);
-}
-
-static int cmd_rpc_listen(const struct cli_opts *o, int argc, char **argv)
-{
-    char **subs = calloc((size_t)argc + 1u, sizeof *subs);
-    int ns = 0, ne = 0, rc = EXIT_ERR;
-    busrt_client *c = NULL;
-    if (subs == NULL) {
-        return EXIT_ERR;
-    }
-    rc = parse_topics(argc, argv, subs, &ns, NULL, &ne, 0);
-    for (int k = 0; rc == 0 && k < ns; k++) {
-        rc = check_text("rpc listen", "topic", subs[k], "not subscribing");
-    }
-    if (rc == 0) {
-        rc = check_list_body(o, "rpc listen", 0, subs, ns);
-    }
-    if (rc != 0) {
-        goto out;
-    }
-    rc = EXIT_ERR;
-    c = connect_main(o);
-    if (c == NULL || topics_sync(c, 0, subs, ns, o->timeout_ms) != 0) {
-        goto out;
-    }
-    install_signals();
-    sep();
-    printf("Listening to RPC messages for %s ...\n", o->name);
-    fflush(stdout);
-    struct rpc_listen_ctx x = {o->silent};
-    struct busrt_rpc_server s;
-    memset(&s, 0, sizeof s);
-    s.on_call = rl_call;
-    s.on_notification = rl_notification;
-    s.on_frame = rl_frame;
-    s.ctx = &x;
-    while (!g_stop) {
-        int r = busrt_rpc_serve(c, &s, 200);
-        if (r != BUSRT_E_TIMEOUT && r != 0) {
-            cli_error("connection lost", r);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    busrt_client_close(c);
-    free(subs);
-    return rc;
-}
-
-/* When busrt_rpc_call failed because the broker ACKed the call frame with
- * result code C (reply code -32000 - C, data the library's text for C):
- * BUSRT_E_RC(C); else 0. */
-static int ack_refusal(const struct busrt_rpc_reply *rep)
-{
-    if (rep->code > -32000 - (int)BUSRT_RC_NOT_REGISTERED || rep->code < -32000 - 0xFF) {
-        return 0;
-    }
-    int err = BUSRT_E_RC(-32000 - rep->code);
-    const char *text = busrt_client_strerror(err);
-    size_t n = strlen(text);
-    return rep->len == n && memcmp(rep->data, text, n) == 0 ? err : 0;
-}
-
-static int cmd_rpc(const struct cli_opts *o, int argc, char **argv)
-{
-    if (argc < 1) {
-        return usage_error("%s", "rpc needs one of: listen, notify, call0, call");
-    }
-    const char *sub = argv[0];
-    if (strcmp(sub, "listen") == 0) {
-        return cmd_rpc_listen(o, argc - 1, argv + 1);
-    }
-    if (strcmp(sub, "notify") == 0) {
-        if (argc < 2 || argc > 3) {
-            return usage_error("%s", "rpc notify needs TARGET [PAYLOAD]");
-        }
-        int rc = check_text("rpc notify", "target", argv[1], "not sending");
-        if (rc != 0) {
-            return rc;
-        }
-        const uint8_t *p;
-        size_t n;
-        uint8_t *owned;
-        if (get_payload(argc > 2 ? argv[2] : NULL, &p, &n, &owned) != 0) {
-            return EXIT_ERR;
-        }
-        /* The notification header is one byte. */
-        busrt_client *c = check_body(o, "rpc notify", "payload", argv[1], 1, n) == 0
-                              ? connect_main(o)
-                              : NULL;
-        rc = EXIT_ERR;
-        if (c != NULL) {
-            uint32_t op = 0;
-            int r = busrt_rpc_notify(c, argv[1], p, n, BUSRT_QOS_PROCESSED, &op);
-            if (r != 0) {
-                op_error("rpc notify", argv[1], r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, "rpc notify", argv[1])) == 0) {
-                puts("OK");
-            }
-        }
-        busrt_client_close(c);
-        free(owned);
-        return rc;
-    }
-    if (strcmp(sub, "call") != 0 && strcmp(sub, "call0") != 0) {
-        return usage_error("unknown rpc command '%s'", sub);
-    }
-    int call0 = strcmp(sub, "call0") == 0;
-    if (argc < 3) {
-        return usage_error("rpc %s needs TARGET METHOD [PARAMS]", sub);
-    }
-    const char *target = argv[1], *method = argv[2];
-    char what[16];
-    snprintf(what, sizeof what, "rpc %s", sub);
-    int rc = check_text(what, "target", target, "not sending");
-    if (rc != 0) {
-        return rc;
-    }
-    size_t mlen = strlen(method);
-    if (mlen == 0 || mlen > BUSRT_NAME_MAX) {
-        fprintf(stderr, "busrt: %s: the method name is %s (%zu bytes; expected 1..%u); "
-                "not sending\n", what, mlen == 0 ? "empty" : "too long", mlen,
-                (unsigned)BUSRT_NAME_MAX);
-        return EXIT_USAGE;
-    }
-    char **words = argv + 3;
-    int nw = argc - 3;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    uint8_t *owned = NULL;
-    const uint8_t *params = NULL;
-    size_t plen = 0;
-    if (nw == 1 && strcmp(words[0], "-") == 0) {
-        if (get_payload(NULL, &params, &plen, &owned) != 0) {
-            msgpack_sbuffer_destroy(&sb);
-            return EXIT_ERR;
-        }
-    } else if (nw > 0) {
-        int bad = 0;
-        int pr = cli_params_pack(words, nw, &sb, &bad);
-        if (pr != 0) {
-            if (pr == CLI_PARAMS_SYNTAX) {
-                fprintf(stderr, "busrt: invalid parameter '%s' (expected key=value)\n",
-                        words[bad]);
-            } else {
-                fprintf(stderr, "busrt: out of memory encoding the parameters\n");
-            }
-            msgpack_sbuffer_destroy(&sb);
-            return pr == CLI_PARAMS_SYNTAX ? EXIT_USAGE : EXIT_ERR;
-        }
-        params = (const uint8_t *)sb.data;
-        plen = sb.size;
-    }
-    rc = EXIT_ERR;
-    /* The request header: kind, call id (4 bytes), method, NUL. */
-    busrt_client *c = check_body(o, what, "params", target, 6u + mlen, plen) == 0
-                          ? connect_main(o)
-                          : NULL;
-    if (c != NULL) {
-        if (call0) {
-            uint32_t op = 0;
-            int r = busrt_rpc_call0(c, target, method, params, plen, BUSRT_QOS_PROCESSED, &op);
-            if (r != 0) {
-                op_error(what, target, r);
-            } else if ((rc = wait_op(c, op, o->timeout_ms, what, target)) == 0) {
-                puts("OK");
-            }
-        } else {
-            struct busrt_rpc_reply rep;
-            int r = busrt_rpc_call(c, target, method, params, plen, BUSRT_QOS_PROCESSED,
-                                   o->timeout_ms, &rep);
-            if (r == 0) {
-                cli_print_payload(stdout, rep.data, rep.len, o->silent);
-                rc = 0;
-            } else if (r == BUSRT_E_RPC && ack_refusal(&rep) != 0) {
-                /* The broker refused the call frame: reported as for
-                 * other messages. */
-                op_error(what, target, ack_refusal(&rep));
-            } else if (r == BUSRT_E_RPC) {
-                print_rpc_error(&rep);
-            } else {
-                op_error(what, target, r);
-            }
-        }
-    }
-    busrt_client_close(c);
-    free(owned);
-    msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
@@ -1002,16 +752,16 @@ static int cmd_benchmark(const struct cli_opts *o, int argc, char **argv)
         } else if (strcmp(a, "-i") == 0 || strcmp(a, "--iters") == 0) {
             dst = &iters;
         } else {
-            return usage_error("unexpected benchmark argument '%s'", a);
+            return cli_usage_error("unexpected benchmark argument '%s'", a);
         }
         if (v == NULL) {
-            return usage_error("benchmark: option '%s' needs a value", a);
+            return cli_usage_error("benchmark: option '%s' needs a value", a);
         }
         if (parse_ulong(v, lo, hi, dst) != 0) {
             char msg[300];
             snprintf(msg, sizeof msg, "benchmark: bad %s value '%.64s' (expected %lu..%lu); "
                      "not starting", a, v, lo, hi);
-            return usage_error("%s", msg);
+            return cli_usage_error("%s", msg);
         }
     }
     size_t body = cli_benchmark_max_body(o->name, (unsigned)workers, (size_t)psize);
@@ -1117,7 +867,7 @@ int main(int argc, char **argv)
         int g = match_gopt(a, &v, &nl);
         if (g == G_COUNT) {
             if (a[0] == '-' && a[1] != '\0') {
-                return usage_error("unknown option '%s'", a);
+                return cli_usage_error("unknown option '%s'", a);
             }
             if (o.addr == NULL) {
                 o.addr = a;
@@ -1129,7 +879,7 @@ int main(int argc, char **argv)
         }
         if (GOPTS[g].takes_value && v == NULL) {
             if (i + 1 >= argc) {
-                return usage_error("option '%s' needs a value", a);
+                return cli_usage_error("option '%s' needs a value", a);
             }
             v = argv[++i];
         }
@@ -1140,14 +890,14 @@ int main(int argc, char **argv)
             break;
         case G_TIMEOUT:
             if (parse_timeout(v, &o.timeout_ms) != 0) {
-                return usage_error("bad --timeout value '%s' (expected seconds, more than 0 "
+                return cli_usage_error("bad --timeout value '%s' (expected seconds, more than 0 "
                                    "and at most 86400, decimals allowed)", v);
             }
             break;
         case G_BUF_SIZE:
         case G_QUEUE_SIZE:
             if (parse_ulong(v, 1, 1UL << 30, &n) != 0) {
-                return usage_error(g == G_BUF_SIZE ? "bad --buf-size value '%s' (expected "
+                return cli_usage_error(g == G_BUF_SIZE ? "bad --buf-size value '%s' (expected "
                                                      "1..1073741824 bytes)"
                                                    : "bad --queue-size value '%s' (expected "
                                                      "1..1073741824)", v);
@@ -1158,7 +908,7 @@ int main(int argc, char **argv)
             break;
         case G_PAYLOAD_LIMIT:
             if (parse_ulong(v, 1, BUSRT_BODY_MAX, &n) != 0) {
-                return usage_error("bad --payload-size-limit value '%s' (expected "
+                return cli_usage_error("bad --payload-size-limit value '%s' (expected "
                                    "1..4294901759 bytes)", v);
             }
             o.payload_limit = (uint32_t)n;
@@ -1178,7 +928,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (cmd == NULL) {
-        return usage_error("%s", "a COMMAND is required");
+        return cli_usage_error("%s", "a COMMAND is required");
     }
     /* Global options after the command are a mistake, not arguments; a
      * "--" ends this check (and is dropped) so that e.g. a payload may
@@ -1194,7 +944,7 @@ int main(int argc, char **argv)
         if (match_gopt(argv[k], &inl, &nl) != G_COUNT) {
             char opt[32];
             snprintf(opt, sizeof opt, "%.*s", (int)nl, argv[k]);
-            return usage_error("option %s must come before the command "
+            return cli_usage_error("option %s must come before the command "
                                "(busrt ADDR [OPTIONS] COMMAND ...)", opt);
         }
     }
@@ -1235,10 +985,10 @@ int main(int argc, char **argv)
         return cmd_send_publish(&o, 1, cargc, cargv);
     }
     if (strcmp(cmd, "rpc") == 0) {
-        return cmd_rpc(&o, cargc, cargv);
+        return cli_cmd_rpc(&o, cargc, cargv);
     }
     if (strcmp(cmd, "benchmark") == 0) {
         return cmd_benchmark(&o, cargc, cargv);
     }
-    return usage_error("unknown command '%s'", cmd);
+    return cli_usage_error("unknown command '%s'", cmd);
 }

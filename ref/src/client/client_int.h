@@ -17,14 +17,19 @@ struct bc_ack_slot {
     uint8_t want; /* somebody may still wait for it */
 };
 
+struct busrt_transport;
+
 struct busrt_client {
-    int fd;
+    int fd; /* the socket, or the transport's wait descriptor */
+    const struct busrt_transport *tp; /* NULL: fd is a socket */
+    void *tp_ctx;
     int err; /* 0 while usable; else why the connection was lost */
     char *name;
 
     int io_timeout_ms;
     int ping_ms;
     int idle_ms;
+    int64_t spin_ns; /* busrt_client_config.spin_us */
     uint32_t max_body;
     size_t buf_size;
 
@@ -102,6 +107,16 @@ int bc_keepalive(busrt_client *c, int64_t now);
  * (BUSRT_E_TIMEOUT) or the connection is lost (its code). deadline < 0:
  * none; deadline <= now: one non-blocking attempt. */
 int bc_pump(busrt_client *c, int64_t deadline);
+
+/* ---- connect.c ------------------------------------------------------------------ */
+
+/* Where the handshake and a client's bytes go: a socket (tp NULL) or a
+ * caller's transport (busrt/transport.h). */
+struct bc_io {
+    int fd;
+    const struct busrt_transport *tp;
+    void *ctx;
+};
 
 /* ---- net.c ------------------------------------------------------------------------ */
 

@@ -3,6 +3,8 @@
 #define _DEFAULT_SOURCE
 #include "client_int.h"
 
+#include "busrt/transport.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -27,51 +29,77 @@ void busrt_client_config_init(struct busrt_client_config *cfg, const char *name)
     cfg->buf_size = BUSRT_CLIENT_DEFAULT_BUF_SIZE;
 }
 
-/* Writes out (when not NULL) or reads into in exactly n bytes before the
- * deadline. EOF, a reset or a failed write -> BUSRT_E_HANDSHAKE. */
-static int hs_io(int fd, const uint8_t *out, uint8_t *in, size_t n, int64_t deadline)
+/* One attempt to write or read: > 0 bytes, 0 would block, else a code. */
+static long hs_once(const struct bc_io *io, const uint8_t *out, uint8_t *in, size_t n)
 {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = out != NULL ? send(fd, out + done, n - done, MSG_NOSIGNAL)
-                                : read(fd, in + done, n - done);
+    if (io->tp != NULL) {
+        if (out != NULL) {
+            struct iovec v;
+            v.iov_base = (void *)(uintptr_t)out;
+            v.iov_len = n;
+            long r = io->tp->writev(io->ctx, &v, 1);
+            return r < 0 ? BUSRT_E_HANDSHAKE : r;
+        }
+        long r = io->tp->read(io->ctx, in, n);
+        return r < 0 ? BUSRT_E_HANDSHAKE : r;
+    }
+    for (;;) {
+        ssize_t r = out != NULL ? send(io->fd, out, n, MSG_NOSIGNAL) : read(io->fd, in, n);
         if (r > 0) {
-            done += (size_t)r;
-            continue;
+            return (long)r;
         }
         if (r < 0 && errno == EINTR) {
             continue;
         }
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int w = bc_net_wait(fd, out != NULL ? POLLOUT : POLLIN, deadline);
-            if (w == 0) {
-                return BUSRT_E_TIMEOUT;
-            }
-            if (w < 0) {
-                return w;
-            }
-            continue;
+            return 0;
         }
         return BUSRT_E_HANDSHAKE;
+    }
+}
+
+/* Writes out (when not NULL) or reads into in exactly n bytes before the
+ * deadline. EOF, a reset or a failed write -> BUSRT_E_HANDSHAKE. */
+static int hs_io(const struct bc_io *io, const uint8_t *out, uint8_t *in, size_t n,
+                 int64_t deadline)
+{
+    size_t done = 0;
+    while (done < n) {
+        long r = hs_once(io, out != NULL ? out + done : NULL, in != NULL ? in + done : NULL,
+                         n - done);
+        if (r > 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (r < 0) {
+            return (int)r;
+        }
+        int w = bc_net_wait(io->fd, out != NULL && io->tp == NULL ? POLLOUT : POLLIN, deadline);
+        if (w == 0) {
+            return BUSRT_E_TIMEOUT;
+        }
+        if (w < 0) {
+            return w;
+        }
     }
     return 0;
 }
 
-static int hs_write(int fd, const uint8_t *buf, size_t n, int64_t deadline)
+static int hs_write(const struct bc_io *io, const uint8_t *buf, size_t n, int64_t deadline)
 {
-    return hs_io(fd, buf, NULL, n, deadline);
+    return hs_io(io, buf, NULL, n, deadline);
 }
 
-static int hs_read(int fd, uint8_t *buf, size_t n, int64_t deadline)
+static int hs_read(const struct bc_io *io, uint8_t *buf, size_t n, int64_t deadline)
 {
-    return hs_io(fd, NULL, buf, n, deadline);
+    return hs_io(io, NULL, buf, n, deadline);
 }
 
 /* The client side of spec section 4. Returns 0 or a negative code. */
-static int handshake(int fd, const char *name, size_t name_len, int64_t deadline)
+static int handshake(const struct bc_io *io, const char *name, size_t name_len, int64_t deadline)
 {
     uint8_t g[BUSRT_GREETING_LEN];
-    int r = hs_read(fd, g, sizeof g, deadline);
+    int r = hs_read(io, g, sizeof g, deadline);
     if (r != 0) {
         return r;
     }
@@ -81,12 +109,12 @@ static int handshake(int fd, const char *name, size_t name_len, int64_t deadline
     if (busrt_greeting_encode(g, sizeof g) != (int)BUSRT_GREETING_LEN) {
         return BUSRT_E_INVAL;
     }
-    r = hs_write(fd, g, sizeof g, deadline);
+    r = hs_write(io, g, sizeof g, deadline);
     if (r != 0) {
         return r;
     }
     uint8_t b;
-    r = hs_read(fd, &b, 1, deadline);
+    r = hs_read(io, &b, 1, deadline);
     if (r != 0) {
         return r;
     }
@@ -97,14 +125,14 @@ static int handshake(int fd, const char *name, size_t name_len, int64_t deadline
     if (busrt_name_len_encode(name_len, nl, sizeof nl) != (int)BUSRT_NAME_LEN_FIELD) {
         return BUSRT_E_INVAL;
     }
-    r = hs_write(fd, nl, sizeof nl, deadline);
+    r = hs_write(io, nl, sizeof nl, deadline);
     if (r == 0 && name_len > 0) {
-        r = hs_write(fd, (const uint8_t *)name, name_len, deadline);
+        r = hs_write(io, (const uint8_t *)name, name_len, deadline);
     }
     if (r == BUSRT_E_HANDSHAKE) {
         /* A broker may refuse a name without reading it (REQ-LIM-3) and
          * close at once: its result code is still there to read. */
-        if (hs_read(fd, &b, 1, deadline) == 0 && b != BUSRT_RC_OK) {
+        if (hs_read(io, &b, 1, deadline) == 0 && b != BUSRT_RC_OK) {
             return BUSRT_E_RC(b);
         }
         return r;
@@ -112,38 +140,46 @@ static int handshake(int fd, const char *name, size_t name_len, int64_t deadline
     if (r != 0) {
         return r;
     }
-    r = hs_read(fd, &b, 1, deadline);
+    r = hs_read(io, &b, 1, deadline);
     if (r != 0) {
         return r;
     }
     return b == BUSRT_RC_OK ? 0 : BUSRT_E_RC(b);
 }
 
-int busrt_client_connect(busrt_client **out, const char *addr,
-                         const struct busrt_client_config *cfg)
+/* Checks the arguments common to both ways of connecting; the name's
+ * length in *name_len. 0 or BUSRT_E_INVAL. */
+static int check_args(busrt_client **out, const struct busrt_client_config *cfg,
+                      size_t *name_len)
 {
     if (out == NULL) {
         return BUSRT_E_INVAL;
     }
     *out = NULL;
-    if (addr == NULL || cfg == NULL || cfg->name == NULL) {
+    if (cfg == NULL || cfg->name == NULL) {
         return BUSRT_E_INVAL;
     }
-    size_t name_len = strlen(cfg->name);
-    if (name_len > BUSRT_NAME_MAX) {
-        return BUSRT_E_INVAL;
+    *name_len = strlen(cfg->name);
+    return *name_len > BUSRT_NAME_MAX ? BUSRT_E_INVAL : 0;
+}
+
+static void io_close(const struct bc_io *io)
+{
+    if (io->tp != NULL) {
+        io->tp->close(io->ctx);
+    } else {
+        (void)close(io->fd);
     }
-    int ct = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
-                                         : BUSRT_CLIENT_DEFAULT_TIMEOUT_MS;
-    int64_t deadline = bc_now_ms() + ct;
-    int fd = bc_net_connect(addr, deadline);
-    if (fd < 0) {
-        return fd;
-    }
-    int r = handshake(fd, cfg->name, name_len, deadline);
+}
+
+/* Handshake, then the client object. io is closed on failure. */
+static int finish(busrt_client **out, const struct bc_io *io, const struct busrt_client_config *cfg,
+                  size_t name_len, int64_t deadline)
+{
+    int r = handshake(io, cfg->name, name_len, deadline);
     if (r != 0) {
         int e = errno;
-        (void)close(fd);
+        io_close(io);
         errno = e;
         return r;
     }
@@ -159,11 +195,13 @@ int busrt_client_connect(busrt_client **out, const char *addr,
             free(c->rbuf);
             free(c);
         }
-        (void)close(fd);
+        io_close(io);
         return BUSRT_E_NOMEM;
     }
     memcpy(c->name, cfg->name, name_len + 1u);
-    c->fd = fd;
+    c->fd = io->fd;
+    c->tp = io->tp;
+    c->tp_ctx = io->ctx;
     c->rcap = bs;
     c->buf_size = bs;
     c->io_timeout_ms = cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms
@@ -171,6 +209,8 @@ int busrt_client_connect(busrt_client **out, const char *addr,
     c->ping_ms = cfg->ping_interval_ms > 0 ? cfg->ping_interval_ms
                                            : BUSRT_CLIENT_DEFAULT_PING_MS;
     c->idle_ms = cfg->idle_timeout_ms > 0 ? cfg->idle_timeout_ms : 0;
+    c->spin_ns = cfg->spin_us <= 0 ? 0
+                                   : (int64_t)(cfg->spin_us > 10000 ? 10000 : cfg->spin_us) * 1000;
     c->max_body = cfg->max_body > 0 ? cfg->max_body : BUSRT_CLIENT_DEFAULT_MAX_BODY;
     c->last_send_ms = bc_now_ms();
     c->last_recv_ms = c->last_send_ms;
@@ -181,12 +221,62 @@ int busrt_client_connect(busrt_client **out, const char *addr,
     return 0;
 }
 
+static int64_t connect_deadline(const struct busrt_client_config *cfg)
+{
+    int ct = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
+                                         : BUSRT_CLIENT_DEFAULT_TIMEOUT_MS;
+    return bc_now_ms() + ct;
+}
+
+int busrt_client_connect(busrt_client **out, const char *addr,
+                         const struct busrt_client_config *cfg)
+{
+    size_t name_len = 0;
+    int r = check_args(out, cfg, &name_len);
+    if (r != 0) {
+        return r;
+    }
+    if (addr == NULL) {
+        return BUSRT_E_INVAL;
+    }
+    int64_t deadline = connect_deadline(cfg);
+    int fd = bc_net_connect(addr, deadline);
+    if (fd < 0) {
+        return fd;
+    }
+    struct bc_io io = {fd, NULL, NULL};
+    return finish(out, &io, cfg, name_len, deadline);
+}
+
+int busrt_client_connect_transport(busrt_client **out, const struct busrt_transport *t,
+                                   void *ctx, int fd, const struct busrt_client_config *cfg)
+{
+    if (t == NULL || t->writev == NULL || t->read == NULL || t->close == NULL) {
+        if (out != NULL) {
+            *out = NULL;
+        }
+        return BUSRT_E_INVAL;
+    }
+    struct bc_io io = {fd, t, ctx};
+    size_t name_len = 0;
+    int r = check_args(out, cfg, &name_len);
+    if (r != 0 || fd < 0) {
+        t->close(ctx);
+        return r != 0 ? r : BUSRT_E_INVAL;
+    }
+    return finish(out, &io, cfg, name_len, connect_deadline(cfg));
+}
+
 void busrt_client_close(busrt_client *c)
 {
     if (c == NULL) {
         return;
     }
-    (void)close(c->fd);
+    if (c->tp != NULL) {
+        c->tp->close(c->tp_ctx);
+    } else {
+        (void)close(c->fd);
+    }
     free(c->name);
     free(c->rbuf);
     free(c->held);

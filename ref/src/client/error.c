@@ -52,6 +52,7 @@ const char *busrt_client_strerror(int err)
         return "the broker closed the connection during the handshake (name refused "
                "without a result code)";
     case BUSRT_E_IDLE: return "connection lost: nothing received within the idle timeout";
+    case BUSRT_E_LIMIT: return "a configured limit is reached";
     default: return busrt_strerror(err);
     }
 }

@@ -3,6 +3,8 @@
 #define _DEFAULT_SOURCE
 #include "client_int.h"
 
+#include "busrt/transport.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -197,6 +199,20 @@ int bc_fill(busrt_client *c)
             bc_fail(c, r);
             return r;
         }
+    }
+    if (c->tp != NULL) {
+        long n = c->tp->read(c->tp_ctx, c->rbuf + c->wpos, c->rcap - c->wpos);
+        if (n > 0) {
+            c->wpos += (size_t)n;
+            c->last_recv_ms = bc_now_ms();
+            (void)scan(c);
+            return (int)(n > INT_MAX ? INT_MAX : n);
+        }
+        if (n < 0) {
+            bc_fail(c, (int)n);
+            return c->err;
+        }
+        return 0;
     }
     for (;;) {
         ssize_t n = read(c->fd, c->rbuf + c->wpos, c->rcap - c->wpos);

@@ -3,11 +3,15 @@
 #define _DEFAULT_SOURCE
 #include "client_int.h"
 
+#include "busrt/transport.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "busrt/frame.h"
@@ -29,11 +33,22 @@ static int write_iov(busrt_client *c, struct iovec *iov, int n)
         if (c->err != 0) {
             return c->err;
         }
-        struct msghdr m;
-        memset(&m, 0, sizeof m);
-        m.msg_iov = iov;
-        m.msg_iovlen = (size_t)(n > BC_IOV_CHUNK ? BC_IOV_CHUNK : n);
-        ssize_t r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        int chunk = n > BC_IOV_CHUNK ? BC_IOV_CHUNK : n;
+        ssize_t r;
+        if (c->tp != NULL) {
+            long t = c->tp->writev(c->tp_ctx, iov, chunk);
+            if (t < 0) {
+                bc_fail(c, (int)t);
+                return c->err;
+            }
+            r = (ssize_t)t;
+        } else {
+            struct msghdr m;
+            memset(&m, 0, sizeof m);
+            m.msg_iov = iov;
+            m.msg_iovlen = (size_t)chunk;
+            r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        }
         if (r >= 0) {
             size_t left = (size_t)r;
             written += left;
@@ -233,6 +248,27 @@ int busrt_poll_timeout_ms(const busrt_client *c)
     return t > INT_MAX ? INT_MAX : (int)t;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}
+
+/* Reads again and again for up to spin_ns, yielding the CPU between
+ * attempts (the peer that is to answer may be waiting for this CPU).
+ * Returns what bc_fill returned last: > 0 bytes, 0 when none came, or a
+ * loss. */
+static int spin(busrt_client *c)
+{
+    int64_t end = mono_ns() + c->spin_ns;
+    int r;
+    while ((r = bc_fill(c)) == 0 && mono_ns() < end) {
+        (void)sched_yield();
+    }
+    return r;
+}
+
 int bc_pump(busrt_client *c, int64_t deadline)
 {
     for (;;) {
@@ -260,6 +296,12 @@ int bc_pump(busrt_client *c, int64_t deadline)
          * wait for the socket a little instead of spinning. */
         if (wake <= now) {
             wake = now + 1;
+        }
+        if (c->spin_ns > 0) { /* spin_us: look again before sleeping */
+            r = spin(c);
+            if (r != 0) {
+                return r > 0 ? 0 : r;
+            }
         }
         r = bc_net_wait(c->fd, POLLIN, wake);
         if (r < 0) {

@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #include "busrt/le.h"
+#ifdef BUSRT_TH_INPROC
+#include "busrt/busrtd.h"
+#endif
 
 void th_init(void)
 {
@@ -31,6 +34,20 @@ int th_slow(void)
 {
     const char *v = getenv("BUSRT_TEST_SLOW");
     return v != NULL && strcmp(v, "1") == 0;
+}
+
+int th_inproc(void)
+{
+    const char *v = getenv("BUSRT_TEST_INPROC");
+#ifdef BUSRT_TH_INPROC
+    return v != NULL && strcmp(v, "1") == 0;
+#else
+    if (v != NULL && strcmp(v, "1") == 0) {
+        fprintf(stderr, "harness: BUSRT_TEST_INPROC=1 ignored: this test binary is not the "
+                        "in-process build (the *_inproc programs); testing over sockets\n");
+    }
+    return 0;
+#endif
 }
 
 int th_ms(int ms)
@@ -149,6 +166,8 @@ static int probe_tcp(int port)
 static struct {
     pid_t pid;
     char dir[64];
+    char sock[100];
+    void *emb; /* in-process mode: the embedded broker */
 } live[TH_MAX_LIVE];
 static int live_hooked;
 
@@ -157,6 +176,12 @@ static void rm_dir(const char *dir);
 static void live_cleanup(void)
 {
     for (int i = 0; i < TH_MAX_LIVE; i++) {
+#ifdef BUSRT_TH_INPROC
+        if (live[i].emb != NULL) {
+            busrtd_destroy(live[i].emb);
+            live[i].emb = NULL;
+        }
+#endif
         if (live[i].pid > 0) {
             kill(live[i].pid, SIGKILL);
             (void)waitpid(live[i].pid, NULL, 0);
@@ -178,7 +203,9 @@ static void live_add(const struct th_broker *b)
     for (int i = 0; i < TH_MAX_LIVE; i++) {
         if (live[i].pid == 0 && live[i].dir[0] == '\0') {
             live[i].pid = b->pid;
+            live[i].emb = b->emb;
             snprintf(live[i].dir, sizeof live[i].dir, "%s", b->dir);
+            snprintf(live[i].sock, sizeof live[i].sock, "%s", b->sock);
             return;
         }
     }
@@ -189,9 +216,49 @@ static void live_remove(const char *dir)
     for (int i = 0; i < TH_MAX_LIVE; i++) {
         if (live[i].dir[0] != '\0' && strcmp(live[i].dir, dir) == 0) {
             live[i].pid = 0;
+            live[i].emb = NULL;
             live[i].dir[0] = '\0';
+            live[i].sock[0] = '\0';
         }
     }
+}
+
+/* In-process mode: the same options to busrtd_create, the broker on a
+ * thread of its own; ready once its listeners accept. */
+static int start_embedded(struct th_broker *b, const char *const *argv, int argc, int tcp)
+{
+#ifdef BUSRT_TH_INPROC
+    busrtd *d = NULL;
+    int r = busrtd_create(&d, argc, argv);
+    if (r == 0) {
+        r = busrtd_spawn(d);
+        if (r != 0) {
+            busrtd_destroy(d);
+        }
+    }
+    if (r != 0) {
+        fprintf(stderr, "harness: embedded broker not started: %s\n", busrt_client_strerror(r));
+        rm_dir(b->dir);
+        return -1;
+    }
+    b->emb = d;
+    live_add(b);
+    int64_t deadline = th_now_ms() + th_ms(5000);
+    while (th_now_ms() < deadline) {
+        if (probe_unix(b->sock) == 0 && (!tcp || probe_tcp(b->port) == 0)) {
+            return 0;
+        }
+        th_sleep_ms(10);
+    }
+    fprintf(stderr, "harness: embedded broker not ready on %s\n", b->sock);
+    return -1;
+#else
+    (void)b;
+    (void)argv;
+    (void)argc;
+    (void)tcp;
+    return -1;
+#endif
 }
 
 static int start(struct th_broker *b, const char *const *extra, int tcp)
@@ -233,6 +300,9 @@ static int start(struct th_broker *b, const char *const *extra, int tcp)
         argv[n++] = extra[i];
     }
     argv[n] = NULL;
+    if (th_inproc()) {
+        return start_embedded(b, argv, n, tcp);
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -316,6 +386,14 @@ int th_broker_stop(struct th_broker *b)
             fprintf(stderr, "---- busrtd log (%s) ----\n%s---- end ----\n", b->log, log);
         }
     }
+#ifdef BUSRT_TH_INPROC
+    if (b->emb != NULL) {
+        live_remove(b->dir); /* before its socket file is gone */
+        busrtd_destroy(b->emb);
+        b->emb = NULL;
+        r = 0;
+    }
+#endif
     if (b->pid > 0) {
         kill(b->pid, SIGCONT);
         kill(b->pid, SIGTERM);
@@ -346,6 +424,13 @@ int th_connect(const char *addr, const char *name, busrt_client **out)
     busrt_client_config_init(&cfg, name);
     cfg.connect_timeout_ms = th_ms(5000);
     cfg.io_timeout_ms = th_ms(5000);
+#ifdef BUSRT_TH_INPROC
+    for (int i = 0; addr != NULL && i < TH_MAX_LIVE; i++) {
+        if (live[i].emb != NULL && strcmp(live[i].sock, addr) == 0) {
+            return busrtd_connect(live[i].emb, out, &cfg);
+        }
+    }
+#endif
     return busrt_client_connect(out, addr, &cfg);
 }
 

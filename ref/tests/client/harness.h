@@ -6,7 +6,12 @@
  *   BUSRT_CLI          CLI binary (default build/busrt)
  *   BUSRT_CLI_WRAPPER  words put before the CLI (e.g. a valgrind command)
  *   BUSRT_TEST_SLOW=1  scale every timeout by 5 (valgrind runs)
- *   BUSRT_TEST_BROKER_LOG=1  copy each broker's log to stderr when it stops */
+ *   BUSRT_TEST_BROKER_LOG=1  copy each broker's log to stderr when it stops
+ *   BUSRT_TEST_INPROC=1 (with the harness built with BUSRT_TH_INPROC and
+ *                      linked with libbusrtd): th_broker_start embeds the
+ *                      broker (busrtd_create, same options, on its own
+ *                      thread; it logs to standard error) and th_connect
+ *                      to its socket path connects in-process */
 #ifndef BUSRT_CT_HARNESS_H
 #define BUSRT_CT_HARNESS_H
 
@@ -24,11 +29,16 @@ struct th_broker {
     char log[128];  /* <dir>/busrtd.log: the broker's stdout and stderr */
     int port;       /* TCP port when started with th_broker_start_tcp, else 0 */
     char tcp[64];   /* "127.0.0.1:<port>" */
+    void *emb;      /* the embedded broker (busrtd *) in in-process mode */
 };
 
 /* Ignores SIGPIPE; call once. */
 void th_init(void);
 int th_slow(void);
+/* 1 in in-process mode (BUSRT_TEST_INPROC=1): tests that need a broker
+ * process of their own (signals, exit status, the CLI, a fake broker)
+ * skip. */
+int th_inproc(void);
 /* ms scaled for slow (valgrind) runs. */
 int th_ms(int ms);
 int64_t th_now_ms(void);
