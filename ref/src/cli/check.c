@@ -190,3 +190,75 @@ int cli_rpc_code_text(int code, char *buf, size_t cap)
     }
     return 0;
 }
+
+/* 0 when s, a text field of the frames of command cmd, is well-formed
+ * UTF-8 as the protocol requires; else a message and EXIT_USAGE. */
+int cli_check_field(const char *cmd, const char *field, const char *s, const char *next)
+{
+    if (cli_check_text(s) == 0) {
+        return 0;
+    }
+    char q[300];
+    cli_quote(q, sizeof q, s);
+    fprintf(stderr,
+            "busrt: %s: %s '%s' is not well-formed UTF-8, which the protocol requires (the "
+            "broker would close the connection); %s\n",
+            cmd, field, q, next);
+    return EXIT_USAGE;
+}
+
+/* 0 when a frame body of target, NUL, hdr header bytes and n payload
+ * bytes is within --payload-size-limit; else a message and EXIT_ERR. */
+int cli_check_body(const struct cli_opts *o, const char *cmd, const char *payload_word,
+                      const char *target, size_t hdr, size_t n)
+{
+    size_t body = strlen(target) + 1u + hdr + n;
+    if (n <= o->payload_limit && body <= o->payload_limit) {
+        return 0;
+    }
+    fprintf(stderr,
+            "busrt: %s: the frame body would be %zu bytes (%s of %zu bytes), above the "
+            "payload-size limit of %lu bytes (--payload-size-limit); not sending\n",
+            cmd, body, payload_word, n, (unsigned long)o->payload_limit);
+    return EXIT_ERR;
+}
+
+/* 0 when the subscribe (exclude) frame of the n patterns, joined by NULs,
+ * is within --payload-size-limit; else a message and EXIT_ERR. */
+int cli_check_list_body(const struct cli_opts *o, const char *cmd, int exclude,
+                           char **pats, int n)
+{
+    size_t body = 0;
+    for (int k = 0; k < n; k++) {
+        body += strlen(pats[k]) + (k > 0 ? 1u : 0u);
+    }
+    if (body <= o->payload_limit) {
+        return 0;
+    }
+    fprintf(stderr,
+            "busrt: %s: the %s frame body would be %zu bytes (%d pattern(s)), above the "
+            "payload-size limit of %lu bytes (--payload-size-limit); not subscribing\n",
+            cmd, exclude ? "exclude" : "subscribe", body, n, (unsigned long)o->payload_limit);
+    return EXIT_ERR;
+}
+
+/* The topics and exclusions of listen / rpc listen, in the order the
+ * frames would carry them. */
+int cli_check_topics(const struct cli_opts *o, const char *cmd, char **subs, int ns,
+                     char **excl, int ne)
+{
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < ns; k++) {
+        rc = cli_check_field(cmd, "topic", subs[k], "not subscribing");
+    }
+    for (int k = 0; rc == 0 && k < ne; k++) {
+        rc = cli_check_field(cmd, "exclusion", excl[k], "not subscribing");
+    }
+    if (rc == 0) {
+        rc = cli_check_list_body(o, cmd, 0, subs, ns);
+    }
+    if (rc == 0) {
+        rc = cli_check_list_body(o, cmd, 1, excl, ne);
+    }
+    return rc;
+}

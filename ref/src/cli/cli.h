@@ -142,6 +142,11 @@ int cli_check_body(const struct cli_opts *o, const char *cmd, const char *payloa
 /* The same for the subscribe (exclude) frame of n patterns. */
 int cli_check_list_body(const struct cli_opts *o, const char *cmd, int exclude, char **pats,
                         int n);
+/* The topics and exclusions of listen / rpc listen (excl may be NULL when
+ * ne is 0): each well-formed UTF-8, each list's frame within
+ * --payload-size-limit. 0, or the first check's message and status. */
+int cli_check_topics(const struct cli_opts *o, const char *cmd, char **subs, int ns,
+                     char **excl, int ne);
 /* Subscribes / excludes the topics with QoS 1 and waits for the ACK. */
 int cli_topics_sync(busrt_client *c, int exclude, char **topics, int n, int timeout_ms);
 /* Options -t/--topics TOPIC and (allow_exclude) --exclude TOPIC. */

@@ -85,11 +85,8 @@ static int cmd_rpc_listen(const struct cli_opts *o, int argc, char **argv)
         return EXIT_ERR;
     }
     rc = cli_parse_topics(argc, argv, subs, &ns, NULL, &ne, 0);
-    for (int k = 0; rc == 0 && k < ns; k++) {
-        rc = cli_check_field("rpc listen", "topic", subs[k], "not subscribing");
-    }
     if (rc == 0) {
-        rc = cli_check_list_body(o, "rpc listen", 0, subs, ns);
+        rc = cli_check_topics(o, "rpc listen", subs, ns, NULL, 0);
     }
     if (rc != 0) {
         goto out;
