@@ -3,6 +3,9 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,8 @@
 #include <unistd.h>
 
 #include "busrt/le.h"
+
+#include <cmocka.h>
 #ifdef BUSRT_TH_INPROC
 #include "busrt/busrtd.h"
 #endif
@@ -432,6 +437,18 @@ int th_connect(const char *addr, const char *name, busrt_client **out)
     }
 #endif
     return busrt_client_connect(out, addr, &cfg);
+}
+
+busrt_client *th_connect_ok(const char *addr, const char *name)
+{
+    busrt_client *c = NULL;
+    int r = th_connect(addr, name, &c);
+    if (r != 0) {
+        fprintf(stderr, "connect %s as '%s': %d %s\n", addr, name, r, busrt_client_strerror(r));
+    }
+    assert_int_equal(r, 0);
+    assert_non_null(c);
+    return c;
 }
 
 /* ---- CLI ------------------------------------------------------------------- */

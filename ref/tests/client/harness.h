@@ -59,6 +59,9 @@ const char *th_path(const struct th_broker *b, const char *file, char *buf, size
 
 /* Connects with the default configuration (connect timeout scaled). */
 int th_connect(const char *addr, const char *name, busrt_client **out);
+/* th_connect that must succeed: on failure it prints the address, name and
+ * error and fails the running cmocka test. */
+busrt_client *th_connect_ok(const char *addr, const char *name);
 
 /* ---- Running the CLI ------------------------------------------------------- */
 

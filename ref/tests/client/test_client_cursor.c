@@ -30,13 +30,7 @@ static struct th_broker G;
 
 static busrt_client *cx(const char *name)
 {
-    busrt_client *c = NULL;
-    int r = th_connect(G.sock, name, &c);
-    if (r != 0) {
-        fprintf(stderr, "connect '%s': %s\n", name, busrt_client_strerror(r));
-    }
-    assert_int_equal(r, 0);
-    return c;
+    return th_connect_ok(G.sock, name);
 }
 
 static int group_setup(void **state)

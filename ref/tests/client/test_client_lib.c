@@ -29,14 +29,7 @@ static struct th_broker G; /* shared broker (UNIX + TCP) */
 
 static busrt_client *cx(const char *addr, const char *name)
 {
-    busrt_client *c = NULL;
-    int r = th_connect(addr, name, &c);
-    if (r != 0) {
-        fprintf(stderr, "connect %s as '%s': %d %s\n", addr, name, r, busrt_client_strerror(r));
-    }
-    assert_int_equal(r, 0);
-    assert_non_null(c);
-    return c;
+    return th_connect_ok(addr, name);
 }
 
 static void expect_frame(busrt_client *c, uint8_t kind, const char *sender, const char *topic,
