@@ -94,6 +94,21 @@ struct inproc_hub *inproc_hub_new(struct broker *b, struct mem_ctx *mem, struct 
     return h;
 }
 
+void inproc_fd_signal(int fd)
+{
+    uint64_t one = 1;
+    /* A full counter (never, at one signal per wait) is still readable. */
+    while (write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
+void inproc_fd_drain(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+}
+
 /* Drops a reference, without the lock: the last one (no broker, no
  * link) is nobody's to take it. */
 static void hub_unref(struct inproc_hub *h)
@@ -114,8 +129,6 @@ static void link_unref(struct inproc_link *l)
     }
 }
 
-static void signal_fd(int fd);
-
 /* Gives the lock back, then signals the links queued for it. */
 static void unlock_and_signal(struct inproc_hub *h)
 {
@@ -127,7 +140,7 @@ static void unlock_and_signal(struct inproc_hub *h)
     (void)pthread_mutex_unlock(&h->lock);
     while (l != NULL) {
         struct inproc_link *next = l->next_sig; /* read before it may go */
-        signal_fd(l->efd);
+        inproc_fd_signal(l->efd);
         link_unref(l);
         l = next;
     }
@@ -153,20 +166,6 @@ static void queue_signal(struct inproc_hub *h, struct inproc_link *l)
     }
 }
 
-static void signal_fd(int fd)
-{
-    uint64_t one = 1;
-    /* A full counter (never, at one signal per wait) is still readable. */
-    while (write(fd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
-}
-
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    while (read(fd, &v, sizeof v) < 0 && errno == EINTR) {
-    }
-}
 
 struct broker *inproc_enter(struct inproc_hub *h)
 {
@@ -189,23 +188,17 @@ static int loop_needed(const struct broker *b)
            b->events != NULL || (t != NULL && t->at < b->wake_at);
 }
 
-/* inproc_leave without giving the lock back. */
-static void leave_broker(struct inproc_hub *h)
+void inproc_leave(struct inproc_hub *h)
 {
     struct broker *b = h->b;
     if (b != NULL) {
         if (b->wake_fd >= 0 && loop_needed(b)) {
-            signal_fd(b->wake_fd);
+            inproc_fd_signal(b->wake_fd);
         }
         b->foreign = 0;
         (void)mem_use(h->saved_mem);
         (void)log_use(h->saved_log);
     }
-}
-
-void inproc_leave(struct inproc_hub *h)
-{
-    leave_broker(h);
     unlock_and_signal(h);
 }
 
@@ -344,7 +337,7 @@ static long link_read(void *ctx, void *buf, size_t n)
      * thus never holds up the writers. */
     if (atomic_load(&l->avail) == 0) {
         if (atomic_load(&l->armed) == 0) {
-            drain_fd(l->efd);
+            inproc_fd_drain(l->efd);
             atomic_store(&l->armed, 1);
         }
         if (atomic_load(&l->avail) == 0) {
@@ -363,7 +356,7 @@ static long link_read(void *ctx, void *buf, size_t n)
         if (c == NULL || (c->dead && (!c->linger || c->q.count == 0u))) {
             r = BUSRT_E_CLOSED;
         } else { /* woken for output already taken */
-            drain_fd(l->efd);
+            inproc_fd_drain(l->efd);
             atomic_store(&l->avail, 0);
             atomic_store(&l->armed, 1);
         }

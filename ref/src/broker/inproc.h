@@ -43,6 +43,11 @@ void inproc_leave(struct inproc_hub *h);
 void inproc_loop_release(struct inproc_hub *h);
 void inproc_loop_acquire(struct inproc_hub *h);
 
+/* The eventfd wake-ups: one signal (retried on EINTR), and clearing the
+ * counter (the descriptor is non-blocking). */
+void inproc_fd_signal(int fd);
+void inproc_fd_drain(int fd);
+
 /* A new in-process client of the broker; *fd is the descriptor to wait
  * on. Returns the link, or NULL with *err a BUSRT_E_* code (the client
  * limit: BUSRT_E_BUSY with no room for clients; BUSRT_E_NOMEM; BUSRT_E_CLOSED

@@ -303,11 +303,7 @@ void busrtd_stop(busrtd *d)
         return;
     }
     atomic_store(&d->stop, 1);
-    uint64_t one = 1;
-    ssize_t w;
-    do {
-        w = write(d->b.wake_fd, &one, sizeof one);
-    } while (w < 0 && errno == EINTR);
+    inproc_fd_signal(d->b.wake_fd);
 }
 
 int busrtd_join(busrtd *d)

@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "broker.h"
 #include "clock.h"
@@ -157,9 +156,7 @@ static void on_ready(struct broker *b, const struct ev_ready *r)
         }
     }
     if (r->fd == b->wake_fd) {
-        uint64_t v;
-        while (read(b->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
-        }
+        inproc_fd_drain(b->wake_fd);
         return; /* the turn does what a client's thread left */
     }
     if (b->fifo != NULL && r->fd == fifo_fd(b->fifo)) {
