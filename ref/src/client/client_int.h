@@ -120,7 +120,8 @@ struct bc_io {
 
 /* ---- net.c ------------------------------------------------------------------------ */
 
-/* Monotonic clock, milliseconds. */
+/* Monotonic clock, nanoseconds and milliseconds. */
+int64_t bc_now_ns(void);
 int64_t bc_now_ms(void);
 
 /* Deadline helpers: timeout < 0 -> -1 (none). */

@@ -16,11 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t bc_now_ms(void)
+int64_t bc_now_ns(void)
 {
     struct timespec ts;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
+    return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}
+
+int64_t bc_now_ms(void)
+{
+    return bc_now_ns() / 1000000;
 }
 
 int64_t bc_deadline(int timeout_ms)

@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 
 #include "busrt/frame.h"
@@ -248,22 +247,15 @@ int busrt_poll_timeout_ms(const busrt_client *c)
     return t > INT_MAX ? INT_MAX : (int)t;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
-}
-
 /* Reads again and again for up to spin_ns, yielding the CPU between
  * attempts (the peer that is to answer may be waiting for this CPU).
  * Returns what bc_fill returned last: > 0 bytes, 0 when none came, or a
  * loss. */
 static int spin(busrt_client *c)
 {
-    int64_t end = mono_ns() + c->spin_ns;
+    int64_t end = bc_now_ns() + c->spin_ns;
     int r;
-    while ((r = bc_fill(c)) == 0 && mono_ns() < end) {
+    while ((r = bc_fill(c)) == 0 && bc_now_ns() < end) {
         (void)sched_yield();
     }
     return r;
