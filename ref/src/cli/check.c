@@ -85,7 +85,9 @@ int cli_check_name(const char *name, char *why, size_t cap)
     return -1;
 }
 
-int cli_check_text(const char *s)
+/* 0 when s is well-formed UTF-8 (topics, targets, masks and patterns
+ * must be), else -1. */
+static int check_text(const char *s)
 {
     return busrt_utf8_valid((const uint8_t *)s, strlen(s)) ? 0 : -1;
 }
@@ -195,7 +197,7 @@ int cli_rpc_code_text(int code, char *buf, size_t cap)
  * UTF-8 as the protocol requires; else a message and EXIT_USAGE. */
 int cli_check_field(const char *cmd, const char *field, const char *s, const char *next)
 {
-    if (cli_check_text(s) == 0) {
+    if (check_text(s) == 0) {
         return 0;
     }
     char q[300];
@@ -225,7 +227,7 @@ int cli_check_body(const struct cli_opts *o, const char *cmd, const char *payloa
 
 /* 0 when the subscribe (exclude) frame of the n patterns, joined by NULs,
  * is within --payload-size-limit; else a message and EXIT_ERR. */
-int cli_check_list_body(const struct cli_opts *o, const char *cmd, int exclude,
+static int check_list_body(const struct cli_opts *o, const char *cmd, int exclude,
                            char **pats, int n)
 {
     size_t body = 0;
@@ -255,10 +257,10 @@ int cli_check_topics(const struct cli_opts *o, const char *cmd, char **subs, int
         rc = cli_check_field(cmd, "exclusion", excl[k], "not subscribing");
     }
     if (rc == 0) {
-        rc = cli_check_list_body(o, cmd, 0, subs, ns);
+        rc = check_list_body(o, cmd, 0, subs, ns);
     }
     if (rc == 0) {
-        rc = cli_check_list_body(o, cmd, 1, excl, ne);
+        rc = check_list_body(o, cmd, 1, excl, ne);
     }
     return rc;
 }

@@ -74,9 +74,6 @@ void cli_quote(char *buf, size_t cap, const char *s);
  * empty, no leading '.', well-formed UTF-8, at most 65535 bytes, a
  * primary before "%%"); else -1 with the rule broken in why. */
 int cli_check_name(const char *name, char *why, size_t cap);
-/* 0 when s is well-formed UTF-8 (topics, targets, masks and patterns
- * must be), else -1. */
-int cli_check_text(const char *s);
 /* The meaning of an RPC error code the spec defines (JSON-RPC's -32700,
  * -32600..-32603, -32001 not found, -32000 - C for a broker result code
  * C) in buf; -1 for another code. */
@@ -139,9 +136,6 @@ int cli_check_field(const char *cmd, const char *field, const char *s, const cha
  * --payload-size-limit; else a message and EXIT_ERR. */
 int cli_check_body(const struct cli_opts *o, const char *cmd, const char *payload_word,
                    const char *target, size_t hdr, size_t n);
-/* The same for the subscribe (exclude) frame of n patterns. */
-int cli_check_list_body(const struct cli_opts *o, const char *cmd, int exclude, char **pats,
-                        int n);
 /* The topics and exclusions of listen / rpc listen (excl may be NULL when
  * ne is 0): each well-formed UTF-8, each list's frame within
  * --payload-size-limit. 0, or the first check's message and status. */
