@@ -52,6 +52,7 @@ int broker_init(struct broker *b, const struct config *cfg)
     b->spare_fd = -1;
     b->wake_fd = -1;
     b->wake_at = INT64_MAX;
+    b->reclaim_fruitless_at = -1;
     b->notify.fd = -1;
     b->events_tail = &b->events;
     b->flush_tail = &b->flush_list;

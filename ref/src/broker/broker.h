@@ -194,6 +194,8 @@ struct broker {
     char acl_last_error[600];     /* why the last reload failed; "" when it
                                      succeeded or none was attempted */
     struct budget_note notes[NOTE_COUNT];
+    int64_t reclaim_fruitless_at; /* the turn of budget.c's last walk that
+                                     found no client to drop; -1: none */
     int64_t fd_limit_logged; /* last "no descriptor left" line */
 
     /* Embedded (lib.c): the lock that threads of in-process clients take

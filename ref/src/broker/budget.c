@@ -31,7 +31,6 @@ static int reclaim_lingering(struct broker *b, size_t share)
 
 int budget_reclaim(struct broker *b)
 {
-    static int64_t fruitless_at = -1; /* the turn of the last walk that found no one */
     size_t limit = mem_limit();
     if (limit == 0u) {
         return 0;
@@ -40,7 +39,7 @@ int budget_reclaim(struct broker *b)
     if (reclaim_lingering(b, share)) {
         return 1;
     }
-    if (fruitless_at == b->now) {
+    if (b->reclaim_fruitless_at == b->now) {
         return 0; /* one walk of the clients per loop turn at most */
     }
     /* Of the clients over their share whose socket has taken nothing for
@@ -56,7 +55,7 @@ int budget_reclaim(struct broker *b)
         }
     }
     if (v == NULL) {
-        fruitless_at = b->now;
+        b->reclaim_fruitless_at = b->now;
         return 0;
     }
     size_t before = mem_used();

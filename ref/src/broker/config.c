@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "busrt/codes.h"
+#include "coreapi.h"
 #include "ev.h"
 #include "rt.h"
 
@@ -47,7 +48,8 @@ void config_usage(void)
         "                           descriptor limit, raised to its hard limit at start,\n"
         "                           less 32; with --io select at most FD_SETSIZE less 32)\n"
         "  --max-name-len BYTES     longest client name (default and maximum 65535)\n"
-        "  --max-topic-len BYTES    longest subscription or exclusion pattern (default 4096)\n"
+        "  --max-topic-len BYTES    longest subscription or exclusion pattern (default 4096,\n"
+        "                           at least 12: every client holds .broker/warn)\n"
         "  --max-subscriptions N    subscriptions per client (default 65536)\n"
         "  --max-exclusions N       exclusions per client (default 1024)\n"
         "  --max-handshakes N       connections still in the handshake (default 256)\n"
@@ -324,6 +326,14 @@ int config_parse_for(struct config *cfg, int argc, char **argv, int embedded)
                 return -1;
         } else if (takes(a, "--max-topic-len", NULL, &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1u << 24, &cfg->max_topic_len) != 0) return -1;
+            if (cfg->max_topic_len < COREAPI_WARN_TOPIC_LEN) {
+                /* every registration subscribes the client to it */
+                fprintf(stderr, "busrtd: %s: %zu is shorter than the %zu bytes of the topic "
+                        "%s, to which every client is subscribed; give at least %zu\n",
+                        a, cfg->max_topic_len, COREAPI_WARN_TOPIC_LEN, COREAPI_WARN_TOPIC,
+                        COREAPI_WARN_TOPIC_LEN);
+                return -1;
+            }
         } else if (takes(a, "--max-subscriptions", NULL, &i, argc, argv, &v)) {
             if (v == NULL || parse_size(a, v, 1u, 1u << 24, &cfg->max_subscriptions) != 0)
                 return -1;

@@ -508,6 +508,14 @@ static void t_bad_options(void **state)
     st = run_cli(a3, out, sizeof out, err, sizeof err);
     assert_int_equal(st, 2);
     assert_true(strlen(err) > 0);
+    /* Below the 12 bytes of .broker/warn no client could register. */
+    const char *a4[] = {"-B", "/tmp/busrt-it-unused.sock", "--max-topic-len", "11", NULL};
+    st = run_cli(a4, out, sizeof out, err, sizeof err);
+    fprintf(stderr, "it: --max-topic-len 11: status %d, stderr: %s", st, err);
+    assert_int_equal(st, 2);
+    assert_int_equal(count_lines(err), 1);
+    assert_non_null(strstr(err, "--max-topic-len: 11 is shorter than the 12 bytes"));
+    assert_false(it_exists("/tmp/busrt-it-unused.sock"));
 }
 
 /* -B HOST:PORT takes a decimal port from 0 to 65535 and nothing else: one

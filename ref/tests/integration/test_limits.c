@@ -436,11 +436,27 @@ static void t_descriptor_limit(void **state)
     registered_keep_working(fds, total, "dl", first, 5, 5);
 }
 
+/* --max-topic-len counts the automatic .broker/warn subscription (12
+ * bytes): at 12, clients register and a 12-byte pattern is accepted while
+ * a 13-byte one is refused with 74. (Below 12 the broker does not start:
+ * test_lifecycle.c.) */
+static void t_topic_len_floor(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--max-topic-len", "12", NULL};
+    assert_int_equal(wc_broker_start(&g_b, extra), 0);
+    int fd = it_reg(g_b.sock, "tl.client");
+    assert_int_equal(wc_subscribe(fd, "abcdefghijkl"), BUSRT_RC_OK);
+    assert_int_equal(wc_subscribe(fd, "abcdefghijklm"), BUSRT_RC_OTHER);
+    wc_close(fd);
+}
+
 int main(void)
 {
     wc_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(t_slow_consumer_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_topic_len_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(t_slow_consumer_publication, setup, teardown),
         cmocka_unit_test_setup_teardown(t_slow_consumer_queue_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(t_small_buffers, setup, teardown),
