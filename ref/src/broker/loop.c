@@ -257,9 +257,9 @@ void broker_drain(struct broker *b)
         client_flush_list(b); /* what is left after this waits for EV_WRITE */
         size_t pending = 0;
         for (struct client *c = b->clients; c != NULL; c = c->next) {
-            /* An in-process client's queue stays readable after the loop ends
-         * (lib.c), as a socket's buffer holds what was written to it. */
-        pending += c->fd >= 0 && (!c->dead || c->linger) && c->q.count > 0;
+            /* An in-process client's queue stays readable after the loop
+             * ends (lib.c), as a socket's buffer holds what was written. */
+            pending += c->fd >= 0 && (!c->dead || c->linger) && c->q.count > 0;
         }
         b->now = now_ns();
         if (pending == 0 || b->now >= end) {
