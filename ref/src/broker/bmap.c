@@ -44,10 +44,10 @@ static int key_eq(const uint8_t *a, const uint8_t *b, size_t n)
         loop assigns k;
         loop variant n - k;
     */
-    while (k < n && a[k] == b[k]) {
+    while ((k < n) && (a[k] == b[k])) {
         k++;
     }
-    return k == n ? 1 : 0;
+    return (k == n) ? 1 : 0;
 }
 
 /* Linear probing from the hash's slot; the probe ends at an empty slot,
@@ -122,7 +122,7 @@ static int grow(struct bmap *m)
                 loop assigns n, j;
                 loop variant ncap - n;
             */
-            for (size_t n = 0; n < ncap && ns[j].key != NULL; n++) {
+            for (size_t n = 0; (n < ncap) && (ns[j].key != NULL); n++) {
                 j = (j + 1u) & (ncap - 1u);
             }
             ns[j] = *s;
@@ -163,7 +163,7 @@ int bmap_put(struct bmap *m, const void *key, size_t klen, void *val)
         loop assigns n, i;
         loop variant m->cap - n;
     */
-    for (size_t n = 0; n < m->cap && m->slots[i].key != NULL; n++) {
+    for (size_t n = 0; (n < m->cap) && (m->slots[i].key != NULL); n++) {
         i = (i + 1u) & mask;
     }
     m->slots[i] = (struct bmap_slot){key, klen, h, val};
