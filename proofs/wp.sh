@@ -37,8 +37,6 @@ if [ "$set" = broker ]; then
     CPPARGS="-Iref/include -Iref/src/broker -include proofs/mem_spec.h"
     # Allocator results are cast from void *: see proofs/mem_spec.h.
     MODEL="Typed+cast"
-    # outq_free, outq_iov, outq_consume and bmap_del are not proved (see proofs/README.md).
-    SKIP="-wp-skip-fct outq_free,outq_iov,outq_consume,bmap_del"
 else
     OUT="$B/wp"
     GOALS=proofs/goals.txt
@@ -46,7 +44,6 @@ else
 ref/src/core/rpcproto.c ref/src/core/mpack.c proofs/roundtrip.c"
     CPPARGS="-Iref/include -Iref/src/core"
     MODEL="Typed"
-    SKIP=""
 fi
 mkdir -p "$OUT"
 # An absolute path, for Why3: BUILD_DIR itself may be relative or absolute.
@@ -64,7 +61,7 @@ run_wp() { # TIMEOUT LOG CACHE-MODE
     # shellcheck disable=SC2086
     frama-c -machdep x86_64 -cpp-extra-args="$CPPARGS" -pp-annot $FILES \
         -warn-unsigned-overflow -warn-unsigned-downcast \
-        -wp -wp-model "$MODEL" -wp-rte -wp-prover cvc4,z3 $SKIP \
+        -wp -wp-model "$MODEL" -wp-rte -wp-prover cvc4,z3 \
         -wp-timeout "$1" -wp-par "${WP_PAR:-2}" \
         -wp-session "$OUT/session" -wp-cache "$3" \
         -wp-report-json "$OUT/report.json" \

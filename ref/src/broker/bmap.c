@@ -66,8 +66,7 @@ static struct bmap_slot *find(const struct bmap *m, const uint8_t *key, size_t k
     if (m->cap == 0) {
         return NULL;
     }
-    size_t mask = m->cap - 1u;
-    size_t i = (size_t)h & mask;
+    size_t i = (size_t)(h % m->cap);
     /*@ loop invariant 0 <= n <= m->cap && 0 <= i < m->cap;
         loop assigns n, i;
         loop variant m->cap - n;
@@ -81,7 +80,7 @@ static struct bmap_slot *find(const struct bmap *m, const uint8_t *key, size_t k
             key_eq(s->key, key, klen) != 0) {
             return s;
         }
-        i = (i + 1u) & mask;
+        i = ((i + 1u) == m->cap) ? 0u : (i + 1u);
     }
     return NULL; /* not reached: an empty slot ends every probe */
 }
@@ -117,13 +116,13 @@ static int grow(struct bmap *m)
     for (size_t i = 0; i < m->cap; i++) {
         struct bmap_slot *s = &m->slots[i];
         if (s->key != NULL && s->val != NULL) {
-            size_t j = (size_t)s->hash & (ncap - 1u);
+            size_t j = (size_t)(s->hash % ncap);
             /*@ loop invariant 0 <= n <= ncap && 0 <= j < ncap;
                 loop assigns n, j;
                 loop variant ncap - n;
             */
             for (size_t n = 0; (n < ncap) && (ns[j].key != NULL); n++) {
-                j = (j + 1u) & (ncap - 1u);
+                j = ((j + 1u) == ncap) ? 0u : (j + 1u);
             }
             ns[j] = *s;
         }
@@ -143,7 +142,8 @@ static int grow(struct bmap *m)
             \at(m->slots, Post)[0 .. \at(m->cap, Post) - 1];
     ensures bmap_ok(m);
     ensures \result == 0 || \result == -1;
-    ensures \result == 0 ==> m->count <= \old(m->count) + 1;
+    ensures \result == 0 ==> m->count == \old(m->count) || m->count == \old(m->count) + 1;
+    ensures \result != 0 ==> m->count == \old(m->count);
 */
 int bmap_put(struct bmap *m, const void *key, size_t klen, void *val)
 {
@@ -152,23 +152,29 @@ int bmap_put(struct bmap *m, const void *key, size_t klen, void *val)
     if (s != NULL) {
         s->key = key;
         s->val = val;
+        /*@ assert F1: \forall integer k; 0 <= k < m->cap ==> m->slots[k].key != \null ==>
+              \valid_read(m->slots[k].key + (0 .. m->slots[k].klen - 1)); */
+        /*@ assert F2: bmap_ok(m) && m->count == \at(m->count, Pre); */
         return 0;
     }
     if ((m->used + 1u) * 4u > m->cap * 3u && grow(m) != 0) {
         return -1;
     }
-    size_t mask = m->cap - 1u;
-    size_t i = (size_t)h & mask;
+    size_t i = (size_t)(h % m->cap);
     /*@ loop invariant 0 <= n <= m->cap && 0 <= i < m->cap;
         loop assigns n, i;
         loop variant m->cap - n;
     */
     for (size_t n = 0; (n < m->cap) && (m->slots[i].key != NULL); n++) {
-        i = (i + 1u) & mask;
+        i = ((i + 1u) == m->cap) ? 0u : (i + 1u);
     }
     m->slots[i] = (struct bmap_slot){key, klen, h, val};
     m->used++;
     m->count++;
+    /*@ assert P1: m->used * 4 <= m->cap * 3 && m->used < m->cap && m->count <= m->used; */
+    /*@ assert P2: \forall integer k; 0 <= k < m->cap ==> m->slots[k].key != \null ==>
+          \valid_read(m->slots[k].key + (0 .. m->slots[k].klen - 1)); */
+    /*@ assert P3: bmap_ok(m) && m->count == \at(m->count, Pre) + 1; */
     return 0;
 }
 
@@ -186,6 +192,18 @@ void *bmap_get(const struct bmap *m, const void *key, size_t klen)
     return s != NULL ? s->val : NULL;
 }
 
+/*@ requires bmap_ok(m);
+    requires \valid_read((uint8_t *)key + (0 .. klen - 1));
+    terminates \true;
+    assigns *m, m->slots[0 .. m->cap - 1].val;
+    ensures bmap_ok(m);
+    ensures \result == \null ==> m->count == \old(m->count);
+    ensures \result != \null ==> m->count == \old(m->count) - 1 || m->count == 0;
+    ensures \result == \null ||
+              (\exists integer i; 0 <= i < \old(m->cap) && \old(live(m, i)) &&
+                 \result == \old(m->slots[i].val) &&
+                 \old(key_is(m->slots + i, (uint8_t *)key, klen)));
+*/
 void *bmap_del(struct bmap *m, const void *key, size_t klen)
 {
     struct bmap_slot *s = find(m, key, klen, bhash_bytes(key, klen));
@@ -193,10 +211,14 @@ void *bmap_del(struct bmap *m, const void *key, size_t klen)
         return NULL;
     }
     void *v = s->val;
+    //@ assert v != \null;
     s->val = NULL; /* tombstone: keeps probe chains intact */
-    m->count--;
-    if (m->count == 0) {
+    /* The last entry frees the table (count >= 1 here, as an entry was
+     * found; the test spares the proof counting live slots). */
+    if (m->count <= 1u) {
         bmap_free(m);
+    } else {
+        m->count--;
     }
     return v;
 }

@@ -5,14 +5,7 @@
 
 #include "bmap.h"
 
-/*@ // An assumption, not proved: x & m <= m for non-negative x and m (every
-    // bit of x & m is a bit of m). The provers here do not derive it from
-    // WP's bitwise theory; the probe indexes need it (see proofs/README.md).
-    axiomatic LandBound {
-      axiom land_le: \forall integer x, m; 0 <= x && 0 <= m ==> 0 <= (x & m) <= m;
-    }
-
-    // Slot i holds a live entry.
+/*@ // Slot i holds a live entry.
     predicate live{L}(struct bmap *m, integer i) =
       m->slots[i].key != \null && m->slots[i].val != \null;
 

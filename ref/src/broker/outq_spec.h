@@ -1,35 +1,20 @@
 /* ACSL specification of the outgoing queue (outq.c). Comments only for the
  * C compiler. Logical position i of the queue (0 = head) is ring slot
- * (head + i) % rcap; occ counts the slots holding one frame and decreases
- * structurally on c (WP does not check this; see proofs/README.md). */
+ * ridx(head, i, rcap): head + i, wrapped once (head < rcap, i <= rcap). */
 #ifndef BUSRTD_OUTQ_SPEC_H
 #define BUSRTD_OUTQ_SPEC_H
 
 #include "outq.h"
 
-/*@ // An assumption, not proved: the remainder of a non-negative x below
-    // 2r wraps once. The provers here need it to tell ring slots apart.
-    axiomatic RingWrap {
-      axiom mod_wrap: \forall integer x, r;
-        0 < r && 0 <= x < 2 * r ==> x % r == (x < r ? x : x - r);
-    }
+/*@ logic integer ridx(integer h, integer i, integer r) =
+      h + i < r ? h + i : h + i - r;
 
     // The fields of a frame (WP gives no size to a struct with a flexible
     // array member, so \valid(f) cannot be used).
     predicate outbuf_ok{L}(struct outbuf *f) = \valid(&f->refs) && \valid(&f->len);
 
     logic struct outbuf *slot{L}(struct outq *q, integer i) =
-      q->ring[(q->head + i) % q->rcap];
-
-    // The ring slot after h (h < rcap).
-    logic integer ring_next(integer h, integer rcap) =
-      h + 1 == rcap ? 0 : h + 1;
-
-    // Slots of ring, from h on for c positions, that hold g.
-    logic integer occ{L}(struct outbuf **ring, integer rcap, integer h,
-                         integer c, struct outbuf *g) =
-      c <= 0 ? 0 :
-        (ring[h] == g ? 1 : 0) + occ(ring, rcap, ring_next(h, rcap), c - 1, g);
+      q->ring[ridx(q->head, i, q->rcap)];
 
     // The ring invariant: bounds, a valid ring while it has slots, every
     // queued frame valid and apart from the queue and the ring, and the
@@ -50,11 +35,20 @@
       (q->count == 0 ==> q->first_off == 0) &&
       (q->count > 0 ==> q->first_off <= slot(q, 0)->len);
 
-    // Every queued frame holds at least one reference per slot holding it.
+    // Slots among the first i positions from ring slot h that hold g
+    // (recursive, decreasing on i; WP does not check this).
+    logic integer occ{L}(struct outbuf **ring, integer r, integer h, integer i,
+                         struct outbuf *g) =
+      i <= 0 ? 0 :
+        (ring[h] == g ? 1 : 0) + occ(ring, r, h + 1 == r ? 0 : h + 1, i - 1, g);
+
+    // Reference counts: the frame at position i holds more references than
+    // the positions before i that hold it, so each slot owns one reference
+    // and releasing them from the head never takes a count below one
+    // before the release.
     predicate outq_refs{L}(struct outq *q) =
-      \forall struct outbuf *g;
-        occ(q->ring, q->rcap, q->head, q->count, g) > 0 ==>
-          g->refs >= occ(q->ring, q->rcap, q->head, q->count, g);
+      \forall integer i; 0 <= i < q->count ==>
+        slot(q, i)->refs > occ(q->ring, q->rcap, q->head, i, slot(q, i));
 */
 
 #endif
