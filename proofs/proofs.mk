@@ -10,10 +10,10 @@
 #                        least the one recorded in proofs/goals.txt
 #   make proofs-fresh    the same from an empty proof cache (as CI does)
 #   make proofs-update   re-record proofs/goals.txt from a fully proved run
-#   make proofs-broker   WP over the broker's outq.c and bmap.c (in progress:
-#                        not all goals prove; not in make test), under
-#                        the allocator contracts of proofs/mem_spec.h; the
-#                        record is proofs/goals-broker.txt
+#   make proofs-broker   WP over the broker's outq.c and bmap.c, under the
+#                        allocator contracts of proofs/mem_spec.h; fails on
+#                        any unproved goal or a count below the record
+#                        proofs/goals-broker.txt (WP_FRESH=1: empty cache)
 #   make proofs-broker-update  re-record proofs/goals-broker.txt
 #   make eva             Eva on proofs/eva_driver.c; fails on any alarm
 #   make eva-broker      Eva over the broker's frame path (small bounds, the
@@ -39,7 +39,7 @@ WARN ?= -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wconversion \
 # eva-broker is not in make test: since the broker became libbusrtd (its
 # loop and connections gained the embedded paths) its CI form no longer
 # completes within its 150 s limit; see proofs/README.md.
-TEST_SUITES += proofs misra eva
+TEST_SUITES += proofs proofs-broker misra eva
 
 # proofs/roundtrip.c is proof-only code; keep it warning-free C anyway.
 proofs-check-c:

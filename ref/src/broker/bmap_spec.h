@@ -15,11 +15,12 @@
 
     // The table invariant: a valid table apart from the map header while it
     // has slots, live entries at most the used slots, an empty slot always
-    // left (used < cap, which ends every probe), the load bound of bmap_put,
+    // left (used < cap, which ends every probe), never one slot (cap is 0
+    // or a power of two), the load bound of bmap_put,
     // and every key readable.
     predicate bmap_ok{L}(struct bmap *m) =
       \valid(m) &&
-      m->cap <= SIZE_MAX / sizeof(struct bmap_slot) &&
+      m->cap <= SIZE_MAX / sizeof(struct bmap_slot) && m->cap != 1 &&
       (m->cap == 0 ==> m->used == 0 && m->count == 0) &&
       (m->cap > 0 ==> \valid(m->slots + (0 .. m->cap - 1)) &&
                       \separated(m, m->slots + (0 .. m->cap - 1)) &&
