@@ -103,13 +103,15 @@ static void drop_head(struct outq *q)
     q->head = ((q->head + 1u) == q->rcap) ? 0u : (q->head + 1u);
     q->count--;
     q->first_off = 0;
-    /*@ assert A1: \forall integer i; 0 <= i < q->count ==> slot(q, i) == \at(slot(q, i + 1), Pre); */
-    /*@ assert A2: \forall integer i; 0 <= i < q->count ==>
+    /* Steps for the provers: every position moves down by one, and with it
+     * its count of earlier slots and its frame's references. */
+    /*@ assert shifted: \forall integer i; 0 <= i < q->count ==> slot(q, i) == \at(slot(q, i + 1), Pre); */
+    /*@ assert occ_shifted: \forall integer i; 0 <= i < q->count ==>
           occ(q->ring, q->rcap, q->head, i, slot(q, i)) + (f == slot(q, i) ? 1 : 0) ==
           \at(occ(q->ring, q->rcap, q->head, i + 1, slot(q, i + 1)), Pre); */
-    /*@ assert A3: \forall integer i; 0 <= i < q->count ==>
+    /*@ assert refs_shifted: \forall integer i; 0 <= i < q->count ==>
           slot(q, i)->refs + (f == slot(q, i) ? 1 : 0) == \at(slot(q, i + 1)->refs, Pre); */
-    /*@ assert A4: outq_ok(q); */
+    /*@ assert ring_ok: outq_ok(q); */
 }
 
 /*@ requires outq_ok(q) && outq_refs(q);
@@ -242,6 +244,7 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max)
         size_t off = (n == 0) ? q->first_off : 0u;
         iov[n].iov_base = f->data + off;
         iov[n].iov_len = f->len - off;
+        /* Steps for the provers: the new iovec, and the earlier ones kept. */
         //@ assert iov[n].iov_len == slot(q, n)->len - (n == 0 ? q->first_off : 0);
         /*@ assert \forall integer k; 0 <= k < n ==>
               slot(q, k) == \at(slot(q, k), LoopCurrent) &&
