@@ -35,7 +35,8 @@ BROKER_LIBS := -lmsgpackc -ljansson -pthread
 UNIT_TESTS := test_vectors test_core test_index test_acl test_timer test_ev test_router_oom test_cli_output \
               test_mem
 # Broker modules a unit test links besides the core library.
-UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c ref/src/broker/mem.c
+UNIT_EXTRA_test_index := ref/src/broker/index.c ref/src/broker/bmap.c ref/src/broker/bhash.c \
+                        ref/src/broker/mem.c
 UNIT_EXTRA_test_core := ref/tests/model/model.c
 UNIT_EXTRA_test_acl := ref/src/broker/acl.c
 UNIT_EXTRA_test_timer := ref/src/broker/timer.c ref/src/broker/mem.c

@@ -12,11 +12,12 @@ B=${2:-build}
 mkdir -p "$B/eva-broker"
 LOG="$B/eva-broker/$FORM.log"
 # REACH: functions the form must reach (the CI form's 4 bytes end within
-# the handshake: routing and RPC are reached only by the full form).
+# the handshake: routing and RPC are reached only by the full form, whose
+# client sends a shaped frame after a fixed handshake: EVA_FRAMES).
 case "$FORM" in
 ci)   BOUNDS="-DEVA_TURNS=1 -DEVA_READ_MAX=4 -DEVA_ACL=0 -DEVA_CLIENTS=1"; LIMIT=150
       REACH="client_on_readable client_flush client_destroy broker_reap" ;;
-full) BOUNDS="-DEVA_TURNS=3 -DEVA_READ_MAX=8 -DEVA_ACL=1 -DEVA_CLIENTS=2"; LIMIT=1500
+full) BOUNDS="-DEVA_TURNS=1 -DEVA_READ_MAX=2 -DEVA_ACL=1 -DEVA_CLIENTS=1 -DEVA_FRAMES=1 -DEVA_BODY=2"; LIMIT=1500
       REACH="client_on_readable router_dispatch coreapi_handle outq_push client_flush
              client_on_timer client_destroy broker_reap acl_allows" ;;
 *)    echo "usage: $0 ci|full [BUILD_DIR]" >&2; exit 2 ;;
@@ -27,10 +28,18 @@ EVA_OPTS=${EVA_BROKER_OPTS:-}
 S=ref/src/broker
 # Everything on the frame path; not main.c, config.c, listener.c, rt.c,
 # clock.c, notify.c and the ev_*.c backends (modelled in eva_stubs.c).
+# outq.c and bmap.c carry the contracts WP proves (make proofs-broker),
+# stated under the allocator model of proofs/mem_spec.h, in which a freed
+# block stays readable; Eva's memory model frees blocks, so it would judge
+# those contracts (a postcondition about a frame just freed) rather than
+# the code. Eva analyses their bodies as C only: copies without the ACSL.
+for f in outq bmap; do
+    sed -e 's|/\*@|/*|g' -e 's|//@|//|g' "$S/$f.c" > "$B/eva-broker/$f.c"
+done
 FILES="ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c
-ref/src/core/rpcproto.c ref/src/core/mpack.c ref/src/common/errstr.c $S/acl.c $S/bmap.c $S/broker.c
+ref/src/core/rpcproto.c ref/src/core/mpack.c ref/src/common/errstr.c $S/acl.c $S/bhash.c $B/eva-broker/bmap.c $S/broker.c
 $S/budget.c $S/conn.c $S/coreapi.c $S/ev.c $S/fifo.c $S/index.c $S/log.c
-$S/mem.c $S/mpout.c $S/outq.c $S/registry.c $S/router.c $S/timer.c
+$S/mem.c $S/mpout.c $B/eva-broker/outq.c $S/registry.c $S/router.c $S/timer.c
 proofs/eva_stubs.c proofs/eva_broker_driver.c"
 
 start=$(date +%s)

@@ -47,7 +47,8 @@
  * EVA_FRAMES frames through client_feed, whole, as read() would deliver
  * them: any operation (every one of the nine), any QoS, any operation id,
  * and a body shaped as the operation expects, from a name or pattern of
- * one_of_words (its sender itself, .broker, a topic, patterns, a mask),
+ * one_of_words (EVA_WORDS: by default its sender itself, .broker and a
+ * pattern; a mask or another topic can be added),
  * then for the frames that carry one a payload of 0..EVA_BODY bytes of any
  * value (an RPC call to .broker, a publication, ...). Bodies are shaped
  * rather than arbitrary: arbitrary bodies reach the same code through
@@ -62,7 +63,7 @@
 #define EVA_BODY 4
 #endif
 #ifndef EVA_WORDS
-#define EVA_WORDS "a", ".broker", "a/b", "a/#", "+", "a*"
+#define EVA_WORDS "a", ".broker", "a/#"
 #endif
 
 static const uint8_t frame_ops[] = {

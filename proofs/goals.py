@@ -35,11 +35,12 @@ def load_report(path):
 
 def load_cfg_goals(path, per_fn):
     """Adds the goals WP settles on the control-flow graph alone (the
-    `terminates` goal of a function without loops or calls): the log lists
-    them as `[wp] [CFG] Goal <function>_terminates : Valid (Trivial)`, the
+    `terminates` goal of a function without loops or calls, an `exits \false`
+    without calls): the log lists them as
+    `[wp] [CFG] Goal <function>_terminates : Valid (Trivial)`, the
     JSON report leaves them out, WP's own "Proved goals" line counts them.
     Returns (valid, total) of these goals."""
-    row = re.compile(r"^\[wp\] \[CFG\] Goal (\w+)_terminates : (\w+)")
+    row = re.compile(r"^\[wp\] \[CFG\] Goal (\w+?)_(?:terminates|exits) : (\w+)")
     valid = total = 0
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -178,7 +179,7 @@ def main():
             f.write("# WP goals proved per file by `make proofs` (proofs/wp.sh).\n"
                     "# `make proofs` fails when a count or the total drops below this record\n"
                     "# or when any goal is unproved. Regenerate with\n"
-                    "# `make proofs-update` after adding proved goals.\n")
+                    "# `make proofs-update` (proofs-broker-update for the broker) after adding proved goals.\n")
             for path in sorted(per_file):
                 f.write("%s %d\n" % (path, per_file[path][0]))
             f.write("total %d\n" % g_valid)

@@ -10,6 +10,11 @@
 #                        least the one recorded in proofs/goals.txt
 #   make proofs-fresh    the same from an empty proof cache (as CI does)
 #   make proofs-update   re-record proofs/goals.txt from a fully proved run
+#   make proofs-broker   WP over the broker's outq.c and bmap.c, under the
+#                        allocator contracts of proofs/mem_spec.h; fails on
+#                        any unproved goal or a count below the record
+#                        proofs/goals-broker.txt (WP_FRESH=1: empty cache)
+#   make proofs-broker-update  re-record proofs/goals-broker.txt
 #   make eva             Eva on proofs/eva_driver.c; fails on any alarm
 #   make eva-broker      Eva over the broker's frame path (small bounds, the
 #                        CI form); fails when it does not complete in 150 s,
@@ -27,11 +32,11 @@ B    ?= build
 WARN ?= -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wconversion \
         -Wstrict-prototypes -Wmissing-prototypes
 
-.PHONY: proofs proofs-fresh proofs-update proofs-clean proofs-check-c eva eva-core-full eva-broker \
-        eva-full misra
+.PHONY: proofs proofs-fresh proofs-update proofs-broker proofs-broker-update \
+        proofs-clean proofs-check-c eva eva-core-full eva-broker eva-full misra
 
 # Hook of the top Makefile: `make test` runs these suites.
-TEST_SUITES += proofs misra eva eva-broker
+TEST_SUITES += proofs proofs-broker misra eva eva-broker
 
 # proofs/roundtrip.c is proof-only code; keep it warning-free C anyway.
 proofs-check-c:
@@ -46,8 +51,14 @@ proofs-fresh: proofs-check-c
 proofs-update: proofs-check-c
 	@sh proofs/wp.sh --update $(B)
 
+proofs-broker:
+	@sh proofs/wp.sh --broker $(B)
+
+proofs-broker-update:
+	@sh proofs/wp.sh --update --broker $(B)
+
 proofs-clean:
-	rm -rf $(B)/wp
+	rm -rf $(B)/wp $(B)/wp-broker
 
 eva:
 	@sh proofs/eva.sh $(B)

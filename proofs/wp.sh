@@ -3,9 +3,13 @@
 # (proofs/roundtrip.c) with Frama-C WP, then compares the goal counts with
 # proofs/goals.txt. Prints "Proved goals: N / M"; exits 0 only when every
 # goal is proved and N is at least the recorded total.
+# With --broker: the broker's outgoing queue and hash map (ref/src/broker/
+# outq.c, bmap.c) instead, under the allocator contracts of proofs/mem_spec.h
+# and the Typed+cast memory model; outputs in BUILD_DIR/wp-broker/, record
+# proofs/goals-broker.txt.
 #
-# Usage: proofs/wp.sh [--update] [BUILD_DIR]
-#   --update   rewrite proofs/goals.txt from this run (all goals must prove)
+# Usage: proofs/wp.sh [--update] [--broker] [BUILD_DIR]
+#   --update   rewrite the goals record from this run (all goals must prove)
 # Environment:
 #   WP_TIMEOUT  prover timeout in seconds (default 10)
 #   WP_RETRY_TIMEOUT  timeout of the one re-run of failed goals (default 60)
@@ -16,12 +20,35 @@
 # properties.csv, session/ (the proof cache that makes re-runs fast).
 set -u
 update=""
-if [ "${1:-}" = "--update" ]; then
-    update="--update"
+set=core
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --update) update="--update" ;;
+    --broker) set=broker ;;
+    *) break ;;
+    esac
     shift
-fi
+done
 B=${1:-build}
-OUT="$B/wp"
+if [ "$set" = broker ]; then
+    OUT="$B/wp-broker"
+    GOALS=proofs/goals-broker.txt
+    FILES="ref/src/broker/outq.c ref/src/broker/bmap.c"
+    CPPARGS="-Iref/include -Iref/src/broker -include proofs/mem_spec.h"
+    # Allocator results are cast from void *: see proofs/mem_spec.h.
+    MODEL="Typed+cast"
+    # cvc4 alone proves every goal here; racing z3 beside it on each goal
+    # doubles the CPU time (the retry pass below adds z3).
+    PROVERS="cvc4"
+else
+    OUT="$B/wp"
+    GOALS=proofs/goals.txt
+    FILES="ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
+ref/src/core/rpcproto.c ref/src/core/mpack.c proofs/roundtrip.c"
+    CPPARGS="-Iref/include -Iref/src/core"
+    MODEL="Typed"
+    PROVERS="cvc4,z3"
+fi
 mkdir -p "$OUT"
 # An absolute path, for Why3: BUILD_DIR itself may be relative or absolute.
 case "$B" in
@@ -34,14 +61,11 @@ if [ "${WP_FRESH:-0}" = 1 ]; then
 fi
 rm -f "$OUT/report.json" "$OUT/properties.csv"
 
-FILES="ref/src/core/frame.c ref/src/core/match.c ref/src/core/utf8.c \
-ref/src/core/rpcproto.c ref/src/core/mpack.c proofs/roundtrip.c"
-
-run_wp() { # TIMEOUT LOG CACHE-MODE
+run_wp() { # TIMEOUT LOG CACHE-MODE [PROVERS]
     # shellcheck disable=SC2086
-    frama-c -machdep x86_64 -cpp-extra-args="-Iref/include -Iref/src/core" -pp-annot $FILES \
+    frama-c -machdep x86_64 -cpp-extra-args="$CPPARGS" -pp-annot $FILES \
         -warn-unsigned-overflow -warn-unsigned-downcast \
-        -wp -wp-rte -wp-prover cvc4,z3 \
+        -wp -wp-model "$MODEL" -wp-rte -wp-prover "${4:-$PROVERS}" \
         -wp-timeout "$1" -wp-par "${WP_PAR:-2}" \
         -wp-session "$OUT/session" -wp-cache "$3" \
         -wp-report-json "$OUT/report.json" \
@@ -63,7 +87,7 @@ if [ "$rc" != 0 ] && grep -qE "^\[wp\] \[(Failed|Timeout|Unknown)" "$OUT/wp.log"
     echo "wp: retrying the goals above once with a ${WP_RETRY_TIMEOUT:-60} s timeout"
     mv "$OUT/wp.log" "$OUT/wp-first.log"
     rm -f "$OUT/report.json" "$OUT/properties.csv"
-    run_wp "${WP_RETRY_TIMEOUT:-60}" "$OUT/wp.log" none
+    run_wp "${WP_RETRY_TIMEOUT:-60}" "$OUT/wp.log" none cvc4,z3
     rc=$?
 fi
 end=$(date +%s)
@@ -78,7 +102,7 @@ if [ ! -s "$OUT/report.json" ] || [ ! -s "$OUT/properties.csv" ]; then
     exit 1
 fi
 python3 proofs/goals.py --json "$OUT/report.json" --log "$OUT/wp.log" \
-    --csv "$OUT/properties.csv" --goals proofs/goals.txt $update
+    --csv "$OUT/properties.csv" --goals "$GOALS" $update
 status=$?
 if [ "$status" = 0 ] && [ "$rc" != 0 ] && [ -z "$update" ]; then
     echo "FAIL: Frama-C exited with status $rc (see $OUT/wp.log)"
