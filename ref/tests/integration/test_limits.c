@@ -436,8 +436,8 @@ static void t_descriptor_limit(void **state)
     registered_keep_working(fds, total, "dl", first, 5, 5);
 }
 
-/* --max-topic-len counts the automatic .broker/warn subscription (12
- * bytes): at 12, clients register and a 12-byte pattern is accepted while
+/* REQ-LIM-5: --max-topic-len counts the automatic .broker/warn
+ * subscription (12 bytes): at 12, clients register and a 12-byte pattern is accepted while
  * a 13-byte one is refused with 74. (Below 12 the broker does not start:
  * test_lifecycle.c.) */
 static void t_topic_len_floor(void **state)
