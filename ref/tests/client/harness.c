@@ -382,6 +382,27 @@ static void rm_dir(const char *dir)
     (void)rmdir(dir);
 }
 
+struct th_broker th_group;
+
+int th_group_setup(void **state)
+{
+    (void)state;
+    return th_broker_start(&th_group, NULL);
+}
+
+int th_group_setup_tcp(void **state)
+{
+    (void)state;
+    return th_broker_start_tcp(&th_group, NULL);
+}
+
+int th_group_teardown(void **state)
+{
+    (void)state;
+    th_broker_stop(&th_group);
+    return 0;
+}
+
 int th_broker_stop(struct th_broker *b)
 {
     int r = -1;

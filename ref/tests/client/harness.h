@@ -54,6 +54,13 @@ int th_broker_start_tcp(struct th_broker *b, const char *const *extra);
  * the exit status or -1. */
 int th_broker_stop(struct th_broker *b);
 void th_broker_signal(const struct th_broker *b, int sig);
+/* The broker a test group shares, as cmocka group set-up and teardown:
+ * started with a UNIX socket (_tcp: and a TCP listener), stopped at the
+ * end of the group. */
+extern struct th_broker th_group;
+int th_group_setup(void **state);
+int th_group_setup_tcp(void **state);
+int th_group_teardown(void **state);
 /* Creates and returns an empty file path inside the broker's dir. */
 const char *th_path(const struct th_broker *b, const char *file, char *buf, size_t cap);
 

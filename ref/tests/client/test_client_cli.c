@@ -23,7 +23,7 @@
 #include "busrt/rpc.h"
 #include "harness.h"
 
-static struct th_broker G;
+#define G th_group /* the group's shared broker (harness.c) */
 static char OUT[1 << 16], ERR[1 << 16];
 
 #define RUN_T th_ms(15000)
@@ -57,19 +57,6 @@ static void lacks(const char *text, const char *needle)
         fprintf(stderr, "unexpected '%s' in:\n%s\n", needle, text);
         fail();
     }
-}
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return th_broker_start(&G, NULL);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    th_broker_stop(&G);
-    return 0;
 }
 
 /* A background CLI process and its output files. */
@@ -837,5 +824,5 @@ int main(void)
         cmocka_unit_test(test_rpc_follow_cursor),
         cmocka_unit_test(test_benchmark),
     };
-    return cmocka_run_group_tests_name("busrt-cli", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("busrt-cli", tests, th_group_setup, th_group_teardown);
 }

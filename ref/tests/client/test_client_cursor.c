@@ -23,7 +23,7 @@
 #include "busrt/rpc.h"
 #include "harness.h"
 
-static struct th_broker G;
+#define G th_group /* the group's shared broker (harness.c) */
 
 #define T th_ms(3000)
 #define Q BUSRT_QOS_PROCESSED
@@ -31,19 +31,6 @@ static struct th_broker G;
 static busrt_client *cx(const char *name)
 {
     return th_connect_ok(G.sock, name);
-}
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return th_broker_start(&G, NULL);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    th_broker_stop(&G);
-    return 0;
 }
 
 /* ---- A producer: the integers 0 .. n-1 as MessagePack ----------------------------- */
@@ -685,5 +672,5 @@ int main(void)
         cmocka_unit_test(test_max_open),
         cmocka_unit_test(test_wire_bytes),
     };
-    return cmocka_run_group_tests_name("libbusrt-cursor", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("libbusrt-cursor", tests, th_group_setup, th_group_teardown);
 }

@@ -23,7 +23,7 @@
 #include "busrt/codes.h"
 #include "harness.h"
 
-static struct th_broker G; /* shared broker (UNIX + TCP) */
+#define G th_group /* the group's shared broker (harness.c) */
 
 #define T th_ms(3000)
 
@@ -77,19 +77,6 @@ static void expect_nothing(busrt_client *c, int ms)
         assert_int_equal((call), 0);                              \
         assert_int_equal(busrt_wait_ack((c), (op), T), 0);        \
     } while (0)
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return th_broker_start_tcp(&G, NULL);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    th_broker_stop(&G);
-    return 0;
-}
 
 /* ---- Connecting ------------------------------------------------------------- */
 
@@ -1120,5 +1107,5 @@ int main(void)
         cmocka_unit_test(test_fake_malformed_frames),
         cmocka_unit_test(test_fake_duplicate_acks),
     };
-    return cmocka_run_group_tests_name("libbusrt", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("libbusrt", tests, th_group_setup_tcp, th_group_teardown);
 }

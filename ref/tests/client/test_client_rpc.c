@@ -20,26 +20,13 @@
 #include "busrt/rpc.h"
 #include "harness.h"
 
-static struct th_broker G;
+#define G th_group /* the group's shared broker (harness.c) */
 
 #define T th_ms(3000)
 
 static busrt_client *cx(const char *name)
 {
     return th_connect_ok(G.sock, name);
-}
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return th_broker_start(&G, NULL);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    th_broker_stop(&G);
-    return 0;
 }
 
 static const void *find_bytes(const void *hay, size_t n, const void *needle, size_t m)
@@ -614,5 +601,5 @@ int main(void)
         cmocka_unit_test(test_rpc_parse),
         cmocka_unit_test(test_rpc_wire_bytes),
     };
-    return cmocka_run_group_tests_name("libbusrt-rpc", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("libbusrt-rpc", tests, th_group_setup, th_group_teardown);
 }
