@@ -33,7 +33,7 @@ CLI_HDR     := $(CLI_SRC_DIR)/cli.h
 CLI_LIBS    := -lmsgpackc -ljansson -lm -pthread
 LIBBUSRT_SO_VERSION := $(VERSION)
 
-CT_LIB_TESTS := test_client_lib test_client_rpc test_client_cursor
+CT_LIB_TESTS := test_client_lib test_client_fake test_client_rpc test_client_cursor
 CT_HDR      := $(CT_DIR)/harness.h
 CT_LIBS     := -lcmocka -pthread
 CT_VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
