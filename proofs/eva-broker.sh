@@ -8,6 +8,7 @@
 # function the frame path must reach was not reached.
 set -u
 FORM=${1:-ci}
+FORM_OPTS=
 B=${2:-build}
 mkdir -p "$B/eva-broker"
 LOG="$B/eva-broker/$FORM.log"
@@ -17,10 +18,15 @@ LOG="$B/eva-broker/$FORM.log"
 case "$FORM" in
 ci)   BOUNDS="-DEVA_TURNS=1 -DEVA_READ_MAX=4 -DEVA_ACL=0 -DEVA_CLIENTS=1"; LIMIT=150
       REACH="client_on_readable client_flush client_destroy broker_reap" ;;
+scenes) BOUNDS="-DEVA_SCENES=1 -DEVA_TURNS=0 -DEVA_ACL=1"; LIMIT=600
+      # one state through a script: every path kept apart, every block its own base
+      FORM_OPTS="-eva-no-alloc-returns-null -eva-slevel 5000 -eva-mlevel 1000"
+      REACH="client_on_readable router_dispatch coreapi_handle outq_push client_flush
+             client_on_timer client_destroy broker_reap acl_allows router_ack" ;;
 full) BOUNDS="-DEVA_TURNS=1 -DEVA_READ_MAX=2 -DEVA_ACL=1 -DEVA_CLIENTS=1 -DEVA_FRAMES=1 -DEVA_BODY=2"; LIMIT=1500
       REACH="client_on_readable router_dispatch coreapi_handle outq_push client_flush
              client_on_timer client_destroy broker_reap acl_allows" ;;
-*)    echo "usage: $0 ci|full [BUILD_DIR]" >&2; exit 2 ;;
+*)    echo "usage: $0 ci|scenes|full [BUILD_DIR]" >&2; exit 2 ;;
 esac
 BOUNDS=${EVA_BROKER_BOUNDS:-$BOUNDS}
 LIMIT=${EVA_BROKER_LIMIT:-$LIMIT}
@@ -51,7 +57,7 @@ timeout "$LIMIT" frama-c -c11 -machdep x86_64 \
     -cpp-extra-args-per-file="$S/mem.c:-DEVA_MEM_SELF" \
     $FILES \
     -eva -eva-no-show-progress -eva-precision 3 -eva-split-return full -eva-mlevel 2 \
-    -eva-unroll-recursive-calls 2 $EVA_OPTS \
+    -eva-unroll-recursive-calls 2 $FORM_OPTS $EVA_OPTS \
     -then -metrics -metrics-eva-cover > "$LOG" 2>&1
 rc=$?
 end=$(date +%s)

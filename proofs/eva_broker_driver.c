@@ -111,6 +111,10 @@ static size_t shaped_frame(uint8_t *out)
     out[6] = out[7] = out[8] = 0u;
     return n;
 }
+/* 1: two registered clients run a script of frames (scenes() below). */
+#ifndef EVA_SCENES
+#define EVA_SCENES 0
+#endif
 /* Socket clients: 1 (UNIX) or 2 (UNIX and TCP). */
 #ifndef EVA_CLIENTS
 #define EVA_CLIENTS 2
@@ -123,7 +127,7 @@ static void set_config(struct config *cfg)
     cfg->buf_size = 64u; /* the smallest --buf-size: items cross reads */
     cfg->buf_ttl_ns = 10000LL;
     cfg->queue_size = 4u;
-    cfg->queue_bytes = 256u;
+    cfg->queue_bytes = EVA_SCENES ? 2048u : 256u; /* .broker's replies */
     cfg->payload_limit = 96u;
     cfg->max_clients = 4u;
     cfg->max_name_len = 8u;
@@ -171,12 +175,176 @@ static void connect_client(struct broker *b, int fd, enum client_kind kind)
     }
 }
 
+#if EVA_SCENES
+/* ---- EVA_SCENES: a script of whole frames from two registered clients ----
+ * "a" (UNIX, uid 1000) and "b.1" (TCP from 127.0.0.1), both admitted by the
+ * model's access control file, send one frame after another through
+ * client_feed: every operation, allowed and refused by the policy,
+ * deliveries to subscribers, exclusions, one-to-one messages to a client
+ * and to no client, broadcasts, publish_for, each .broker method with good
+ * and bad params, QoS 0 to 3. Names and topics are fixed, so the
+ * indexes' keys stay exact; operation ids and payloads are bytes of any
+ * value. After each frame the queued frames are written out (the socket
+ * takes all), except at the end, where the loop turns take over with the
+ * full socket model (partial writes, arbitrary reads, timers). */
+/* Writes a frame (operation id, opq, a body from a string literal then
+ * unknown bytes of any value) into f; returns its length. */
+static size_t put_frame(uint8_t *f, size_t cap, uint8_t opq, const char *body, size_t blen,
+                        size_t unknown)
+{
+    size_t n = BUSRT_CLIENT_HEADER_LEN;
+    for (size_t i = 0; i < blen && n < cap; i++) {
+        f[n++] = (uint8_t)body[i];
+    }
+    if (unknown > 0u && n + unknown <= cap) {
+        Frama_C_make_unknown((char *)f + n, unknown);
+        n += unknown;
+    }
+    Frama_C_make_unknown((char *)f, 4u); /* operation id */
+    f[4] = opq;
+    f[5] = (uint8_t)(n - BUSRT_CLIENT_HEADER_LEN);
+    f[6] = f[7] = f[8] = 0u;
+    return n;
+}
+
+static void send_frame(struct broker *b, struct client *c, uint8_t opq, const char *body,
+                       size_t blen, size_t unknown)
+{
+    uint8_t f[BUSRT_CLIENT_HEADER_LEN + 64u];
+    client_feed(b, c, f, put_frame(f, sizeof f, opq, body, blen, unknown));
+}
+
+static void drain(struct broker *b)
+{
+    client_flush_list(b);
+}
+
+#define Q(op, qos) (uint8_t)((op) | ((qos) << 6))
+/* a frame whose body is a string literal (NULs included), then k bytes of any value */
+#define SEND(c, op, qos, lit, k) \
+    do { send_frame(b, (c), Q(op, qos), (lit), sizeof(lit) - 1u, (k)); drain(b); } while (0)
+#define RPC(c, qos, lit) SEND((c), BUSRT_OP_MESSAGE, (qos), ".broker\0" lit, 0u)
+
+/* A client of the script: accepted, then registered under name. */
+static struct client *scene_client(struct broker *b, int fd, enum client_kind kind,
+                                   const char *name, size_t nlen)
+{
+    struct client *c = client_new(b, fd, kind);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->peer.is_tcp = kind == KIND_TCP;
+    if (kind == KIND_UNIX) {
+        c->peer.has_cred = 1;
+        c->peer.uid = 1000u;
+        c->peer.gid = 1000u;
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)(void *)&c->peer.addr;
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = 0x0100007Fu; /* 127.0.0.1 in network order */
+        c->port = 40000;
+        if ((c->source = mem_strdup("127.0.0.1")) == NULL) {
+            client_kill(b, c, "out of memory");
+            return NULL;
+        }
+    }
+    if (client_start(b, c) != 0) {
+        return NULL;
+    }
+    /* greeting 0xEB, version 1 (LE16), name length (LE16), name */
+    uint8_t hello[5u + WORD_MAX] = {0xEBu, 1u, 0u, (uint8_t)nlen, 0u};
+    for (size_t i = 0; i < nlen && i < WORD_MAX; i++) {
+        hello[5u + i] = (uint8_t)name[i];
+    }
+    client_feed(b, c, hello, 5u + nlen);
+    drain(b);
+    return c->dead ? NULL : c;
+}
+
+static void turn(struct broker *b);
+
+static void scenes(struct broker *b, struct client *a, struct client *b1)
+{
+    SEND(a, BUSRT_OP_NOP, 0, "", 0u);                   /* ping */
+    SEND(a, BUSRT_OP_NOP, 1, "\0", 1u);                /* a NOP with a body: no effect */
+    SEND(a, BUSRT_OP_SUBSCRIBE, 1, "t/+", 0u);
+    SEND(a, BUSRT_OP_SUBSCRIBE, 1, "u\0t/+", 0u);       /* two, one already held */
+    SEND(a, BUSRT_OP_SUBSCRIBE, 1, "v", 0u);            /* refused by the policy */
+    SEND(a, BUSRT_OP_SUBSCRIBE, 1, "t/#", 0u);          /* beyond the policy's t/+ */
+    SEND(b1, BUSRT_OP_SUBSCRIBE, 1, "t/x", 0u);         /* b.*: subscribe [] */
+    SEND(b1, BUSRT_OP_PUBLISH, 1, "t/x\0", 2u);         /* to a */
+    SEND(b1, BUSRT_OP_PUBLISH, 0, "u\0", 1u);           /* to a, no ACK */
+    SEND(a, BUSRT_OP_PUBLISH, 2, "t/y\0", 2u);          /* to itself, realtime */
+    SEND(a, BUSRT_OP_PUBLISH, 1, "x\0", 2u);            /* refused by the policy */
+    SEND(a, BUSRT_OP_EXCLUDE, 1, "t/y", 0u);
+    SEND(a, BUSRT_OP_PUBLISH, 3, "t/y\0", 1u);          /* excluded */
+    SEND(a, BUSRT_OP_UNEXCLUDE, 1, "t/y\0t/z", 0u);
+    SEND(b1, BUSRT_OP_MESSAGE, 1, "a\0", 3u);           /* to a */
+    SEND(b1, BUSRT_OP_MESSAGE, 1, "zz\0", 1u);          /* to no client */
+    SEND(a, BUSRT_OP_MESSAGE, 1, "b.1\0", 1u);          /* refused: a may message b only */
+    SEND(a, BUSRT_OP_BROADCAST, 1, "b.*\0", 2u);        /* to b.1 */
+    SEND(b1, BUSRT_OP_BROADCAST, 0, "*\0", 1u);         /* to a and b1 */
+    SEND(b1, BUSRT_OP_PUBLISH_FOR, 1, "t/x\0a\0", 2u);  /* to a */
+    SEND(b1, BUSRT_OP_PUBLISH_FOR, 1, "t/x\0q.*\0", 1u); /* to no client */
+    RPC(a, 1, "\x01\x07\0\0\0test\0");
+    RPC(a, 1, "\x01\x08\0\0\0info\0\xc0");
+    RPC(a, 0, "\x01\x09\0\0\0stats\0");
+    RPC(a, 1, "\x01\x0a\0\0\0client.list\0");
+    RPC(a, 1, "\x01\x0b\0\0\0client.list\0\x81\xa6" "filter\xa1" "b");
+    RPC(a, 1, "\x01\x0c\0\0\0client.list\0\x81\xa6" "filter\x01");
+    RPC(a, 1, "\x01\x0d\0\0\0client.list\0\x92\x01");
+    RPC(a, 1, "\x01\x0e\0\0\0test\0\x01");
+    RPC(a, 1, "\x01\x0f\0\0\0nope\0");
+    SEND(a, BUSRT_OP_MESSAGE, 1, ".broker\0\x01\x10\0\0\0benchmark.test\0", 3u);
+    RPC(a, 1, "\x00" "abc");                            /* a notification: ignored */
+    RPC(a, 1, "\x01\x11\0\0");                          /* a short request */
+    SEND(a, BUSRT_OP_UNSUBSCRIBE, 1, "t/+\0w", 0u);
+    SEND(a, BUSRT_OP_UNSUBSCRIBE, 1, "t/+", 0u);        /* no longer held */
+    SEND(a, BUSRT_OP_SUBSCRIBE, 1, "t/+", 0u);
+    if (EVA_ACL) {
+        (void)broker_load_acl(b, 0); /* SIGHUP with clients connected */
+    }
+    /* a's socket takes 5 bytes, then blocks: two deliveries stay queued,
+     * one of them partly written, until a loop turn finds it writable */
+    eva_wr_budget = 5u;
+    SEND(b1, BUSRT_OP_PUBLISH, 1, "t/x\0", 2u);
+    SEND(b1, BUSRT_OP_MESSAGE, 2, "a\0", 3u);
+    eva_wr_budget = SIZE_MAX;
+    turn(b);
+    /* the socket path: a publication, a subscription and a ping arrive
+     * 4 bytes per read, so every item crosses reads */
+    static uint8_t in[3u * (BUSRT_CLIENT_HEADER_LEN + 8u)];
+    size_t n = put_frame(in, sizeof in, Q(BUSRT_OP_PUBLISH, 1), "t/y\0", 4u, 2u);
+    n += put_frame(in + n, sizeof in - n, Q(BUSRT_OP_SUBSCRIBE, 1), "u", 1u, 0u);
+    n += put_frame(in + n, sizeof in - n, Q(BUSRT_OP_NOP, 0), "", 0u, 0u);
+    eva_rd_fd = a->fd;
+    eva_rd_src = in;
+    eva_rd_left = n;
+    eva_rd_chunk = 4u;
+    while (eva_rd_left > 0u && !a->dead) {
+        turn(b);
+    }
+    turn(b);
+    /* b1's peer closes its end; the next turn reaps b1 */
+    eva_rd_fd = b1->fd;
+    eva_rd_eof = 1;
+    turn(b);
+    turn(b);
+    /* deadlines: a's ping is due, then a times out (no frame for 2.5 s) */
+    eva_mono += 1500000000LL;
+    turn(b);
+    eva_mono += 3000000000LL;
+    turn(b);
+    turn(b);
+}
+#endif
+
 /* One turn of broker_run (loop.c), with a bounded wait. */
 static void turn(struct broker *b)
 {
     eva_eintr_left = 1;
     eva_socket_full = 0;
-    if (EVA_ACL && Frama_C_interval(0, 1)) {
+    if (EVA_ACL && !eva_script && Frama_C_interval(0, 1)) {
         (void)broker_load_acl(b, 0); /* SIGHUP */
     }
     apply_rewatch(b);
@@ -198,6 +366,7 @@ int main(void)
     static struct broker b;
     struct config cfg;
     set_config(&cfg);
+    eva_script = EVA_SCENES;
     log_setup(-1, 0); /* see proofs/README.md: log.c is not analysed */
     if (mem_init(cfg.memory_limit, 0) != 0) {
         return 1;
@@ -211,10 +380,20 @@ int main(void)
      * fewer clients; its states are kept apart from the others to the end
      * (split), so that "this client exists" and "its descriptor and timer
      * tables were allocated" are not joined with states where they were not. */
+#if EVA_SCENES
+    struct client *a = scene_client(&b, 3, KIND_UNIX, "a", 1u);
+    struct client *b1 = a != NULL ? scene_client(&b, 4, KIND_TCP, "b.1", 3u) : NULL;
+    int registered = b1 != NULL;
+    //@ split registered;
+    if (registered) {
+        scenes(&b, a, b1);
+    }
+#else
     connect_client(&b, 3, KIND_UNIX);
     int accepted = b.clients != b.internal;
     //@ split accepted;
-    if (EVA_CLIENTS > 1) {
+#endif
+    if (!EVA_SCENES && EVA_CLIENTS > 1) {
         struct client *before = b.clients;
         connect_client(&b, 4, KIND_TCP);
         int second = b.clients != before;
@@ -223,7 +402,7 @@ int main(void)
     for (int t = 0; t < EVA_TURNS; t++) {
         turn(&b);
     }
-    if (Frama_C_interval(0, 1)) {
+    if (EVA_SCENES || Frama_C_interval(0, 1)) {
         coreapi_shutdown(&b); /* broker_drain's announcement */
         coreapi_flush_events(&b);
         client_flush_list(&b);

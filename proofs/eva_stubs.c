@@ -16,7 +16,9 @@
  *   - jansson (eva_stubs/jansson.h): the fixed access control file below;
  *   - notify.c without a service manager; strnlen; strndup (mem_strndup
  *     in the analysis, see eva_stubs/eva_alloc.h). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <regex.h>
 #include <unistd.h>
 
 #include "inproc.h"
@@ -44,14 +47,47 @@
 
 int eva_eintr_left;
 int eva_socket_full;
+int eva_script;
+
+/* A failure the model may report, except while the script runs. */
+static int eva_fails(void)
+{
+    return !eva_script && Frama_C_interval(0, 1);
+}
 
 /* ---- socket I/O ---------------------------------------------------------- */
 
+/* The script's socket (EVA_SCENES): what the peer on eva_rd_fd sent. */
+int eva_rd_fd = -1;
+const uint8_t *eva_rd_src;
+size_t eva_rd_left, eva_rd_chunk;
+int eva_rd_eof;
+size_t eva_wr_budget = SIZE_MAX;
+
+static ssize_t script_read(int fd, uint8_t *buf, size_t count)
+{
+    if (fd != eva_rd_fd || eva_rd_left == 0u) {
+        if (fd == eva_rd_fd && eva_rd_eof) {
+            return 0;
+        }
+        errno = EAGAIN;
+        return -1;
+    }
+    size_t n = count < eva_rd_chunk ? count : eva_rd_chunk;
+    n = n < eva_rd_left ? n : eva_rd_left;
+    memcpy(buf, eva_rd_src, n);
+    eva_rd_src += n;
+    eva_rd_left -= n;
+    return (ssize_t)n;
+}
+
 ssize_t read(int fd, void *buf, size_t count)
 {
-    (void)fd;
     if (count == 0u) {
         return 0;
+    }
+    if (eva_script) {
+        return script_read(fd, buf, count);
     }
     if (eva_eintr_left > 0 && Frama_C_interval(0, 1)) {
         eva_eintr_left--;
@@ -91,6 +127,17 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
         }
         total += iov[i].iov_len;
     }
+    if (eva_script) { /* the socket takes eva_wr_budget bytes, then blocks */
+        size_t n = total < eva_wr_budget ? total : eva_wr_budget;
+        if (n == 0u && total > 0u) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (eva_wr_budget != SIZE_MAX) {
+            eva_wr_budget -= n;
+        }
+        return (ssize_t)n;
+    }
     if (eva_eintr_left > 0 && Frama_C_interval(0, 1)) {
         eva_eintr_left--;
         errno = EINTR;
@@ -123,8 +170,8 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 }
 
 /* ---- libc ------------------------------------------------------------------
- * Where Frama-C 25's specification is too weak for Eva or missing: strdup
- * and strnlen as C says they behave (the specifications leave the length
+ * Where Frama-C 25's specification is too weak for Eva or missing:
+ * memcmp, strcmp and strncmp; strdup and strnlen as C says they behave (the specifications leave the length
  * anywhere in [0, n] or the copy's contents unknown, which loses every
  * string mem_strdup and acl.c copy); strerror (no usable specification). */
 
@@ -136,6 +183,39 @@ char *strdup(const char *s)
         memcpy(d, s, n);
     }
     return d;
+}
+
+/* Comparisons as C defines them: Frama-C 25 has no Eva builtin for them,
+ * and its specifications give any result of the right sign class, so
+ * every comparison of known bytes would split the state in two. */
+int memcmp(const void *s1, const void *s2, size_t n)
+{
+    const unsigned char *p = s1, *q = s2;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != q[i]) {
+            return p[i] < q[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+int strncmp(const char *s1, const char *s2, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s1[i], d = (unsigned char)s2[i];
+        if (c != d) {
+            return c < d ? -1 : 1;
+        }
+        if (c == 0u) {
+            break;
+        }
+    }
+    return 0;
+}
+
+int strcmp(const char *s1, const char *s2)
+{
+    return strncmp(s1, s2, SIZE_MAX);
 }
 
 /* mem_strndup in the analysis (eva_stubs/eva_alloc.h). */
@@ -150,6 +230,117 @@ char *strndup(const char *s, size_t n)
     return d;
 }
 
+/* POSIX regular expressions (coreapi.c, client.list's filter), which
+ * Frama-C 25 declares without a specification. The model computes them
+ * for the patterns it accepts: letters and digits only, an extended
+ * expression that matches exactly the strings holding it as a substring;
+ * any other pattern is an alarm (the assertion), so no other case is
+ * assumed. Compiling may fail as regcomp can (no memory), except while the
+ * script runs. client_list compiles one expression at a time and frees it
+ * before the next; the model asserts that too. */
+static char eva_re_pat[16];
+static int eva_re_live;
+
+int regcomp(regex_t *re, const char *pattern, int flags)
+{
+    (void)flags;
+    size_t n = strlen(pattern);
+    //@ assert model_literal: n < 16;
+    for (size_t i = 0; i < n; i++) {
+        char ch = pattern[i];
+        //@ assert model_literal: ('a' <= ch <= 'z') || ('A' <= ch <= 'Z') || ('0' <= ch <= '9');
+        (void)ch;
+    }
+    //@ assert model_one_at_a_time: eva_re_live == 0;
+    if (eva_fails()) {
+        return REG_ESPACE;
+    }
+    memcpy(eva_re_pat, pattern, n + 1u);
+    eva_re_live = 1;
+    memset(re, 0, sizeof *re);
+    return 0;
+}
+
+int regexec(const regex_t *re, const char *s, size_t nmatch, regmatch_t pmatch[], int flags)
+{
+    (void)re;
+    (void)nmatch;
+    (void)pmatch;
+    (void)flags;
+    //@ assert model_compiled: eva_re_live == 1;
+    for (size_t i = 0; s[i] != '\0' || eva_re_pat[0] == '\0'; i++) {
+        size_t k = 0;
+        while (eva_re_pat[k] != '\0' && s[i + k] == eva_re_pat[k]) {
+            k++;
+        }
+        if (eva_re_pat[k] == '\0') {
+            return 0;
+        }
+    }
+    return REG_NOMATCH;
+}
+
+void regfree(regex_t *re)
+{
+    (void)re;
+    eva_re_live = 0;
+}
+
+/* acl.c's parse_net: Frama-C 25's specifications of inet_pton and
+ * strtoul return any value, which splits the policy's reading into
+ * hundreds of states that differ only there. The models compute them as
+ * POSIX and C define them for the strings the model's policy holds:
+ * dotted IPv4 addresses, and prefixes of decimal digits. Any other string
+ * is an alarm (the assertions), so no other case is assumed. */
+int inet_pton(int af, const char *src, void *dst)
+{
+    uint8_t *out = dst;
+    if (af != AF_INET) {
+        //@ assert model_ipv4_only: af == AF_INET6;
+        for (size_t i = 0; src[i] != '\0'; i++) {
+            //@ assert model_ipv4_only: src[i] != ':';
+        }
+        return 0; /* every IPv6 text form has a colon */
+    }
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        unsigned v = 0;
+        size_t digits = 0;
+        while (src[i] >= '0' && src[i] <= '9' && digits < 4u) {
+            v = v * 10u + (unsigned)(src[i] - '0');
+            i++;
+            digits++;
+        }
+        if (digits == 0u || digits > 3u || v > 255u || (digits > 1u && src[i - digits] == '0')) {
+            return 0;
+        }
+        out[part] = (uint8_t)v;
+        if (part < 3) {
+            if (src[i] != '.') {
+                return 0;
+            }
+            i++;
+        }
+    }
+    return src[i] == '\0' ? 1 : 0;
+}
+
+unsigned long strtoul(const char *s, char **end, int base)
+{
+    //@ assert model_decimal: base == 10 && '0' <= s[0] <= '9';
+    unsigned long v = 0;
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9') {
+        unsigned d = (unsigned)(s[i] - '0');
+        v = v > (ULONG_MAX - d) / 10u ? ULONG_MAX : v * 10u + d;
+        i++;
+    }
+    if (end != NULL) {
+        *end = (char *)s + i;
+    }
+    return v;
+}
+
 /* Any message: only printed. */
 char *strerror(int errnum)
 {
@@ -159,13 +350,20 @@ char *strerror(int errnum)
 }
 
 /* acl.c's read_json: the file's status is any (a regular file, a
- * directory, anything else; any size), or fstat fails. */
+ * directory, anything else; any size), or fstat fails; while the script
+ * runs, a regular file of 512 bytes. */
 int fstat(int fd, struct stat *st)
 {
     (void)fd;
-    if (Frama_C_interval(0, 1)) {
+    if (eva_fails()) {
         errno = EIO;
         return -1;
+    }
+    if (eva_script) { /* the script's policy file: a regular file */
+        memset(st, 0, sizeof *st);
+        st->st_mode = S_IFREG | 0600;
+        st->st_size = 512;
+        return 0;
     }
     Frama_C_make_unknown((char *)st, sizeof *st);
     return 0;
@@ -179,7 +377,7 @@ FILE *fdopen(int fd, const char *mode)
 {
     (void)fd;
     (void)mode;
-    if (Frama_C_interval(0, 1)) {
+    if (eva_fails()) {
         errno = ENOMEM;
         return NULL;
     }
@@ -189,13 +387,13 @@ FILE *fdopen(int fd, const char *mode)
 int ferror(FILE *f)
 {
     (void)f;
-    return Frama_C_interval(0, 1);
+    return eva_fails();
 }
 
 int fclose(FILE *f)
 {
     (void)f;
-    if (Frama_C_interval(0, 1)) {
+    if (eva_fails()) {
         errno = EIO;
         return EOF;
     }
@@ -213,17 +411,20 @@ size_t strnlen(const char *s, size_t n)
 
 /* ---- clock.c --------------------------------------------------------------- */
 
-static int64_t eva_mono = 1000000000LL;
+int64_t eva_mono = 1000000000LL;
 
 int64_t now_ns(void)
 {
-    eva_mono += Frama_C_long_long_interval(0, EVA_CLOCK_STEP_NS);
+    /* while the script runs, time is exact (1 ms per reading): deadlines
+     * compared with an interval would split every state in two */
+    eva_mono += eva_script ? 1000000LL : Frama_C_long_long_interval(0, EVA_CLOCK_STEP_NS);
     return eva_mono;
 }
 
 uint64_t wall_ns(void)
 {
-    return (uint64_t)Frama_C_long_long_interval(0, INT64_MAX);
+    return eva_script ? 1800000000000000000u
+                      : (uint64_t)Frama_C_long_long_interval(0, INT64_MAX);
 }
 
 /* ---- the multiplexer backend --------------------------------------------- */
@@ -249,7 +450,7 @@ static int eva_ev_set(void *st, int fd, unsigned old, unsigned mask)
         errno = ERANGE;
         return -1;
     }
-    if (mask != 0u && Frama_C_interval(0, 1)) {
+    if (mask != 0u && eva_fails()) {
         errno = ENOMEM; /* epoll_ctl can fail so */
         return -1;
     }
@@ -263,11 +464,21 @@ static int eva_ev_wait(void *st, const struct timespec *timeout, const sigset_t 
     (void)st;
     (void)timeout;
     (void)sigmask;
-    if (Frama_C_interval(0, 1)) {
+    if (eva_fails()) {
         errno = EINTR;
         return -1;
     }
     int n = 0;
+    if (eva_script) { /* every watched descriptor is ready for what it waits */
+        for (int fd = 0; fd < EVA_FDS && n < max; fd++) {
+            if (eva_interest[fd] != 0u) {
+                out[n].fd = fd;
+                out[n].events = eva_interest[fd];
+                n++;
+            }
+        }
+        return n;
+    }
     for (int fd = 0; fd < EVA_FDS && n < max; fd++) {
         if (eva_interest[fd] != 0u && Frama_C_interval(0, 1)) {
             out[n].fd = fd;
@@ -291,7 +502,7 @@ const struct ev_ops ev_select_ops = {"select", EVA_FDS, eva_ev_create, eva_ev_de
  *   {"busrt_acl": 1, "clients": [
  *     {"name": "a", "unix_uids": [0, 1000], "message": ["b", ".broker"],
  *      "publish": ["t/#"], "subscribe": ["t/+", "u"], "broadcast": ["*"]},
- *     {"name": "b*", "tcp": ["127.0.0.0/8"], "subscribe": []}]} */
+ *     {"name": "b.*", "tcp": ["127.0.0.0/8"], "subscribe": []}]} */
 struct eva_json {
     json_t j;
     const char *s;         /* JSON_STRING */
@@ -306,7 +517,7 @@ struct eva_json {
 
 static struct eva_json s_a = STR("a"), s_b = STR("b"), s_broker = STR(".broker"),
                        s_thash = STR("t/#"), s_tplus = STR("t/+"), s_u = STR("u"),
-                       s_star = STR("*"), s_bstar = STR("b*"), s_net = STR("127.0.0.0/8"),
+                       s_star = STR("*"), s_bstar = STR("b.*"), s_net = STR("127.0.0.0/8"),
                        i_0 = INT(0), i_1000 = INT(1000), i_1 = INT(1);
 static struct eva_json *const uids_v[] = {&i_0, &i_1000};
 static struct eva_json *const msg_v[] = {&s_b, &s_broker};
@@ -343,7 +554,7 @@ json_t *json_loadf(FILE *input, size_t flags, json_error_t *error)
 {
     (void)input;
     (void)flags;
-    if (Frama_C_interval(0, 1)) {
+    if (eva_fails()) {
         error->line = Frama_C_interval(-1, 1000);
         error->column = Frama_C_interval(-1, 1000);
         error->position = Frama_C_interval(0, 100000);

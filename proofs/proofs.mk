@@ -21,6 +21,8 @@
 #                        when its alarms exceed proofs/eva-alarms.txt, or
 #                        when a key function is not reached
 #   make eva-full        the same with larger bounds (not in make test)
+#   make eva-scenes      a script of frames from two registered clients
+#                        (not in make test; does not complete yet)
 #   make misra           cppcheck MISRA C:2012: ref/src/core strictly
 #                        (proofs/misra-suppressions.txt), the rest of
 #                        ref/src against the per-rule counts of
@@ -33,7 +35,7 @@ WARN ?= -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wconversion \
         -Wstrict-prototypes -Wmissing-prototypes
 
 .PHONY: proofs proofs-fresh proofs-update proofs-broker proofs-broker-update \
-        proofs-clean proofs-check-c eva eva-core-full eva-broker eva-full misra
+        proofs-clean proofs-check-c eva eva-core-full eva-broker eva-full eva-scenes misra
 
 # Hook of the top Makefile: `make test` runs these suites.
 TEST_SUITES += proofs proofs-broker misra eva eva-broker
@@ -73,6 +75,10 @@ eva-broker:
 
 eva-full:
 	@sh proofs/eva-broker.sh full $(B)
+
+# The scripted form (two registered clients, every operation): not in make test.
+eva-scenes:
+	@sh proofs/eva-broker.sh scenes $(B)
 
 misra:
 	@sh proofs/misra.sh $(B)

@@ -80,13 +80,18 @@ static inline int msgpack_pack_uint64(msgpack_packer *pk, uint64_t d)
     return eva_mp_emit(pk, len);
 }
 
-/* Any of the encodings an int64 can take (1, 2, 3, 5 or 9 bytes). */
+/* The length msgpack-c's int64 encoder picks: the shortest negative or
+ * positive form (a non-negative value takes the unsigned forms). */
 static inline int msgpack_pack_int64(msgpack_packer *pk, int64_t d)
 {
-    (void)d;
-    int k = Frama_C_interval(0, 4);
-    static const size_t lens[5] = {1u, 2u, 3u, 5u, 9u};
-    return eva_mp_emit(pk, lens[k]);
+    size_t len;
+    if (d < -(1LL << 5)) {
+        len = d < -(1LL << 31) ? 9u : d < -(1LL << 15) ? 5u : d < -(1LL << 7) ? 3u : 2u;
+    } else {
+        len = d < (1LL << 7) ? 1u : d < (1LL << 8) ? 2u : d < (1LL << 16) ? 3u
+            : d < (1LL << 32) ? 5u : 9u;
+    }
+    return eva_mp_emit(pk, len);
 }
 
 static inline int msgpack_pack_double(msgpack_packer *pk, double d)
