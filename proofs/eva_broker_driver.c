@@ -176,17 +176,21 @@ static void connect_client(struct broker *b, int fd, enum client_kind kind)
 }
 
 #if EVA_SCENES
-/* ---- EVA_SCENES: a script of whole frames from two registered clients ----
- * "a" (UNIX, uid 1000) and "b.1" (TCP from 127.0.0.1), both admitted by the
- * model's access control file, send one frame after another through
- * client_feed: every operation, allowed and refused by the policy,
- * deliveries to subscribers, exclusions, one-to-one messages to a client
- * and to no client, broadcasts, publish_for, each .broker method with good
- * and bad params, QoS 0 to 3. Names and topics are fixed, so the
- * indexes' keys stay exact; operation ids and payloads are bytes of any
- * value. After each frame the queued frames are written out (the socket
- * takes all), except at the end, where the loop turns take over with the
- * full socket model (partial writes, arbitrary reads, timers). */
+/* ---- EVA_SCENES: a script of frames from registered clients ----------
+ * "a" (UNIX, uid 1000), "b.1" (TCP from 127.0.0.1) and later "a%%2" (a
+ * second instance of a), all admitted by the model's access control file,
+ * send one frame after another through client_feed: every operation,
+ * allowed and refused by the policy, deliveries to subscribers,
+ * exclusions, one-to-one messages to a client, to no client and to a name
+ * with two instances, broadcasts, publish_for, each .broker method with
+ * good and bad params, QoS 0 to 3, a body past --buf-size, a queue that
+ * overflows. Names and topics are fixed, so the indexes' keys stay exact;
+ * operation ids and payloads are bytes of any value. After each frame the
+ * queued frames are written out. Then real loop turns (turn()): a socket
+ * that takes 5 bytes and blocks, frames arriving 4 bytes per read, a peer
+ * that closes, a ping deadline and an idle timeout. The models do not
+ * fail while the script runs (eva_script), so the analysis follows one
+ * state; proofs/README.md, "The scripted form". */
 /* Writes a frame (operation id, opq, a body from a string literal then
  * unknown bytes of any value) into f; returns its length. */
 static size_t put_frame(uint8_t *f, size_t cap, uint8_t opq, const char *body, size_t blen,
@@ -210,7 +214,7 @@ static size_t put_frame(uint8_t *f, size_t cap, uint8_t opq, const char *body, s
 static void send_frame(struct broker *b, struct client *c, uint8_t opq, const char *body,
                        size_t blen, size_t unknown)
 {
-    uint8_t f[BUSRT_CLIENT_HEADER_LEN + 64u];
+    uint8_t f[BUSRT_CLIENT_HEADER_LEN + 96u];
     client_feed(b, c, f, put_frame(f, sizeof f, opq, body, blen, unknown));
 }
 
@@ -298,6 +302,19 @@ static void scenes(struct broker *b, struct client *a, struct client *b1)
     SEND(a, BUSRT_OP_MESSAGE, 1, ".broker\0\x01\x10\0\0\0benchmark.test\0", 3u);
     RPC(a, 1, "\x00" "abc");                            /* a notification: ignored */
     RPC(a, 1, "\x01\x11\0\0");                          /* a short request */
+    SEND(b1, BUSRT_OP_MESSAGE, 1, "a\0", 80u);          /* a body past --buf-size */
+    /* a second instance of a: admitted by a's entry, a secondary of a */
+    struct client *a2 = scene_client(b, 5, KIND_UNIX, "a%%2", 4u);
+    if (a2 != NULL) {
+        SEND(b1, BUSRT_OP_MESSAGE, 1, "a\0", 1u);      /* to one instance of a */
+        SEND(b1, BUSRT_OP_BROADCAST, 1, "a%%2\0", 1u);
+        /* a2's socket blocks: its queue of 4 frames overflows, and a2 is dropped */
+        eva_wr_budget = 0u;
+        for (int i = 0; i < 5; i++) {
+            SEND(b1, BUSRT_OP_MESSAGE, 0, "a%%2\0", 1u);
+        }
+        eva_wr_budget = SIZE_MAX;
+    }
     SEND(a, BUSRT_OP_UNSUBSCRIBE, 1, "t/+\0w", 0u);
     SEND(a, BUSRT_OP_UNSUBSCRIBE, 1, "t/+", 0u);        /* no longer held */
     SEND(a, BUSRT_OP_SUBSCRIBE, 1, "t/+", 0u);
