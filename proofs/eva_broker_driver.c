@@ -111,7 +111,7 @@ static size_t shaped_frame(uint8_t *out)
     out[6] = out[7] = out[8] = 0u;
     return n;
 }
-/* 1: two registered clients run a script of frames (scenes() below). */
+/* 1: registered clients run a script of frames (scenes() below). */
 #ifndef EVA_SCENES
 #define EVA_SCENES 0
 #endif
