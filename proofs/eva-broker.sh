@@ -22,9 +22,10 @@ scenes) BOUNDS="-DEVA_SCENES=1 -DEVA_TURNS=0 -DEVA_ACL=1"; LIMIT=300
       # one state through a script: every path kept apart, every block its own base
       FORM_OPTS="-eva-no-alloc-returns-null -eva-slevel 5000 -eva-mlevel 1000"
       REACH="client_on_readable router_dispatch route_publish route_publish_for
-             route_message route_broadcast router_ack router_deliver release_big sub_add sub_del excl_add coreapi_handle
-             client_list list_filter pack_port outq_push client_flush expire client_on_timer
-             client_destroy broker_reap acl_allows broker_load_acl coreapi_shutdown" ;;
+             route_message route_broadcast router_ack router_deliver release_big
+             sub_add sub_del excl_add coreapi_handle client_list list_filter pack_port
+             outq_push client_flush expire client_on_timer client_destroy broker_reap
+             acl_allows broker_load_acl coreapi_shutdown" ;;
 full) BOUNDS="-DEVA_TURNS=1 -DEVA_READ_MAX=2 -DEVA_ACL=1 -DEVA_CLIENTS=1 -DEVA_FRAMES=1 -DEVA_BODY=2"; LIMIT=1500
       REACH="client_on_readable router_dispatch coreapi_handle outq_push client_flush
              client_on_timer client_destroy broker_reap acl_allows" ;;

@@ -74,6 +74,17 @@ static const uint8_t frame_ops[] = {
 static const char *const one_of_words[] = {EVA_WORDS};
 #define WORD_MAX 8u
 
+/* The 9-byte header of a client frame, written by the core's proved
+ * encoder, with an operation id of any value. */
+static void frame_header(uint8_t *f, uint8_t op, uint8_t qos, size_t body)
+{
+    const struct busrt_client_header h = {0u, op, qos, (uint32_t)body};
+    int rc = busrt_client_header_encode(&h, f, BUSRT_CLIENT_HEADER_LEN);
+    //@ assert header_encoded: rc == BUSRT_CLIENT_HEADER_LEN;
+    (void)rc;
+    Frama_C_make_unknown((char *)f, 4u); /* operation id */
+}
+
 /* Writes one shaped frame into out; returns its length. */
 static size_t shaped_frame(uint8_t *out)
 {
@@ -104,11 +115,7 @@ static size_t shaped_frame(uint8_t *out)
     if (op == BUSRT_OP_NOP) {
         n = BUSRT_CLIENT_HEADER_LEN; /* a ping, or a NOP frame with a body of 0 */
     }
-    Frama_C_make_unknown((char *)out, 4u); /* operation id */
-    out[4] = (uint8_t)(op | (uint8_t)(Frama_C_interval(0, 3) << 6));
-    size_t body = n - BUSRT_CLIENT_HEADER_LEN;
-    out[5] = (uint8_t)body;
-    out[6] = out[7] = out[8] = 0u;
+    frame_header(out, op, (uint8_t)Frama_C_interval(0, 3), n - BUSRT_CLIENT_HEADER_LEN);
     return n;
 }
 /* 1: registered clients run a script of frames (scenes() below). */
@@ -191,10 +198,10 @@ static void connect_client(struct broker *b, int fd, enum client_kind kind)
  * that closes, a ping deadline and an idle timeout. The models do not
  * fail while the script runs (eva_script), so the analysis follows one
  * state; proofs/README.md, "The scripted form". */
-/* Writes a frame (operation id, opq, a body from a string literal then
- * unknown bytes of any value) into f; returns its length. */
-static size_t put_frame(uint8_t *f, size_t cap, uint8_t opq, const char *body, size_t blen,
-                        size_t unknown)
+/* Writes a frame (a body from a string literal, then unknown bytes of any
+ * value) into f; returns its length. */
+static size_t put_frame(uint8_t *f, size_t cap, uint8_t op, uint8_t qos, const char *body,
+                        size_t blen, size_t unknown)
 {
     size_t n = BUSRT_CLIENT_HEADER_LEN;
     for (size_t i = 0; i < blen && n < cap; i++) {
@@ -204,29 +211,21 @@ static size_t put_frame(uint8_t *f, size_t cap, uint8_t opq, const char *body, s
         Frama_C_make_unknown((char *)f + n, unknown);
         n += unknown;
     }
-    Frama_C_make_unknown((char *)f, 4u); /* operation id */
-    f[4] = opq;
-    f[5] = (uint8_t)(n - BUSRT_CLIENT_HEADER_LEN);
-    f[6] = f[7] = f[8] = 0u;
+    frame_header(f, op, qos, n - BUSRT_CLIENT_HEADER_LEN);
     return n;
 }
 
-static void send_frame(struct broker *b, struct client *c, uint8_t opq, const char *body,
-                       size_t blen, size_t unknown)
+/* Feeds c one frame, then writes out what is queued. */
+static void send_frame(struct broker *b, struct client *c, uint8_t op, uint8_t qos,
+                       const char *body, size_t blen, size_t unknown)
 {
     uint8_t f[BUSRT_CLIENT_HEADER_LEN + 96u];
-    client_feed(b, c, f, put_frame(f, sizeof f, opq, body, blen, unknown));
-}
-
-static void drain(struct broker *b)
-{
+    client_feed(b, c, f, put_frame(f, sizeof f, op, qos, body, blen, unknown));
     client_flush_list(b);
 }
 
-#define Q(op, qos) (uint8_t)((op) | ((qos) << 6))
 /* a frame whose body is a string literal (NULs included), then k bytes of any value */
-#define SEND(c, op, qos, lit, k) \
-    do { send_frame(b, (c), Q(op, qos), (lit), sizeof(lit) - 1u, (k)); drain(b); } while (0)
+#define SEND(c, op, qos, lit, k) send_frame(b, (c), (op), (qos), (lit), sizeof(lit) - 1u, (k))
 #define RPC(c, qos, lit) SEND((c), BUSRT_OP_MESSAGE, (qos), ".broker\0" lit, 0u)
 
 /* A client of the script: accepted, then registered under name. */
@@ -261,7 +260,7 @@ static struct client *scene_client(struct broker *b, int fd, enum client_kind ki
         hello[5u + i] = (uint8_t)name[i];
     }
     client_feed(b, c, hello, 5u + nlen);
-    drain(b);
+    client_flush_list(b);
     return c->dead ? NULL : c;
 }
 
@@ -331,9 +330,9 @@ static void scenes(struct broker *b, struct client *a, struct client *b1)
     /* the socket path: a publication, a subscription and a ping arrive
      * 4 bytes per read, so every item crosses reads */
     static uint8_t in[3u * (BUSRT_CLIENT_HEADER_LEN + 8u)];
-    size_t n = put_frame(in, sizeof in, Q(BUSRT_OP_PUBLISH, 1), "t/y\0", 4u, 2u);
-    n += put_frame(in + n, sizeof in - n, Q(BUSRT_OP_SUBSCRIBE, 1), "u", 1u, 0u);
-    n += put_frame(in + n, sizeof in - n, Q(BUSRT_OP_NOP, 0), "", 0u, 0u);
+    size_t n = put_frame(in, sizeof in, BUSRT_OP_PUBLISH, 1u, "t/y\0", 4u, 2u);
+    n += put_frame(in + n, sizeof in - n, BUSRT_OP_SUBSCRIBE, 1u, "u", 1u, 0u);
+    n += put_frame(in + n, sizeof in - n, BUSRT_OP_NOP, 0u, "", 0u, 0u);
     eva_rd_fd = a->fd;
     eva_rd_src = in;
     eva_rd_left = n;

@@ -178,10 +178,11 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 }
 
 /* ---- libc ------------------------------------------------------------------
- * Where Frama-C 25's specification is too weak for Eva or missing:
- * memcmp, strcmp and strncmp; strdup and strnlen as C says they behave (the specifications leave the length
+ * Where Frama-C 25's specification is too weak for Eva or missing: strdup
+ * and strnlen as C says they behave (the specifications leave the length
  * anywhere in [0, n] or the copy's contents unknown, which loses every
- * string mem_strdup and acl.c copy); strerror (no usable specification). */
+ * string mem_strdup and acl.c copy); memcmp, strcmp and strncmp (below);
+ * strerror (no usable specification). */
 
 char *strdup(const char *s)
 {
@@ -489,21 +490,13 @@ static int eva_ev_wait(void *st, const struct timespec *timeout, const sigset_t 
         errno = EINTR;
         return -1;
     }
+    /* any subset of the watched descriptors, ready for anything; while the
+     * script runs, every one, ready for what it waits for */
     int n = 0;
-    if (eva_script) { /* every watched descriptor is ready for what it waits */
-        for (int fd = 0; fd < EVA_FDS && n < max; fd++) {
-            if (eva_interest[fd] != 0u) {
-                out[n].fd = fd;
-                out[n].events = eva_interest[fd];
-                n++;
-            }
-        }
-        return n;
-    }
     for (int fd = 0; fd < EVA_FDS && n < max; fd++) {
-        if (eva_interest[fd] != 0u && Frama_C_interval(0, 1)) {
+        if (eva_interest[fd] != 0u && (eva_script || Frama_C_interval(0, 1))) {
             out[n].fd = fd;
-            out[n].events = (unsigned)Frama_C_interval(1, 3);
+            out[n].events = eva_script ? eva_interest[fd] : (unsigned)Frama_C_interval(1, 3);
             n++;
         }
     }

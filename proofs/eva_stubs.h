@@ -11,10 +11,10 @@
 extern int eva_eintr_left;
 /* 1 after a partial write: writes block until the next loop turn. */
 extern int eva_socket_full;
-/* 1 while the script of EVA_SCENES runs: the world does not fail (the
- * socket takes every write whole, the descriptor set and the access
- * control file's reading succeed); the loop turns after it, and the
- * other forms, analyse the failures. */
+/* 1 while the script of EVA_SCENES runs: the models do not fail, the
+ * socket is the script's (below), every watched descriptor is ready and
+ * the clock advances by 1 ms per reading; the other forms analyse the
+ * failures. */
 extern int eva_script;
 /* The script's socket: the peer on eva_rd_fd sent eva_rd_left bytes at
  * eva_rd_src, which read() returns eva_rd_chunk at a time, then EAGAIN (or
